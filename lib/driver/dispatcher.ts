@@ -1,0 +1,150 @@
+/**
+ * Accepting a call: write the invocation (the accept write), start it (unkeyed: at once, already
+ * taken; keyed: through the key's FIFO inbox) and, for synchronous callers, wait for its result.
+ */
+import type { RuntimeConfig } from '../config.js';
+import { Code, RestlessError } from '../errors.js';
+import { newInvocationId } from '../ids.js';
+import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
+import type { InstanceType, ResolvedService } from '../registry/types.js';
+import { InvocationStatus, type CallerLink, type IdempotencyLink, type InstanceKind, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
+import type { CompletionListener, Driver } from './driver.js';
+
+export interface CallTarget {
+  service: ResolvedService;
+  method: string;
+  /** Keyed services: the key; ignored otherwise. */
+  key: string;
+  input: Uint8Array;
+}
+
+export interface CallOptions {
+  id?: string;
+  caller?: CallerLink;
+  idempotency?: IdempotencyLink;
+  retentionSec?: number;
+}
+
+export function instanceKind(t: InstanceType): InstanceKind {
+  return t === 'Keyed' ? 'keyed' : t === 'Singleton' ? 'singleton' : 'unkeyed';
+}
+
+/** In-process notifications of finished invocations; waiters fall back to polling the store. */
+export class CompletionHub implements CompletionListener {
+  private readonly waiters = new Map<string, Set<(r: InvocationResult) => void>>();
+
+  completed(id: string, result: InvocationResult): void {
+    const set = this.waiters.get(id);
+    if (!set) return;
+    this.waiters.delete(id);
+    for (const w of set) w(result);
+  }
+
+  wait(id: string, cb: (r: InvocationResult) => void): () => void {
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(cb);
+    return () => {
+      set.delete(cb);
+      if (set.size === 0) this.waiters.delete(id);
+    };
+  }
+}
+
+export type WaitOutcome = { kind: 'result'; result: InvocationResult } | { kind: 'timeout' };
+
+export class Dispatcher {
+  constructor(
+    private readonly deps: {
+      store: InvocationStore;
+      driver: Driver;
+      hub: CompletionHub;
+      config: RuntimeConfig;
+      log: Logger;
+      /** Starts an invocation in the background (local: drive in process; AWS: async kick). */
+      startInBackground(id: string): Promise<void>;
+      now?: () => number;
+    },
+  ) {}
+
+  private get leaseMs(): number {
+    return this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs + 5_000;
+  }
+
+  /**
+   * Accepts the call. With `drive`, an unkeyed call is driven right here (the hot path: the
+   * accept write also takes the invocation, so a plain call costs two writes in all).
+   */
+  async accept(target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<{ id: string; driven?: Promise<unknown> }> {
+    const id = opts.id ?? newInvocationId();
+    const kind = instanceKind(target.service.meta.instance_type);
+    const key = kind === 'keyed' ? target.key : kind === 'singleton' ? '' : id;
+    const inv = {
+      id,
+      service: target.service.meta.name,
+      method: target.method,
+      key,
+      kind,
+      input: target.input,
+      endpointId: target.service.endpoint.id,
+      caller: opts.caller,
+      idempotency: opts.idempotency,
+      retentionSec: opts.retentionSec ?? this.deps.config.idempotencyDefaultRetentionSec,
+    };
+    const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: id });
+    log.log('info', 'invocation accepted', { service: inv.service, method: inv.method, kind });
+    if (kind === 'unkeyed') {
+      const rec = await this.deps.store.create(inv, { take: opts.drive, leaseMs: this.leaseMs });
+      if (opts.drive) return { id, driven: this.deps.driver.drive(rec) };
+      await this.deps.startInBackground(id);
+      return { id };
+    }
+    await this.deps.store.createQueued(inv);
+    const instance = await this.deps.store.getInstance(inv.service, key);
+    if (instance.queue[0] === id) {
+      if (opts.drive) return { id, driven: this.deps.driver.driveById(id) };
+      await this.deps.startInBackground(id);
+    }
+    return { id };
+  }
+
+  /** Waits for an invocation's result until `deadlineMs` (absolute). */
+  async waitForResult(id: string, deadlineMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    const now = this.deps.now ?? Date.now;
+    let notified: InvocationResult | undefined;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.deps.hub.wait(id, (r) => {
+      notified = r;
+      wake?.();
+    });
+    try {
+      let pollMs = 20;
+      let polls = 0;
+      for (;;) {
+        if (notified) return { kind: 'result', result: notified };
+        const rec = await this.deps.store.get(id);
+        if (!rec) throw new RestlessError(Code.NotFound, `invocation ${id} not found`);
+        if (rec.status === InvocationStatus.Completed && rec.result) return { kind: 'result', result: rec.result };
+        polls++;
+        // Self-healing: an inboxed invocation at the head of its inbox whose kick got lost.
+        if (rec.status === InvocationStatus.Inboxed && polls % 10 === 0) {
+          const instance = await this.deps.store.getInstance(rec.service, rec.key);
+          if (instance.queue[0] === id) void this.deps.driver.driveById(id).catch(() => undefined);
+        }
+        const remaining = deadlineMs - now();
+        if (remaining <= 0 || signal?.aborted) return { kind: 'timeout' };
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.min(pollMs, remaining));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = undefined;
+        pollMs = Math.min(pollMs * 2, 1000);
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * drive(): moves one invocation forward. The ingress, the timer Lambda and the local runner all
+ * call it. Per attempt (request/response mode):
+ *
+ *   take (epoch+1, lease) ─▶ load state ─▶ POST Start+journal ─▶ read new entries + terminal
+ *        ▲                                                          │
+ *        └──── resumable at once (completions produced here) ◀──────┤ Suspension
+ *                                                                   ├─ End    → store result (1 write)
+ *                                                                   └─ Error  → backoff, retry
+ *
+ * Every write is conditional on the attempt's epoch, so a stale attempt changes nothing.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  ClearStateEntryMessageSchema,
+  GetStateEntryMessageSchema,
+  OutputStreamEntryMessageSchema,
+  SetStateEntryMessageSchema,
+  SleepEntryMessageSchema,
+} from '../../gen/dev/restate/service/protocol_pb.js';
+import type { RuntimeConfig } from '../config.js';
+import type { EndpointTransport } from '../endpoint/types.js';
+import { Code, FencedError, RestlessError } from '../errors.js';
+import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
+import type { EndpointRecord, ServiceResolver } from '../registry/types.js';
+import { InvocationStatus, type Completion, type InvocationRecord, type InvocationResult, type InvocationStore, type JournalEntry, type StateMap } from '../store/invocation-store.js';
+import { attemptsExhausted, retryDelayMs } from './backoff.js';
+import { buildRequestBody, isCompletable, parseResponseBody } from './wire.js';
+import { Flags, MessageType } from '../protocol/framing.js';
+
+const FLAG_COMPLETED = Flags.Completed;
+const FLAG_REQUIRES_ACK = Flags.RequiresAck;
+
+const decoder = new TextDecoder();
+const tracer = trace.getTracer('restless');
+
+/** Something that can wake an invocation later: in process locally, a timer Lambda on AWS. */
+export interface Kicker {
+  /** Drive `id` again as soon as possible. */
+  kick(id: string): Promise<void>;
+  /** Drive `id` again at `atMs` (retry backoff, sleeps). Idempotent per (id, epoch, kind). */
+  schedule(id: string, atMs: number, reason: { epoch: number; kind: 'retry' | 'sleep' | 'deadline' }): Promise<void>;
+}
+
+/** Lets waiting callers (the ingress) hear about a finished invocation without polling. */
+export interface CompletionListener {
+  completed(id: string, result: InvocationResult): void;
+}
+
+export interface DriverDeps {
+  store: InvocationStore;
+  resolver: ServiceResolver;
+  transportFor(endpoint: EndpointRecord): EndpointTransport;
+  config: RuntimeConfig;
+  kicker: Kicker;
+  log: Logger;
+  listener?: CompletionListener;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Waits at most this long inside the current process (sleep timers, retry backoff). */
+  inlineWaitMs?: number;
+}
+
+export type DriveOutcome =
+  | { kind: 'completed'; result: InvocationResult }
+  | { kind: 'suspended' }
+  | { kind: 'retrying'; atMs: number }
+  /** Someone else owns the invocation (a newer attempt, a lease that has not lapsed), or it is done. */
+  | { kind: 'skipped'; reason: string };
+
+/** A failure of one attempt; always retried (the 0.x semantics: only Output failures are terminal). */
+class AttemptError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class Driver {
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly inlineWaitMs: number;
+
+  constructor(private readonly deps: DriverDeps) {
+    this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.inlineWaitMs = deps.inlineWaitMs ?? 2_000;
+  }
+
+  private get leaseMs(): number {
+    return this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs + 5_000;
+  }
+
+  /** Takes the invocation (if runnable and not leased) and drives it. */
+  async driveById(id: string): Promise<DriveOutcome> {
+    let rec: InvocationRecord;
+    try {
+      rec = await this.deps.store.take(id, this.leaseMs, { fromStatuses: [InvocationStatus.Invoked, InvocationStatus.Suspended, InvocationStatus.Inboxed] });
+    } catch (err) {
+      if (err instanceof FencedError || (err instanceof RestlessError && err.code === Code.NotFound)) return { kind: 'skipped', reason: err.message };
+      throw err;
+    }
+    return this.drive(rec);
+  }
+
+  /** Drives an invocation this process has just taken (epoch bumped, lease set). */
+  async drive(taken: InvocationRecord): Promise<DriveOutcome> {
+    const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: taken.id, service: taken.service, method: taken.method });
+    return tracer.startActiveSpan(`invoke ${taken.service}/${taken.method}`, { attributes: { [INVOCATION_ID_ATTR]: taken.id, 'rpc.service': taken.service, 'rpc.method': taken.method } }, otelContext.active(), async (span) => {
+      try {
+        const outcome = await this.run(taken, log);
+        span.setAttribute('restless.outcome', outcome.kind);
+        return outcome;
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async run(taken: InvocationRecord, log: Logger): Promise<DriveOutcome> {
+    let rec = taken;
+    if (rec.kind !== 'unkeyed') {
+      const instance = await this.deps.store.getInstance(rec.service, rec.key);
+      if (instance.queue[0] !== rec.id) {
+        // Not our turn: back to the inbox; the holder passes the lock on when it ends.
+        return { kind: 'skipped', reason: `waiting for the lock of ${rec.service}/${rec.key}` };
+      }
+      rec = { ...rec, state: instance.state };
+    }
+    for (;;) {
+      const resolved = await this.deps.resolver.resolve(rec.service);
+      try {
+        if (!resolved) throw new AttemptError(Code.NotFound, `service ${rec.service} is not registered`);
+        const transport = this.deps.transportFor(resolved.endpoint);
+        const step = await this.attempt(rec, transport, log);
+        if (step.kind === 'continue') {
+          rec = step.rec;
+          continue;
+        }
+        return step.outcome;
+      } catch (err) {
+        if (err instanceof FencedError) {
+          log.log('info', 'attempt fenced', { reason: err.message });
+          return { kind: 'skipped', reason: err.message };
+        }
+        const failure = err instanceof AttemptError ? err : new AttemptError(Code.Unknown, (err as Error).message ?? String(err), { cause: err });
+        const next = await this.failAttempt(rec, failure, log);
+        if (next.kind === 'continue') {
+          rec = next.rec;
+          continue;
+        }
+        return next.outcome;
+      }
+    }
+  }
+
+  /** One request/response exchange with the endpoint, and the write that records it. */
+  private async attempt(rec: InvocationRecord, transport: EndpointTransport, log: Logger): Promise<{ kind: 'continue'; rec: InvocationRecord } | { kind: 'done'; outcome: DriveOutcome }> {
+    // Sleeps that are already due are completed before the replay, so the endpoint sees them done.
+    rec = this.completeDueSleeps(rec);
+    const body = buildRequestBody(rec, rec.state);
+    const timeout = AbortSignal.timeout(this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs);
+    let res;
+    try {
+      res = await transport.call({
+        path: `/invoke/${rec.service}/${rec.method}`,
+        headers: { 'content-type': 'application/restate', accept: 'application/restate' },
+        body,
+        signal: timeout,
+      });
+    } catch (err) {
+      throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, `endpoint call failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (res.status < 200 || res.status >= 300) {
+      throw new AttemptError(Code.Unavailable, `endpoint answered HTTP ${res.status}: ${decoder.decode(res.body.slice(0, 300))}`);
+    }
+    const contentType = res.headers['content-type'] ?? '';
+    if (contentType.split(';')[0]!.trim() !== 'application/restate') {
+      throw new AttemptError(Code.Unavailable, `endpoint answered content-type '${contentType}', expected application/restate`);
+    }
+    let parsed;
+    try {
+      parsed = parseResponseBody(res.body, rec.journal.length + 1);
+    } catch (err) {
+      throw new AttemptError(Code.Internal, `protocol violation: ${(err as Error).message}`, { cause: err });
+    }
+    const applied = this.applyEntries(rec, parsed.entries);
+    const terminal = parsed.terminal;
+    if (terminal.kind === 'error') {
+      // Keep what the endpoint journaled before failing: it will be replayed (notes §6.4).
+      throw new AttemptError(terminal.code, terminal.message);
+    }
+    if (applied.result && (terminal.kind === 'end' || terminal.kind === 'eof')) {
+      await this.deps.store.writeAttempt(rec, { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined }, { status: InvocationStatus.Completed, result: applied.result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
+      log.log('info', 'invocation completed', { outcome: applied.result.kind, attempts: rec.attempts, journal: rec.journal.length + applied.append.length + 1 });
+      await this.finished(rec, applied.result, log);
+      return { kind: 'done', outcome: { kind: 'completed', result: applied.result } };
+    }
+    if (terminal.kind === 'end' || terminal.kind === 'eof') {
+      throw new AttemptError(Code.Internal, terminal.kind === 'end' ? 'the endpoint ended without an output entry' : 'the endpoint closed the stream without End, Suspension or Error');
+    }
+    // Suspension.
+    const next: InvocationRecord = {
+      ...rec,
+      journal: [...rec.journal, ...applied.append.map((e) => ({ ...e, flags: e.flags & ~FLAG_REQUIRES_ACK }))],
+      completions: new Map([...rec.completions, ...applied.completions]),
+      state: applied.state,
+    };
+    const resumable = terminal.indexes.some((i) => this.isResumable(next, i));
+    const wake = resumable ? this.now() : this.nextWake(next, terminal.indexes);
+    const waitInline = wake !== undefined && wake - this.now() <= this.inlineWaitMs;
+    await this.deps.store.writeAttempt(
+      rec,
+      { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined },
+      waitInline ? { status: InvocationStatus.Invoked, leaseUntil: this.now() + this.leaseMs } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
+    );
+    if (waitInline) {
+      const delay = wake - this.now();
+      if (delay > 0) await this.sleep(delay);
+      return { kind: 'continue', rec: next };
+    }
+    if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' });
+    log.log('info', 'invocation suspended', { waitingOn: terminal.indexes, wakeAt: wake });
+    return { kind: 'done', outcome: { kind: 'suspended' } };
+  }
+
+  /** Applies new entries to the in-memory view: state changes, completions produced here, output. */
+  private applyEntries(rec: InvocationRecord, entries: JournalEntry[]) {
+    const state: StateMap = new Map(rec.state);
+    let stateChanged = false;
+    const completions = new Map<number, Completion>();
+    let result: InvocationResult | undefined;
+    const firstIndex = rec.journal.length + 1;
+    const append: JournalEntry[] = [];
+    entries.forEach((entry, i) => {
+      const index = firstIndex + i;
+      const completed = (entry.flags & FLAG_COMPLETED) !== 0;
+      switch (entry.type) {
+        case MessageType.GetState: {
+          if (!completed) {
+            const key = decoder.decode(fromBinary(GetStateEntryMessageSchema, entry.body).key);
+            const value = state.get(key);
+            completions.set(index, value === undefined ? { kind: 'empty' } : { kind: 'value', value });
+          }
+          break;
+        }
+        case MessageType.SetState: {
+          const m = fromBinary(SetStateEntryMessageSchema, entry.body);
+          state.set(decoder.decode(m.key), m.value);
+          stateChanged = true;
+          break;
+        }
+        case MessageType.ClearState: {
+          state.delete(decoder.decode(fromBinary(ClearStateEntryMessageSchema, entry.body).key));
+          stateChanged = true;
+          break;
+        }
+        case MessageType.ClearAllState:
+          state.clear();
+          stateChanged = true;
+          break;
+        case MessageType.GetStateKeys:
+          if (!completed) {
+            completions.set(index, { kind: 'value', value: encodeStateKeys([...state.keys()]) });
+          }
+          break;
+        case MessageType.OutputStream: {
+          const m = fromBinary(OutputStreamEntryMessageSchema, entry.body);
+          result = m.result.case === 'failure' ? { kind: 'failure', code: m.result.value.code, message: m.result.value.message } : { kind: 'value', value: m.result.case === 'value' ? m.result.value : new Uint8Array(0) };
+          break;
+        }
+        default:
+          break;
+      }
+      append.push(entry);
+    });
+    return { state, stateChanged, completions, result, append };
+  }
+
+  private isResumable(rec: InvocationRecord, index: number): boolean {
+    if (index === 0) return true;
+    const entry = rec.journal[index - 1];
+    if (!entry) return false;
+    if (!isCompletable(entry.type)) return true; // e.g. a side effect that asked for an ack: stored = acked
+    return (entry.flags & FLAG_COMPLETED) !== 0 || rec.completions.has(index) || this.sleepDue(entry, this.now());
+  }
+
+  private sleepDue(entry: JournalEntry, now: number): boolean {
+    return entry.type === MessageType.Sleep && Number(fromBinary(SleepEntryMessageSchema, entry.body).wakeUpTime) <= now;
+  }
+
+  /** Earliest wake-up among the sleeps the suspension waits on. */
+  private nextWake(rec: InvocationRecord, indexes: number[]): number | undefined {
+    let wake: number | undefined;
+    for (const i of indexes) {
+      const entry = rec.journal[i - 1];
+      if (entry?.type !== MessageType.Sleep || rec.completions.has(i)) continue;
+      const at = Number(fromBinary(SleepEntryMessageSchema, entry.body).wakeUpTime);
+      wake = wake === undefined ? at : Math.min(wake, at);
+    }
+    return wake;
+  }
+
+  private completeDueSleeps(rec: InvocationRecord): InvocationRecord {
+    const now = this.now();
+    let completions: Map<number, Completion> | undefined;
+    rec.journal.forEach((entry, i) => {
+      const index = i + 1;
+      if ((entry.flags & FLAG_COMPLETED) === 0 && !rec.completions.has(index) && this.sleepDue(entry, now)) {
+        completions ??= new Map(rec.completions);
+        completions.set(index, { kind: 'empty' });
+      }
+    });
+    return completions ? { ...rec, completions } : rec;
+  }
+
+  private async failAttempt(rec: InvocationRecord, failure: AttemptError, log: Logger): Promise<{ kind: 'continue'; rec: InvocationRecord } | { kind: 'done'; outcome: DriveOutcome }> {
+    const policy = this.deps.config.retry;
+    log.log('warn', 'attempt failed', { code: failure.code, error: failure.message, attempt: rec.attempts });
+    if (attemptsExhausted(policy, rec.attempts)) {
+      const result: InvocationResult = { kind: 'failure', code: failure.code === Code.Ok ? Code.Unknown : failure.code, message: `gave up after ${rec.attempts} attempts: ${failure.message}` };
+      await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Completed, result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
+      log.log('error', 'invocation failed: retries exhausted', { attempts: rec.attempts });
+      await this.finished(rec, result, log);
+      return { kind: 'done', outcome: { kind: 'completed', result } };
+    }
+    const delay = retryDelayMs(policy, rec.attempts);
+    const at = this.now() + delay;
+    const info = { code: failure.code, message: failure.message, at: this.now() };
+    if (delay <= this.inlineWaitMs) {
+      // Short backoff: wait here and retry as a new attempt (a new epoch fences this one).
+      await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Invoked, leaseUntil: at, failure: info });
+      await this.sleep(delay);
+      const retaken = await this.deps.store.take(rec.id, this.leaseMs, { steal: true });
+      const withState = rec.kind !== 'unkeyed' ? { ...retaken, state: rec.state } : retaken;
+      return { kind: 'continue', rec: withState };
+    }
+    // Long backoff: leave it to the timer; the lease blocks sweeps until the retry is due.
+    await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Invoked, leaseUntil: at, failure: info });
+    await this.deps.kicker.schedule(rec.id, at, { epoch: rec.epoch, kind: 'retry' });
+    return { kind: 'done', outcome: { kind: 'retrying', atMs: at } };
+  }
+
+  /** After the result is stored: tell waiters and pass the key's lock on. */
+  private async finished(rec: InvocationRecord, result: InvocationResult, log: Logger): Promise<void> {
+    this.deps.listener?.completed(rec.id, result);
+    if (rec.kind === 'unkeyed') return;
+    try {
+      const instance = await this.deps.store.getInstance(rec.service, rec.key);
+      const next = instance.queue[0];
+      if (next) await this.deps.kicker.kick(next);
+    } catch (err) {
+      log.log('error', 'could not pass the key lock on', { error: err });
+    }
+  }
+}
+
+/** GetStateKeysEntryMessage.StateKeys { repeated bytes keys = 1 } */
+function encodeStateKeys(keys: string[]): Uint8Array {
+  const enc = new TextEncoder();
+  const parts: number[] = [];
+  for (const k of keys) {
+    const b = enc.encode(k);
+    parts.push(0x0a);
+    let n = b.length;
+    while (n > 0x7f) {
+      parts.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    parts.push(n, ...b);
+  }
+  return new Uint8Array(parts);
+}

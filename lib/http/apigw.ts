@@ -1,0 +1,98 @@
+/**
+ * API Gateway HTTP API (payload 2.0) ⇄ the neutral HTTP shape. The only file that knows the
+ * event layout; the Lambda entries and the local runner both go through it.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { HttpRequest, HttpResponse } from './types.js';
+
+export type ApiGatewayEvent = APIGatewayProxyEventV2;
+export type ApiGatewayResult = APIGatewayProxyStructuredResultV2;
+
+export function requestFromEvent(event: ApiGatewayEvent, signal?: AbortSignal): HttpRequest {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers.set(name, value);
+  }
+  if (event.cookies?.length) headers.set('cookie', event.cookies.join('; '));
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  return {
+    method: event.requestContext?.http?.method ?? 'GET',
+    path: event.rawPath ?? '/',
+    query: new URLSearchParams(event.rawQueryString ?? ''),
+    headers,
+    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+    signal,
+  };
+}
+
+/** Bodies always travel base64: API Gateway decodes them, and binary (proto, gRPC-web) survives. */
+export function resultFromResponse(res: HttpResponse): ApiGatewayResult {
+  return {
+    statusCode: res.status,
+    headers: res.headers,
+    body: Buffer.from(res.body).toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+const TEXT_TYPES = /^(application\/(json|x-www-form-urlencoded|grpc-web-text)|text\/)/i;
+
+/**
+ * Builds the event API Gateway would send for a request (used by the local runner and tests).
+ * Like API Gateway: lower-cased header names, repeated headers joined with commas, textual
+ * bodies as text and anything else base64 with `isBase64Encoded`.
+ */
+export function eventFromRequest(input: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Uint8Array; sourceIp?: string }): ApiGatewayEvent {
+  const url = new URL(input.url, 'http://localhost');
+  const headers: Record<string, string> = {};
+  let cookies: string[] | undefined;
+  for (const [rawName, value] of Object.entries(input.headers)) {
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (name.startsWith(':')) continue; // HTTP/2 pseudo-headers
+    if (name === 'cookie') {
+      cookies = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(';').map((c) => c.trim()));
+      continue;
+    }
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const contentType = headers['content-type'] ?? '';
+  const isText = input.body.length === 0 || TEXT_TYPES.test(contentType);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    cookies,
+    headers,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: url.host,
+      domainPrefix: 'local',
+      http: { method: input.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: input.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: `local-${now.getTime()}-${Math.random().toString(36).slice(2, 10)}`,
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    body: input.body.length === 0 ? undefined : isText ? Buffer.from(input.body).toString('utf8') : Buffer.from(input.body).toString('base64'),
+    isBase64Encoded: !isText,
+  };
+}
+
+/** Reads a Lambda result back into status, headers and body bytes (payload 2.0 inference rules). */
+export function responseFromResult(result: ApiGatewayResult | string | undefined): HttpResponse {
+  if (result === undefined || typeof result === 'string' || result.statusCode === undefined) {
+    const body = typeof result === 'string' ? result : JSON.stringify(result ?? null);
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(body) };
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  const body = result.body === undefined ? Buffer.alloc(0) : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
+  return { status: result.statusCode, headers, body };
+}

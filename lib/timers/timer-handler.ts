@@ -1,0 +1,29 @@
+/**
+ * The timer function's core. Deliveries are at least once, so it is idempotent: a timer whose
+ * epoch is older than the invocation's current one (the attempt it was armed for is gone) and a
+ * delivery for a finished invocation do nothing.
+ */
+import type { DriveOutcome, Driver } from '../driver/driver.js';
+import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
+import { InvocationStatus, type InvocationStore } from '../store/invocation-store.js';
+import type { TimerEvent } from './timer-event.js';
+
+export type TimerOutcome = DriveOutcome | { kind: 'ignored'; reason: string };
+
+export function createTimerHandler(deps: { driver: Driver; store: InvocationStore; log: Logger }) {
+  return async (event: TimerEvent): Promise<TimerOutcome> => {
+    if (event.kind === 'sweep') return { kind: 'ignored', reason: 'sweep: nothing to do' };
+    const log = deps.log.child({ [INVOCATION_ID_ATTR]: event.invocationId });
+    if (event.kind === 'timer') {
+      const rec = await deps.store.get(event.invocationId);
+      if (!rec || rec.status === InvocationStatus.Completed) return { kind: 'ignored', reason: 'invocation finished or unknown' };
+      if (rec.epoch !== event.epoch) {
+        log.log('debug', 'stale timer ignored', { timerEpoch: event.epoch, epoch: rec.epoch, reason: event.reason });
+        return { kind: 'ignored', reason: `stale timer (epoch ${event.epoch}, invocation at ${rec.epoch})` };
+      }
+    }
+    const outcome = await deps.driver.driveById(event.invocationId);
+    log.log('debug', 'timer delivered', { event: event.kind, outcome: outcome.kind });
+    return outcome;
+  };
+}
