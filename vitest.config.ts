@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    silent: 'passed-only',
+    env: { AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1', RESTLESS_LOG_LEVEL: 'warn' },
   },
 });
