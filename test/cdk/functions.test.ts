@@ -23,7 +23,7 @@ describe('Restless functions', () => {
     template.resourceCountIs('AWS::Lambda::Function', 3);
   });
 
-  it.each(ROLES.map((role) => ({ $case: role, role })))('runs $case on nodejs22.x, arm64, exporting handler', ({ role }) => {
+  it.each(ROLES.map((role) => ({ case: role, role })))('runs $case on nodejs22.x, arm64, exporting handler', ({ role }) => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: `Restless ${role}`,
       Runtime: 'nodejs22.x',
@@ -33,14 +33,14 @@ describe('Restless functions', () => {
   });
 
   it.each([
-    { $case: 'ingress: the API Gateway 30 s limit', role: 'ingress' as const, timeout: 30 },
-    { $case: 'admin: the API Gateway 30 s limit', role: 'admin' as const, timeout: 30 },
-    { $case: 'timer: the Lambda maximum', role: 'timer' as const, timeout: 900 },
+    { case: 'ingress: the API Gateway 30 s limit', role: 'ingress' as const, timeout: 30 },
+    { case: 'admin: the API Gateway 30 s limit', role: 'admin' as const, timeout: 30 },
+    { case: 'timer: the Lambda maximum', role: 'timer' as const, timeout: 900 },
   ])('sets the timeout of $case', ({ role, timeout }) => {
     template.hasResourceProperties('AWS::Lambda::Function', { Description: `Restless ${role}`, Timeout: timeout });
   });
 
-  it.each(ROLES.map((role) => ({ $case: role, role })))('passes the runtime configuration to $case', ({ role }) => {
+  it.each(ROLES.map((role) => ({ case: role, role })))('passes the runtime configuration to $case', ({ role }) => {
     expect(envOf(role)).toMatchObject({
       [ENV.tableName]: { Ref: expect.stringMatching(/^RestlessTable/) },
       [ENV.retryInitialIntervalMs]: String(DEFAULTS.retry.initialIntervalMs),

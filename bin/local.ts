@@ -1,0 +1,82 @@
+/**
+ * `npm start`: runs Restless locally. Ingress on :8080, admin on :9070, DynamoDB Local with its
+ * data under .restless/, and the example endpoint registered, so the README's curl answers at once.
+ */
+import { parseArgs } from 'node:util';
+import { JavaMissingError } from '../lib/local/dynamodb-local.js';
+import { startLocal } from '../lib/local/runner.js';
+
+const HELP = `Usage: npm start -- [options]
+  --ingress-port <n>   ingress (Connect, gRPC-web) port          (default 8080, env RESTLESS_INGRESS_PORT)
+  --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT)
+  --data-dir <dir>     where DynamoDB Local keeps its data        (default .restless, env RESTLESS_DATA_DIR)
+  --dynamo-port <n>    DynamoDB Local port                        (default: any free port)
+  --example-port <n>   port of the bundled example endpoint       (default 9080)
+  --no-example         do not start the example endpoint
+  --register <uri>     register this endpoint at start-up (repeatable)
+  --host <ip>          interface to listen on                     (default 127.0.0.1)
+Configuration of the runtime (retries, timeouts, idempotency) comes from the RESTLESS_* variables; see README.`;
+
+const { values } = parseArgs({
+  options: {
+    'ingress-port': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'dynamo-port': { type: 'string' },
+    'example-port': { type: 'string' },
+    'no-example': { type: 'boolean' },
+    register: { type: 'string', multiple: true },
+    host: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function port(flag: string | undefined, env: string | undefined, fallback: number): number {
+  const raw = flag ?? env;
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    console.error(`invalid port '${raw}'\n\n${HELP}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+try {
+  const runner = await startLocal({
+    ingressPort: port(values['ingress-port'], process.env.RESTLESS_INGRESS_PORT, 8080),
+    adminPort: port(values['admin-port'], process.env.RESTLESS_ADMIN_PORT, 9070),
+    dataDir: values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless',
+    dynamoPort: port(values['dynamo-port'], undefined, 0),
+    examplePort: values['no-example'] ? -1 : port(values['example-port'], undefined, 9080),
+    register: values.register ?? [],
+    host: values.host ?? '127.0.0.1',
+  });
+  console.log(`Restless is running.
+  ingress  ${runner.ingressUrl}
+  admin    ${runner.adminUrl}
+  dynamodb ${runner.dynamoEndpoint}
+
+Try:
+  curl -X POST ${runner.ingressUrl}/org.example.Greeter/Greet -H 'content-type: application/json' -d '{"name": "Pete"}'
+`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('stopping…');
+    await runner.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (err) {
+  if (err instanceof JavaMissingError) console.error(err.message);
+  else console.error(`Restless could not start: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,84 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { ADMIN_ROUTE_PATHS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from '../../lib/construct/restless.js';
+import { functionId, synth } from './support.js';
+import type { Resource } from './support.js';
+
+describe('Restless HTTP API', () => {
+  let template: Template;
+  let routes: Record<string, Resource>;
+  let integrations: Record<string, Resource>;
+  beforeAll(() => {
+    template = synth();
+    routes = Object.fromEntries(
+      Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => [(r as Resource).Properties?.['RouteKey'] as string, r as Resource]),
+    );
+    integrations = template.findResources('AWS::ApiGatewayV2::Integration') as Record<string, Resource>;
+  });
+
+  /** The function logical id a route's integration calls. */
+  const targetOf = (routeKey: string): string => {
+    const target = routes[routeKey]?.Properties?.['Target'] as { 'Fn::Join': [string, [string, { Ref: string }]] };
+    const integration = integrations[target['Fn::Join'][1][1].Ref];
+    return (integration?.Properties?.['IntegrationUri'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  };
+
+  it('is one HTTP API with one auto-deployed default stage', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AutoDeploy: true });
+  });
+
+  it('sends the catch-all ANY /{proxy+} to the ingress function without authorization', () => {
+    expect(routes['ANY /{proxy+}']?.Properties).toMatchObject({ AuthorizationType: 'NONE' });
+    expect(targetOf('ANY /{proxy+}')).toBe(functionId(template, 'ingress'));
+  });
+
+  it('has exactly the catch-all and the admin routes', () => {
+    expect(Object.keys(routes).sort()).toEqual(['ANY /{proxy+}', ...ADMIN_ROUTE_PATHS.map((p) => `ANY ${p}`)].sort());
+  });
+
+  it.each(ADMIN_ROUTE_PATHS.map((path) => ({ case: path, path })))('sends ANY $case to the admin function under AWS_IAM', ({ path }) => {
+    expect(routes[`ANY ${path}`]?.Properties).toMatchObject({ AuthorizationType: 'AWS_IAM' });
+    expect(targetOf(`ANY ${path}`)).toBe(functionId(template, 'admin'));
+  });
+
+  it.each([
+    { case: 'Connect unary', path: '/org.example.Greeter/Greet' },
+    { case: 'output peek', path: '/restate/invocation/inv_1/output' },
+    { case: 'attach', path: '/restate/invocation/inv_1/attach' },
+    { case: 'dev.restate.Ingress', path: '/dev.restate.Ingress/Invoke' },
+  ])('leaves $case on the ingress (no admin route claims its first segment)', ({ path }) => {
+    const first = path.split('/')[1];
+    const claimed = ADMIN_ROUTE_PATHS.filter((p) => p.split('/')[1] === first);
+    expect(claimed).toEqual([]);
+  });
+
+  it('integrates both functions with payload format 2.0', () => {
+    const all = Object.values(integrations);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    for (const i of all) expect(i.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+  });
+
+  it('answers CORS preflight for the allowed origins with the Connect / gRPC-web headers', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['*'],
+        AllowMethods: Match.arrayWith(['GET', 'POST', 'OPTIONS']),
+        AllowHeaders: [...CORS_ALLOW_HEADERS],
+        ExposeHeaders: [...CORS_EXPOSE_HEADERS],
+        MaxAge: 3600,
+      },
+    });
+    expect(CORS_ALLOW_HEADERS).toEqual(
+      expect.arrayContaining(['content-type', 'connect-protocol-version', 'x-grpc-web', 'x-user-agent', 'idempotency-key', 'idempotency-retention-period']),
+    );
+    expect(CORS_EXPOSE_HEADERS).toEqual(expect.arrayContaining(['x-restate-id', 'idempotency-expires', 'grpc-status', 'grpc-message']));
+  });
+
+  it('outputs the API URL', () => {
+    const apiId = Object.keys(template.findResources('AWS::ApiGatewayV2::Api'))[0];
+    expect(template.findOutputs('ApiUrl')['ApiUrl']?.['Value']).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
+  });
+});

@@ -1,0 +1,55 @@
+import { App, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { propsFromContext } from '../../lib/construct/context.js';
+
+const fromContext = (context: Record<string, unknown>) => propsFromContext(new App({ context }).node);
+
+describe('propsFromContext', () => {
+  it('gives no settings when no context is set', () => {
+    const props = fromContext({});
+    expect(props).toMatchObject({ tableName: undefined, corsAllowedOrigins: undefined, endpointFunctionArns: undefined, allowInvokeAnyFunctionInAccount: false });
+    expect(props.retry).toEqual({ initialInterval: undefined, factor: undefined, maxInterval: undefined, maxAttempts: undefined });
+  });
+
+  it('reads -c strings (numbers, comma lists, JSON objects)', () => {
+    const props = fromContext({
+      'restless:retryMaxAttempts': '5',
+      'restless:inactivityTimeoutMs': '90000',
+      'restless:idempotencyMaxRetentionSec': '86400',
+      'restless:corsAllowedOrigins': 'https://a.example, https://b.example',
+      'restless:endpointFunctionArns': 'arn:aws:lambda:eu-west-1:123456789012:function:greeter',
+      'restless:allowInvokeAnyFunctionInAccount': 'true',
+      'restless:tableRemovalPolicy': 'destroy',
+      'restless:environment': '{"AWS_ENDPOINT_URL_DYNAMODB":"http://dynamodb:8000"}',
+    });
+    expect(props.retry?.maxAttempts).toBe(5);
+    expect(props.inactivityTimeout?.toMilliseconds()).toBe(90_000);
+    expect(props.idempotencyMaxRetention?.toSeconds()).toBe(86_400);
+    expect(props.corsAllowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(props.endpointFunctionArns).toEqual(['arn:aws:lambda:eu-west-1:123456789012:function:greeter']);
+    expect(props.allowInvokeAnyFunctionInAccount).toBe(true);
+    expect(props.tableRemovalPolicy).toBe(RemovalPolicy.DESTROY);
+    expect(props.environment).toEqual({ AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000' });
+  });
+
+  it('reads cdk.json JSON values (numbers, arrays, objects)', () => {
+    const props = fromContext({
+      'restless:retryInitialIntervalMs': 100,
+      'restless:corsAllowedOrigins': ['https://a.example'],
+      'restless:environment': { LOG_LEVEL: 'debug' },
+      'restless:allowInvokeAnyFunctionInAccount': true,
+    });
+    expect(props.retry?.initialInterval?.toMilliseconds()).toBe(Duration.millis(100).toMilliseconds());
+    expect(props.corsAllowedOrigins).toEqual(['https://a.example']);
+    expect(props.environment).toEqual({ LOG_LEVEL: 'debug' });
+    expect(props.allowInvokeAnyFunctionInAccount).toBe(true);
+  });
+
+  it.each([
+    { case: 'a number that is not one', context: { 'restless:retryFactor': 'fast' } },
+    { case: 'an unknown removal policy', context: { 'restless:tableRemovalPolicy': 'keep' } },
+    { case: 'an environment that is not an object', context: { 'restless:environment': '["A"]' } },
+  ])('refuses $case', ({ context }) => {
+    expect(() => fromContext(context)).toThrow(/restless:/);
+  });
+});
