@@ -1,0 +1,217 @@
+/**
+ * The registry's operations, as the admin API and the local runner use them: register (discover,
+ * validate, write), read, delete, make public/private. Rules live in registration.ts and
+ * schema.ts, DynamoDB in registry-store.ts.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { Code, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError } from '../errors.js';
+import { createTransport, type TransportDeps } from '../endpoint/transport.js';
+import type { EndpointAddress, EndpointTransport } from '../endpoint/types.js';
+import { BadDescriptorError } from './descriptors.js';
+import { discover, type DiscoveryOptions } from './discovery.js';
+import {
+  endpointAddressOf,
+  endpointIdOf,
+  planRegistration,
+  sortedUnique,
+  type EndpointSummary,
+  type RegisterEndpointRequest,
+  type RegistrationSnapshot,
+} from './registration.js';
+import { CatalogueChangedError, type RegistryStore } from './registry-store.js';
+import { DescriptorSchema, isReservedServiceName } from './schema.js';
+import type { ServiceMetadata } from './types.js';
+
+export interface RegistryDeps {
+  store: RegistryStore;
+  /** Transport used for discovery. Default: `createTransport(address, transportDeps)`. */
+  transportFor?: (address: EndpointAddress) => EndpointTransport;
+  transportDeps?: TransportDeps;
+  /** Discovery retry settings (attempts, delays). */
+  discovery?: Pick<DiscoveryOptions, 'attempts' | 'initialDelayMs' | 'maxDelayMs'>;
+  now?: () => Date;
+  /** Re-reads when another admin change commits first. Default 5 attempts. */
+  conflictAttempts?: number;
+}
+
+export interface RegisterResult {
+  id: string;
+  /** The registered services (ServiceMetadata, in discovery order). */
+  services: ServiceMetadata[];
+  endpoint: EndpointSummary;
+  dryRun: boolean;
+}
+
+export class Registry {
+  private readonly store: RegistryStore;
+  private readonly transportFor: (address: EndpointAddress) => EndpointTransport;
+  private readonly discovery: RegistryDeps['discovery'];
+  private readonly now: () => Date;
+  private readonly attempts: number;
+
+  constructor(deps: RegistryDeps) {
+    this.store = deps.store;
+    this.transportFor = deps.transportFor ?? ((address) => createTransport(address, deps.transportDeps));
+    this.discovery = deps.discovery;
+    this.now = deps.now ?? (() => new Date());
+    this.attempts = deps.conflictAttempts ?? 5;
+  }
+
+  /**
+   * Registers (or re-registers) an endpoint: discovery, descriptor repair and validation (400),
+   * the re-registration rules (409), then one atomic write. `force` defaults to true.
+   */
+  async register(req: RegisterEndpointRequest, options: { signal?: AbortSignal } = {}): Promise<RegisterResult> {
+    const force = optionalBoolean(req.force, 'force') ?? true;
+    const dryRun = optionalBoolean(req.dry_run, 'dry_run') ?? false;
+    const address = endpointAddressOf(req);
+    const id = endpointIdOf(address);
+
+    const discovered = await discover(this.transportFor(address), {
+      ...this.discovery,
+      signal: options.signal,
+      describe: address.kind === 'http' ? address.uri : address.arn,
+    });
+    const names = uniqueInOrder(discovered.services);
+    if (names.length === 0) throw new BadDescriptorError(`The endpoint at ${describeAddress(address)} announces no services`);
+    const schema = DescriptorSchema.decode(discovered.files);
+    const compiled = names.map((name) => schema.service(name));
+    const descriptorSet = schema.toBinary();
+    const descriptorHash = createHash('sha256').update(descriptorSet).digest('base64url').slice(0, 22);
+
+    return this.withRetry(async () => {
+      const snapshot = await this.snapshot(id, names);
+      const plan = planRegistration(
+        {
+          id,
+          address,
+          protocolType: discovered.protocolMode,
+          compiled,
+          force,
+          createdAt: this.now().toISOString(),
+          generation: randomUUID(),
+          descriptorHash,
+        },
+        snapshot,
+      );
+      if (!dryRun) await this.store.applyRegistration(plan, snapshot.catalogue.version, descriptorSet);
+      return { id, services: plan.services, endpoint: plan.endpoint, dryRun };
+    });
+  }
+
+  async listEndpoints(): Promise<EndpointSummary[]> {
+    const catalogue = await this.store.readCatalogue();
+    const endpoints = await this.store.getEndpointSummaries(catalogue.endpoints);
+    return endpoints.sort((a, b) => compare(a.id, b.id));
+  }
+
+  async getEndpoint(id: string): Promise<EndpointSummary> {
+    const endpoint = await this.store.getEndpointSummary(id);
+    if (endpoint === undefined) throw endpointNotFound(id);
+    return endpoint;
+  }
+
+  /** The endpoint's repaired FileDescriptorSet, encoded. */
+  async endpointDescriptors(id: string): Promise<Uint8Array> {
+    const endpoint = await this.store.getEndpoint(id);
+    if (endpoint === undefined) throw endpointNotFound(id);
+    return endpoint.descriptorSet;
+  }
+
+  /** Removes an endpoint and the services that still point at it. */
+  async deleteEndpoint(id: string): Promise<void> {
+    await this.withRetry(async () => {
+      const [catalogue, endpoint] = await Promise.all([this.store.readCatalogue(true), this.store.getEndpointSummary(id, true)]);
+      if (endpoint === undefined) throw endpointNotFound(id);
+      const owned = (await this.store.getServices(Object.keys(endpoint.services), true)).filter((s) => s.meta.endpoint_id === id).map((s) => s.meta.name);
+      const gone = new Set(owned);
+      await this.store.deleteEndpoint(id, owned, catalogue.version, {
+        version: catalogue.version + 1,
+        services: catalogue.services.filter((n) => !gone.has(n)),
+        endpoints: catalogue.endpoints.filter((e) => e !== id),
+      });
+    });
+  }
+
+  async listServices(): Promise<ServiceMetadata[]> {
+    const catalogue = await this.store.readCatalogue();
+    const services = await this.store.getServices(catalogue.services);
+    return services.map((s) => s.meta).sort((a, b) => compare(a.name, b.name));
+  }
+
+  async getService(name: string): Promise<ServiceMetadata> {
+    const stored = await this.store.getService(name);
+    if (stored === undefined) throw serviceNotFound(name);
+    return stored.meta;
+  }
+
+  /** Makes a service public or private. Built-in names → 403, unknown → 404. */
+  async setPublic(name: string, value: boolean): Promise<ServiceMetadata> {
+    if (isReservedServiceName(name)) throw new PermissionDeniedError(`Service '${name}' is built in and cannot be modified`);
+    return this.withRetry(async () => {
+      const [catalogue, stored] = await Promise.all([this.store.readCatalogue(true), this.store.getService(name, true)]);
+      if (stored === undefined) throw serviceNotFound(name);
+      if (stored.meta.public !== value) await this.store.setPublic(name, value, catalogue);
+      return { ...stored.meta, public: value };
+    });
+  }
+
+  /** FileDescriptorSet (encoded) of the file declaring the service and its imports. */
+  async serviceDescriptors(name: string): Promise<Uint8Array> {
+    const stored = await this.store.getService(name);
+    if (stored === undefined) throw serviceNotFound(name);
+    const endpoint = await this.store.getEndpoint(stored.meta.endpoint_id);
+    if (endpoint === undefined) throw serviceNotFound(name);
+    return toBinary(FileDescriptorSetSchema, DescriptorSchema.decode(endpoint.descriptorSet).descriptorsFor(name));
+  }
+
+  private async snapshot(id: string, names: readonly string[]): Promise<RegistrationSnapshot> {
+    const [catalogue, endpoint] = await Promise.all([this.store.readCatalogue(true), this.store.getEndpointSummary(id, true)]);
+    const wanted = sortedUnique([...names, ...Object.keys(endpoint?.services ?? {})]);
+    const services = await this.store.getServices(wanted, true);
+    return { catalogue, endpoint, services: new Map(services.map((s) => [s.meta.name, s.meta])) };
+  }
+
+  /** Runs `fn` again when another admin change committed between its read and its write. */
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof CatalogueChangedError)) throw err;
+        if (attempt >= this.attempts) {
+          throw new RestlessError(Code.Unavailable, 'The registry is busy with concurrent changes; try again', { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
+      }
+    }
+  }
+}
+
+function optionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`"${name}" must be a boolean`);
+  return value;
+}
+
+function uniqueInOrder(names: readonly string[]): string[] {
+  return [...new Set(names)];
+}
+
+function describeAddress(address: EndpointAddress): string {
+  return address.kind === 'http' ? address.uri : address.arn;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function endpointNotFound(id: string): NotFoundError {
+  return new NotFoundError(`Endpoint '${id}' not found`);
+}
+
+function serviceNotFound(name: string): NotFoundError {
+  return new NotFoundError(`Service '${name}' not found`);
+}
