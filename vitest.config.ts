@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     silent: 'passed-only',
-    env: { AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1', RESTLESS_LOG_LEVEL: 'warn' },
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', RESTLESS_LOG_LEVEL: 'warn' },
   },
 });

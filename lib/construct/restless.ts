@@ -233,7 +233,8 @@ export class Restless extends Construct {
     });
 
     const common = {
-      [ENV.tableName]: this.table.tableName,
+      // A given name is passed as a literal, so tools that cannot resolve `Ref` (sam local) see it.
+      [ENV.tableName]: props.tableName ?? this.table.tableName,
       [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       ...settings.environment,

@@ -6,8 +6,9 @@ import type { RuntimeConfig } from '../config.js';
 import { Code, RestlessError } from '../errors.js';
 import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
-import type { InstanceType, ResolvedService } from '../registry/types.js';
-import { InvocationStatus, type CallerLink, type IdempotencyLink, type InstanceKind, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
+import type { ResolvedService } from '../registry/types.js';
+import { instanceKind } from './kinds.js';
+import { InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import type { CompletionListener, Driver } from './driver.js';
 
 export interface CallTarget {
@@ -25,9 +26,6 @@ export interface CallOptions {
   retentionSec?: number;
 }
 
-export function instanceKind(t: InstanceType): InstanceKind {
-  return t === 'Keyed' ? 'keyed' : t === 'Singleton' ? 'singleton' : 'unkeyed';
-}
 
 /** In-process notifications of finished invocations; waiters fall back to polling the store. */
 export class CompletionHub implements CompletionListener {

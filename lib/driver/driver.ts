@@ -13,6 +13,9 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
+  BackgroundInvokeEntryMessageSchema,
+  CompleteAwakeableEntryMessageSchema,
+  InvokeEntryMessageSchema,
   ClearStateEntryMessageSchema,
   GetStateEntryMessageSchema,
   OutputStreamEntryMessageSchema,
@@ -27,6 +30,9 @@ import type { EndpointRecord, ServiceResolver } from '../registry/types.js';
 import { InvocationStatus, type Completion, type InvocationRecord, type InvocationResult, type InvocationStore, type JournalEntry, type StateMap } from '../store/invocation-store.js';
 import { attemptsExhausted, retryDelayMs } from './backoff.js';
 import { buildRequestBody, isCompletable, parseResponseBody } from './wire.js';
+import { childInvocationId, enqueueInvocation, type EnqueueSpec } from './enqueue.js';
+import { decodeAwakeableId } from '../protocol/awakeable-id.js';
+import { invocationIdFromBytes } from '../ids.js';
 import { Flags, MessageType } from '../protocol/framing.js';
 
 const FLAG_COMPLETED = Flags.Completed;
@@ -191,12 +197,16 @@ export class Driver {
     } catch (err) {
       throw new AttemptError(Code.Internal, `protocol violation: ${(err as Error).message}`, { cause: err });
     }
-    const applied = this.applyEntries(rec, parsed.entries);
     const terminal = parsed.terminal;
     if (terminal.kind === 'error') {
-      // Keep what the endpoint journaled before failing: it will be replayed (notes §6.4).
+      // The SDK replays from the journal we hold; entries sent with the error are not kept.
       throw new AttemptError(terminal.code, terminal.message);
     }
+    // Fallible entries (unknown target, bad awakeable id) fail the attempt before anything is written.
+    const applied = await this.applyEntries(rec, parsed.entries);
+    // Side effects on other invocations go first: they are idempotent (deterministic child ids,
+    // first completion wins), so a retry after a lost write repeats them harmlessly.
+    await this.runEffects(rec, applied.effects, log);
     if (applied.result && (terminal.kind === 'end' || terminal.kind === 'eof')) {
       await this.deps.store.writeAttempt(rec, { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined }, { status: InvocationStatus.Completed, result: applied.result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
       log.log('info', 'invocation completed', { outcome: applied.result.kind, attempts: rec.attempts, journal: rec.journal.length + applied.append.length + 1 });
@@ -216,11 +226,17 @@ export class Driver {
     const resumable = terminal.indexes.some((i) => this.isResumable(next, i));
     const wake = resumable ? this.now() : this.nextWake(next, terminal.indexes);
     const waitInline = wake !== undefined && wake - this.now() <= this.inlineWaitMs;
-    await this.deps.store.writeAttempt(
+    const written = await this.deps.store.writeAttempt(
       rec,
       { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined },
       waitInline ? { status: InvocationStatus.Invoked, leaseUntil: this.now() + this.leaseMs } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
     );
+    const arrived = written.completions && terminal.indexes.some((i) => written.completions!.has(i));
+    if (!waitInline && arrived) {
+      // A completion landed while this attempt ran (its kick found us leased): resume now.
+      const retaken = await this.deps.store.take(rec.id, this.leaseMs, { steal: true });
+      return { kind: 'continue', rec: rec.kind !== 'unkeyed' ? { ...retaken, state: next.state } : retaken };
+    }
     if (waitInline) {
       const delay = wake - this.now();
       if (delay > 0) await this.sleep(delay);
@@ -232,7 +248,8 @@ export class Driver {
   }
 
   /** Applies new entries to the in-memory view: state changes, completions produced here, output. */
-  private applyEntries(rec: InvocationRecord, entries: JournalEntry[]) {
+  private async applyEntries(rec: InvocationRecord, entries: JournalEntry[]) {
+    const effects: Effect[] = [];
     const state: StateMap = new Map(rec.state);
     let stateChanged = false;
     const completions = new Map<number, Completion>();
@@ -281,7 +298,62 @@ export class Driver {
       }
       append.push(entry);
     });
-    return { state, stateChanged, completions, result, append };
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const index = firstIndex + i;
+      if (entry.type === MessageType.Invoke) {
+        const m = fromBinary(InvokeEntryMessageSchema, entry.body);
+        effects.push({ kind: 'call', spec: await this.childSpec(rec, index, m.serviceName, m.methodName, m.parameter, { invocationId: rec.id, entryIndex: index }) });
+      } else if (entry.type === MessageType.BackgroundInvoke) {
+        const m = fromBinary(BackgroundInvokeEntryMessageSchema, entry.body);
+        const at = Number(m.invokeTime);
+        effects.push({ kind: 'send', spec: await this.childSpec(rec, index, m.serviceName, m.methodName, m.parameter, undefined), notBefore: at > 0 ? at : undefined });
+      } else if (entry.type === MessageType.CompleteAwakeable) {
+        const m = fromBinary(CompleteAwakeableEntryMessageSchema, entry.body);
+        let target;
+        try {
+          const parts = decodeAwakeableId(m.id);
+          target = { invocationId: invocationIdFromBytes(parts.invocationIdBytes), entryIndex: parts.entryIndex };
+        } catch (err) {
+          throw new AttemptError(Code.InvalidArgument, `entry ${index}: bad awakeable id '${m.id}': ${(err as Error).message}`);
+        }
+        const completion: Completion = m.result.case === 'failure' ? { kind: 'failure', code: m.result.value.code, message: m.result.value.message } : { kind: 'value', value: m.result.case === 'value' ? m.result.value : new Uint8Array(0) };
+        effects.push({ kind: 'complete', ...target, completion });
+      }
+    }
+    return { state, stateChanged, completions, result, append, effects };
+  }
+
+  /** Resolves a call's target; an unknown service or method fails the attempt (it is retried). */
+  private async childSpec(parent: InvocationRecord, index: number, serviceName: string, methodName: string, parameter: Uint8Array, caller: EnqueueSpec['caller']): Promise<EnqueueSpec> {
+    const target = await this.deps.resolver.resolve(serviceName);
+    const method = target?.methods.get(methodName);
+    if (!target || !method) throw new AttemptError(Code.NotFound, `entry ${index}: ${target ? `method ${serviceName}/${methodName}` : `service ${serviceName}`} not found`);
+    return {
+      id: childInvocationId(parent.id, index),
+      service: serviceName,
+      method: methodName,
+      input: parameter,
+      endpointId: target.endpoint.id,
+      caller,
+      retentionSec: this.deps.config.idempotencyDefaultRetentionSec,
+      target,
+      resolvedMethod: method,
+    };
+  }
+
+  private async runEffects(rec: InvocationRecord, effects: Effect[], log: Logger): Promise<void> {
+    for (const effect of effects) {
+      if (effect.kind === 'complete') {
+        const stored = await this.deps.store.addCompletion(effect.invocationId, effect.entryIndex, effect.completion);
+        if (stored) await this.deps.kicker.kick(effect.invocationId);
+        else log.log('info', 'awakeable completion dropped (already completed or unknown)', { target: effect.invocationId, entry: effect.entryIndex });
+        continue;
+      }
+      const created = await enqueueInvocation(this.deps.store, this.deps.kicker, effect.spec, { notBefore: effect.kind === 'send' ? effect.notBefore : undefined, now: this.now() });
+      if (created) log.log('info', effect.kind === 'call' ? 'child invocation started' : 'one-way invocation sent', { child: effect.spec.id, target: `${effect.spec.service}/${effect.spec.method}` });
+    }
+    void rec;
   }
 
   private isResumable(rec: InvocationRecord, index: number): boolean {
@@ -351,6 +423,11 @@ export class Driver {
   /** After the result is stored: tell waiters and pass the key's lock on. */
   private async finished(rec: InvocationRecord, result: InvocationResult, log: Logger): Promise<void> {
     this.deps.listener?.completed(rec.id, result);
+    if (rec.caller) {
+      // The parent's Invoke entry is completed with our result (terminal failures included).
+      const stored = await this.deps.store.addCompletion(rec.caller.invocationId, rec.caller.entryIndex, result);
+      if (stored) await this.deps.kicker.kick(rec.caller.invocationId);
+    }
     if (rec.kind === 'unkeyed') return;
     try {
       const instance = await this.deps.store.getInstance(rec.service, rec.key);
@@ -361,6 +438,11 @@ export class Driver {
     }
   }
 }
+
+type Effect =
+  | { kind: 'call'; spec: EnqueueSpec }
+  | { kind: 'send'; spec: EnqueueSpec; notBefore?: number }
+  | { kind: 'complete'; invocationId: string; entryIndex: number; completion: Completion };
 
 /** GetStateKeysEntryMessage.StateKeys { repeated bytes keys = 1 } */
 function encodeStateKeys(keys: string[]): Uint8Array {

@@ -18,6 +18,8 @@ import { FencedError, NotFoundError } from '../errors.js';
 import { isExpired, keys, TABLE_SCHEMA, type TableClients } from './table.js';
 
 export const InvocationStatus = {
+  /** A delayed send: created, starts at its due time (a timer enqueues it). */
+  Delayed: 'delayed',
   /** Waiting in a key's inbox for the lock. */
   Inboxed: 'inboxed',
   /** Runnable: an attempt runs or is due (retry). */
@@ -236,9 +238,9 @@ export class InvocationStore {
    * The accept write. With `take`, the invocation is created already taken (epoch 1, leased) so
    * the caller can drive it without another write. Fails with FencedError if the id exists.
    */
-  async create(inv: NewInvocation, opts: { take: boolean; leaseMs: number; inboxed?: boolean }): Promise<InvocationRecord> {
+  async create(inv: NewInvocation, opts: { take: boolean; leaseMs: number; delayedUntil?: number }): Promise<InvocationRecord> {
     const now = this.now();
-    const status = opts.inboxed ? InvocationStatus.Inboxed : InvocationStatus.Invoked;
+    const status = opts.delayedUntil !== undefined ? InvocationStatus.Delayed : InvocationStatus.Invoked;
     const item = {
       ...keys.invocation(inv.id),
       id: inv.id,
@@ -250,7 +252,7 @@ export class InvocationStore {
       endpointId: inv.endpointId,
       status,
       epoch: opts.take ? 1 : 0,
-      leaseUntil: opts.take ? now + opts.leaseMs : 0,
+      leaseUntil: opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? 0),
       journal: [] as StoredEntry[],
       c: {},
       attempts: opts.take ? 1 : 0,
@@ -364,7 +366,7 @@ export class InvocationStore {
       | { status: typeof InvocationStatus.Suspended; leaseUntil: number }
       | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; resetAttempts?: boolean }
       | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
-  ): Promise<void> {
+  ): Promise<{ completions?: Map<number, Completion> }> {
     const now = this.now();
     const names: Record<string, string> = { '#epoch': 'epoch', '#modified': 'modifiedAt', '#status': 'status', '#journal': 'journal' };
     const values: Record<string, unknown> = { ':epoch': rec.epoch, ':now': now, ':status': end.status };
@@ -421,8 +423,10 @@ export class InvocationStore {
     const release = end.status === InvocationStatus.Completed && end.releaseLock;
     if (!keyedState && !release) {
       try {
-        await this.tables.doc.send(new UpdateCommand({ ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-        return;
+        // A suspension reads back the completions: one may have arrived while the attempt ran.
+        const suspending = end.status === InvocationStatus.Suspended;
+        const res = await this.tables.doc.send(new UpdateCommand({ ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...(suspending ? { ReturnValues: ReturnValue.ALL_NEW } : {}) }));
+        return suspending && res.Attributes ? { completions: recordFromItem(res.Attributes).completions } : {};
       } catch (err) {
         throw this.conditionError(err, rec.id, 'write attempt');
       }
@@ -460,6 +464,8 @@ export class InvocationStore {
       if (err instanceof TransactionCanceledException) throw new FencedError(`invocation ${rec.id}: a newer attempt owns it or it lost its key lock`, { cause: err });
       throw err;
     }
+    if (end.status !== InvocationStatus.Suspended) return {};
+    return { completions: (await this.get(rec.id))?.completions };
   }
 
   /**
@@ -481,6 +487,79 @@ export class InvocationStore {
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Ends an invocation from outside (kill): bumps the epoch, which fences any running attempt,
+   * and stores the result. Returns the record before the change, or undefined if it had already
+   * finished (a no-op).
+   */
+  async forceComplete(id: string, result: InvocationResult): Promise<InvocationRecord | undefined> {
+    const now = this.now();
+    try {
+      const res = await this.tables.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.invocation(id),
+          UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease',
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
+          ExpressionAttributeNames: { '#epoch': 'epoch', '#status': 'status', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil' },
+          ExpressionAttributeValues: { ':one': 1, ':completed': InvocationStatus.Completed, ':result': toStoredResult(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
+          ReturnValues: ReturnValue.ALL_OLD,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return recordFromItem(res.Attributes as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        if (!err.Item) throw new NotFoundError(`invocation ${id} not found`, { cause: err });
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A delayed invocation becomes due: unkeyed ones become runnable, keyed ones join their key's
+   * inbox (atomically with the status change, so it happens once). Returns the new status, or
+   * undefined if it was not delayed any more.
+   */
+  async activateDelayed(rec: Pick<InvocationRecord, 'id' | 'kind' | 'service' | 'key'>): Promise<InvocationStatus | undefined> {
+    const status = rec.kind === 'unkeyed' ? InvocationStatus.Invoked : InvocationStatus.Inboxed;
+    const update = {
+      TableName: this.table,
+      Key: keys.invocation(rec.id),
+      UpdateExpression: 'SET #status = :status, #lease = :zero, #modified = :now',
+      ConditionExpression: '#status = :delayed',
+      ExpressionAttributeNames: { '#status': 'status', '#lease': 'leaseUntil', '#modified': 'modifiedAt' },
+      ExpressionAttributeValues: { ':status': status, ':delayed': InvocationStatus.Delayed, ':zero': 0, ':now': this.now() },
+    };
+    try {
+      if (rec.kind === 'unkeyed') {
+        await this.tables.doc.send(new UpdateCommand(update));
+      } else {
+        await this.tables.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Update: update },
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: keys.instance(rec.service, rec.key),
+                  UpdateExpression: 'SET #q = list_append(if_not_exists(#q, :empty), :me)',
+                  ExpressionAttributeNames: { '#q': 'q' },
+                  ExpressionAttributeValues: { ':empty': [], ':me': [rec.id] },
+                },
+              },
+            ],
+          }),
+        );
+      }
+      return status;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return undefined;
       throw err;
     }
   }

@@ -14,7 +14,8 @@ export class LocalKicker implements Kicker {
 
   constructor(
     private readonly tables: TableClients,
-    private readonly fire: (event: TimerEvent) => Promise<unknown>,
+    /** Where due timers go; the local runner points it at the timer Lambda's handler. */
+    public fire: (event: TimerEvent) => Promise<unknown>,
     private readonly log: Logger,
   ) {}
 

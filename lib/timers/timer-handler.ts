@@ -17,7 +17,14 @@ export function createTimerHandler(deps: { driver: Driver; store: InvocationStor
     if (event.kind === 'timer') {
       const rec = await deps.store.get(event.invocationId);
       if (!rec || rec.status === InvocationStatus.Completed) return { kind: 'ignored', reason: 'invocation finished or unknown' };
-      if (rec.epoch !== event.epoch) {
+      if (rec.status === InvocationStatus.Delayed) {
+        // A delayed send is due: it joins its key's inbox (or becomes runnable) exactly once.
+        const status = await deps.store.activateDelayed(rec);
+        if (status === InvocationStatus.Inboxed) {
+          const instance = await deps.store.getInstance(rec.service, rec.key);
+          if (instance.queue[0] !== rec.id) return { kind: 'ignored', reason: 'delayed send queued behind the key lock' };
+        }
+      } else if (rec.epoch !== event.epoch) {
         log.log('debug', 'stale timer ignored', { timerEpoch: event.epoch, epoch: rec.epoch, reason: event.reason });
         return { kind: 'ignored', reason: `stale timer (epoch ${event.epoch}, invocation at ${rec.epoch})` };
       }

@@ -19,12 +19,12 @@ async function setup(endpoint = servicesEndpoint()) {
   const transport = inProcessTransport(endpoint);
   const resolver = await staticResolver(transport);
   const hub = new CompletionHub();
-  let driver!: Driver;
+  const ref: { driver?: Driver } = {};
   const kicker: Kicker = {
-    kick: async (id) => void setImmediate(() => void driver.driveById(id)),
-    schedule: async (id, at) => void setTimeout(() => void driver.driveById(id), Math.max(0, at - Date.now())),
+    kick: async (id) => void setImmediate(() => void ref.driver?.driveById(id)),
+    schedule: async (id, at) => void setTimeout(() => void ref.driver?.driveById(id), Math.max(0, at - Date.now())),
   };
-  driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log: silentLogger, listener: hub });
+  const driver = (ref.driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log: silentLogger, listener: hub }));
   const dispatcher = new Dispatcher({ store, driver, hub, config, log: silentLogger, startInBackground: async (id) => void driver.driveById(id) });
   const ingress = createConnectHandler({ resolver, dispatcher, config, log: silentLogger });
   return { store, transport, ingress, tables };

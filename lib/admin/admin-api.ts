@@ -1,0 +1,234 @@
+/**
+ * The admin ("meta") API over the neutral HTTP shape (research notes §5): 0.5 `/endpoints`
+ * routes with 0.8 `/deployments` aliases, services, descriptors, invocations, health, OpenAPI.
+ * The handler never throws: every failure becomes `{"message", "restate_code"}` with its status,
+ * and 5xx details go to the log only.
+ */
+import { Code, InvalidArgumentError, NotFoundError, RestlessError } from '../errors.js';
+import { emptyResponse, jsonResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
+import type { EndpointSummary, RegisterEndpointRequest } from '../registry/registration.js';
+import type { Registry } from '../registry/registry.js';
+import type { ServiceMetadata } from '../registry/types.js';
+import { OPENAPI_DOCUMENT } from './openapi.js';
+import type { InvocationAdmin, KillMode } from './types.js';
+
+/** The registry operations the admin API uses (a Registry, or a fake in tests). */
+export type AdminRegistry = Pick<
+  Registry,
+  'register' | 'listEndpoints' | 'getEndpoint' | 'endpointDescriptors' | 'deleteEndpoint' | 'listServices' | 'getService' | 'setPublic' | 'serviceDescriptors'
+>;
+
+export interface AdminDeps {
+  registry: AdminRegistry;
+  /** Invocation routes answer 501 without it. */
+  invocations?: InvocationAdmin;
+  /** Called after every successful change (a co-located resolver can `invalidate()`). */
+  onChange?: () => void;
+  /** Where 5xx details go. Default console.error. */
+  logError?: (message: string, err: unknown) => void;
+}
+
+type Params = Record<string, string>;
+type Handler = (req: HttpRequest, params: Params) => Promise<HttpResponse>;
+
+interface Route {
+  /** Literal segments, or `:name` for a parameter. */
+  pattern: string[];
+  methods: Partial<Record<string, Handler>>;
+}
+
+const PROTOBUF = 'application/x-protobuf';
+
+export function createAdminHandler(deps: AdminDeps): HttpHandler {
+  const { registry, invocations } = deps;
+  const logError = deps.logError ?? ((message: string, err: unknown) => console.error(message, err));
+  const changed = () => deps.onChange?.();
+
+  const endpointRoutes = (base: 'endpoints' | 'deployments'): Route[] => [
+    {
+      pattern: [base],
+      methods: {
+        GET: async () => jsonResponse(200, { endpoints: (await registry.listEndpoints()).map(endpointJson) }),
+        POST: async (req) => {
+          const body = parseJsonObject(req.body);
+          const result = await registry.register(body as RegisterEndpointRequest, { signal: req.signal });
+          if (!result.dryRun) changed();
+          return jsonResponse(201, { id: result.id, services: result.services }, { location: `/${base}/${encodeURIComponent(result.id)}` });
+        },
+      },
+    },
+    {
+      pattern: [base, ':id'],
+      methods: {
+        GET: async (_req, p) => jsonResponse(200, endpointJson(await registry.getEndpoint(p.id!))),
+        DELETE: async (req, p) => {
+          if (req.query.get('force') !== 'true') {
+            throw new RestlessError(Code.Unimplemented, 'Removing an endpoint without force is not supported; use ?force=true');
+          }
+          await registry.deleteEndpoint(p.id!);
+          changed();
+          return emptyResponse(202);
+        },
+      },
+    },
+    {
+      pattern: [base, ':id', 'descriptors'],
+      methods: { GET: async (_req, p) => protobufResponse(await registry.endpointDescriptors(p.id!)) },
+    },
+  ];
+
+  const routes: Route[] = [
+    { pattern: ['health'], methods: { GET: async () => emptyResponse(200) } },
+    { pattern: ['openapi'], methods: { GET: async () => jsonResponse(200, OPENAPI_DOCUMENT) } },
+    ...endpointRoutes('endpoints'),
+    ...endpointRoutes('deployments'),
+    { pattern: ['services'], methods: { GET: async () => jsonResponse(200, { services: await registry.listServices() }) } },
+    {
+      pattern: ['services', ':name'],
+      methods: {
+        GET: async (_req, p) => jsonResponse(200, await registry.getService(p.name!)),
+        PATCH: async (req, p) => {
+          const body = parseJsonObject(req.body);
+          const fields = Object.keys(body);
+          if (fields.length !== 1 || fields[0] !== 'public' || typeof body.public !== 'boolean') {
+            throw new InvalidArgumentError('The body must be exactly {"public": true} or {"public": false}');
+          }
+          const updated = await registry.setPublic(p.name!, body.public);
+          changed();
+          return jsonResponse(200, updated);
+        },
+      },
+    },
+    {
+      pattern: ['services', ':name', 'methods'],
+      methods: { GET: async (_req, p) => jsonResponse(200, { methods: (await registry.getService(p.name!)).methods }) },
+    },
+    {
+      pattern: ['services', ':name', 'methods', ':method'],
+      methods: {
+        GET: async (_req, p) => {
+          const service: ServiceMetadata = await registry.getService(p.name!);
+          const method = service.methods.find((m) => m.name === p.method);
+          if (method === undefined) throw new NotFoundError(`Method '${p.method!}' not found in service '${service.name}'`);
+          return jsonResponse(200, method);
+        },
+      },
+    },
+    {
+      pattern: ['services', ':name', 'descriptors'],
+      methods: { GET: async (_req, p) => protobufResponse(await registry.serviceDescriptors(p.name!)) },
+    },
+    {
+      pattern: ['invocations', ':id'],
+      methods: {
+        GET: async (_req, p) => {
+          const status = await requireInvocations(invocations).status(p.id!);
+          if (status === undefined || status === null) throw new NotFoundError(`Invocation '${p.id!}' not found`);
+          return jsonResponse(200, status);
+        },
+        DELETE: async (req, p) => {
+          const admin = requireInvocations(invocations);
+          const mode = req.query.get('mode') ?? 'kill';
+          if (mode !== 'kill' && mode !== 'cancel') throw new InvalidArgumentError(`Unknown mode '${mode}': use kill or cancel`);
+          const result = await admin.kill(p.id!, mode as KillMode);
+          return result.body === undefined ? emptyResponse(result.status) : jsonResponse(result.status, result.body);
+        },
+      },
+    },
+  ];
+
+  return async (req) => {
+    try {
+      const segments = pathSegments(req.path);
+      for (const route of routes) {
+        const params = match(route.pattern, segments);
+        if (params === undefined) continue;
+        const handler = route.methods[req.method.toUpperCase()];
+        if (handler === undefined) {
+          const allow = Object.keys(route.methods).join(', ');
+          return jsonResponse(405, { message: `Method ${req.method} not allowed on ${req.path}; allowed: ${allow}`, restate_code: null }, { allow });
+        }
+        return await handler(req, params);
+      }
+      return jsonResponse(404, { message: `No route ${req.method} ${req.path}`, restate_code: null });
+    } catch (err) {
+      return errorResponse(err, req, logError);
+    }
+  };
+}
+
+/** 0.5 endpoint shape: `uri` + `protocol_type` for HTTP, `arn` (+ `assume_role_arn`) for Lambda. */
+export function endpointJson(e: EndpointSummary): Record<string, unknown> {
+  const services = Object.entries(e.services)
+    .map(([name, revision]) => ({ name, revision }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const address = e.address;
+  if (address.kind === 'http') {
+    return { id: e.id, uri: address.uri, protocol_type: e.protocolType, additional_headers: address.additionalHeaders, services };
+  }
+  return {
+    id: e.id,
+    arn: address.arn,
+    ...(address.assumeRoleArn === undefined ? {} : { assume_role_arn: address.assumeRoleArn }),
+    additional_headers: address.additionalHeaders,
+    services,
+  };
+}
+
+function errorResponse(err: unknown, req: HttpRequest, logError: (message: string, err: unknown) => void): HttpResponse {
+  if (err instanceof RestlessError && err.httpStatus < 500) {
+    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null });
+  }
+  logError(`admin ${req.method} ${req.path} failed`, err);
+  if (err instanceof RestlessError && (err.code === Code.Unavailable || err.code === Code.Unimplemented)) {
+    // Our own words, no internals: safe and useful to show.
+    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null });
+  }
+  return jsonResponse(500, { message: 'Internal error', restate_code: null });
+}
+
+function requireInvocations(invocations: InvocationAdmin | undefined): InvocationAdmin {
+  if (invocations === undefined) throw new RestlessError(Code.Unimplemented, 'Invocation management is not available here');
+  return invocations;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function parseJsonObject(body: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(body));
+  } catch (err) {
+    throw new InvalidArgumentError(`Invalid JSON body: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError('The body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function protobufResponse(bytes: Uint8Array): HttpResponse {
+  return { status: 200, headers: { 'content-type': PROTOBUF }, body: bytes };
+}
+
+function pathSegments(path: string): string[] {
+  const trimmed = path.replace(/^\/+|\/+$/g, '');
+  if (trimmed === '') return [];
+  return trimmed.split('/').map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new InvalidArgumentError(`Invalid percent-encoding in path segment '${s}'`);
+    }
+  });
+}
+
+function match(pattern: string[], segments: string[]): Params | undefined {
+  if (pattern.length !== segments.length) return undefined;
+  const params: Params = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    const s = segments[i]!;
+    if (p.startsWith(':')) params[p.slice(1)] = s;
+    else if (p !== s) return undefined;
+  }
+  return params;
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './admin-api.js';
+export { OPENAPI_DOCUMENT } from './openapi.js';

@@ -1,0 +1,6 @@
+import type { InstanceType } from '../registry/types.js';
+import type { InstanceKind } from '../store/invocation-store.js';
+
+export function instanceKind(t: InstanceType): InstanceKind {
+  return t === 'Keyed' ? 'keyed' : t === 'Singleton' ? 'singleton' : 'unkeyed';
+}

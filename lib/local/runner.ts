@@ -1,0 +1,112 @@
+/**
+ * The local runner behind `npm start`: DynamoDB Local (data kept in a folder), the same Lambda
+ * handlers behind Node HTTP servers that play API Gateway (ingress, admin), the in-process timer
+ * service, and the bundled example endpoint, registered at start-up.
+ */
+import { createServer as createH2Server, type Http2Server } from 'node:http2';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { eventFromRequest, responseFromResult, type ApiGatewayEvent, type ApiGatewayResult } from '../http/apigw.js';
+import type { LambdaContextLike } from '../http/lambda.js';
+import { ENV } from '../config.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { createLambdaFront, listen } from './http-front.js';
+
+export interface LocalOptions {
+  ingressPort: number;
+  adminPort: number;
+  dataDir: string;
+  /** Port of DynamoDB Local; 0 = any free port. */
+  dynamoPort: number;
+  /** Port of the bundled example endpoint; -1 = do not start it. */
+  examplePort: number;
+  /** Endpoint URIs to register at start-up. */
+  register: string[];
+  host: string;
+}
+
+export interface LocalRunner {
+  ingressUrl: string;
+  adminUrl: string;
+  dynamoEndpoint: string;
+  stop(): Promise<void>;
+}
+
+type Handler = (event: ApiGatewayEvent, context: LambdaContextLike) => Promise<ApiGatewayResult>;
+
+/** Calls an admin route through the admin Lambda handler, as the runner does at start-up. */
+async function adminCall(handler: Handler, method: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const event = eventFromRequest({ method, url: path, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+  const res = responseFromResult(await handler(event, { awsRequestId: 'local-startup' }));
+  const text = Buffer.from(res.body).toString('utf8');
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  try {
+    const dataDir = resolve(opts.dataDir);
+    const ddb: DynamoDbLocal = await startDynamoDbLocal({ port: opts.dynamoPort || undefined, dataDir: join(dataDir, 'dynamodb') });
+    stops.push(() => ddb.stop());
+
+    // The handlers read their configuration from the environment, as on Lambda.
+    process.env.RESTLESS_LOCAL = '1';
+    process.env[ENV.tableName] ??= 'restless';
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = ddb.endpoint;
+    process.env.AWS_REGION ??= 'us-east-1';
+    process.env.AWS_ACCESS_KEY_ID ??= 'local';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+
+    const { ensureTable } = await import('../store/table.js');
+    const { sharedRuntime } = await import('../runtime.js');
+    const runtime = sharedRuntime();
+    await ensureTable(runtime.tables.client, runtime.tables.tableName);
+
+    const ingress = (await import('../../functions/ingress.js')).handler as unknown as Handler;
+    const admin = (await import('../../functions/admin.js')).handler as unknown as Handler;
+    const timer = (await import('../../functions/timer.js')).handler as unknown as (e: unknown, c: LambdaContextLike) => Promise<unknown>;
+    if (runtime.localTimers) {
+      runtime.localTimers.fire = (event) => timer(event, { awsRequestId: 'local-timer' });
+      stops.push(() => runtime.localTimers?.stop());
+      await runtime.localTimers.restore();
+    }
+
+    const ingressServer: Server = createLambdaFront(ingress);
+    const ingressPort = await listen(ingressServer, opts.ingressPort, opts.host);
+    stops.push(() => new Promise<void>((r) => { ingressServer.closeAllConnections?.(); ingressServer.close(() => r()); }));
+    const adminServer: Server = createLambdaFront(admin);
+    const adminPort = await listen(adminServer, opts.adminPort, opts.host);
+    stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));
+
+    const toRegister = [...opts.register];
+    if (opts.examplePort >= 0) {
+      const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
+      const h2: Http2Server = createH2Server(exampleEndpoint().http2Handler());
+      const examplePort = await new Promise<number>((res, rej) => {
+        h2.once('error', (err: NodeJS.ErrnoException) => rej(err.code === 'EADDRINUSE' ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err));
+        h2.listen(opts.examplePort, '127.0.0.1', () => {
+          const a = h2.address();
+          res(typeof a === 'object' && a ? a.port : opts.examplePort);
+        });
+      });
+      stops.push(() => new Promise<void>((r) => h2.close(() => r())));
+      toRegister.unshift(`http://127.0.0.1:${examplePort}`);
+    }
+    for (const uri of toRegister) {
+      const res = await adminCall(admin, 'POST', '/endpoints', { uri, force: true });
+      if (res.status >= 300) throw new Error(`registering ${uri} failed: ${res.status} ${JSON.stringify(res.json)}`);
+    }
+    return {
+      ingressUrl: `http://${opts.host}:${ingressPort}`,
+      adminUrl: `http://${opts.host}:${adminPort}`,
+      dynamoEndpoint: ddb.endpoint,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

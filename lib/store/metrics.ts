@@ -1,0 +1,58 @@
+/**
+ * Counts DynamoDB requests by operation and the capacity they consumed (the benchmark asks every
+ * request to report it with ReturnConsumedCapacity = INDEXES, which DynamoDB Local honours).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+export interface DynamoMetrics {
+  requests: Record<string, number>;
+  readCapacity: number;
+  writeCapacity: number;
+  reset(): void;
+  snapshot(): { requests: Record<string, number>; readCapacity: number; writeCapacity: number };
+}
+
+interface Capacity {
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+  Table?: Capacity;
+  GlobalSecondaryIndexes?: Record<string, Capacity>;
+}
+
+const WRITE_OPS = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand', 'BatchWriteItemCommand']);
+
+export function instrumentDynamo(client: DynamoDBClient): DynamoMetrics {
+  const metrics: DynamoMetrics = {
+    requests: {},
+    readCapacity: 0,
+    writeCapacity: 0,
+    reset() {
+      this.requests = {};
+      this.readCapacity = 0;
+      this.writeCapacity = 0;
+    },
+    snapshot() {
+      return { requests: { ...this.requests }, readCapacity: this.readCapacity, writeCapacity: this.writeCapacity };
+    },
+  };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const op = (context as { commandName?: string }).commandName ?? 'unknown';
+      const input = args.input as Record<string, unknown>;
+      if (!['CreateTableCommand', 'DescribeTableCommand', 'UpdateTimeToLiveCommand'].includes(op)) input.ReturnConsumedCapacity = 'INDEXES';
+      metrics.requests[op] = (metrics.requests[op] ?? 0) + 1;
+      const result = await next(args);
+      const out = result.output as { ConsumedCapacity?: Capacity | Capacity[] };
+      const list = out.ConsumedCapacity === undefined ? [] : Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
+      for (const c of list) {
+        const units = c.CapacityUnits ?? 0;
+        if (WRITE_OPS.has(op)) metrics.writeCapacity += units;
+        else metrics.readCapacity += units;
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'restlessMetrics' },
+  );
+  return metrics;
+}
