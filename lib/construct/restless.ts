@@ -170,8 +170,9 @@ export interface RestlessProps {
   /** Entry files to bundle instead of this package's `functions/*.ts` (each must export `handler`). */
   readonly entries?: Partial<Record<FunctionRole, string>>;
   /**
-   * Extra environment variables for all three functions, e.g. `AWS_ENDPOINT_URL_DYNAMODB` for a
-   * template run under `sam local`. They cannot override the `RESTLESS_*` variables.
+   * Extra environment variables for all three functions, e.g. `RESTLESS_LOG_LEVEL`, or
+   * `AWS_ENDPOINT_URL_DYNAMODB` for a template run under `sam local`. They cannot override the
+   * variables the construct sets from its props (the names in `ENV`, and `NODE_OPTIONS`).
    * @default - none
    */
   readonly environment?: Record<string, string>;
@@ -213,7 +214,9 @@ export class Restless extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
-    this.scheduleGroup = new ScheduleGroup(this, 'Timers');
+    // Its schedules only ever target this construct's timer function, which goes with the stack;
+    // so does the group (the invocations themselves stay in the retained table).
+    this.scheduleGroup = new ScheduleGroup(this, 'Timers', { removalPolicy: RemovalPolicy.DESTROY });
     this.schedulerRole = new Role(this, 'SchedulerRole', {
       description: 'Assumed by EventBridge Scheduler to invoke the Restless timer function',
       // Confused-deputy guard (Scheduler user guide): only schedules of this group may use the role.
@@ -352,8 +355,8 @@ export class Restless extends Construct {
     this.apiUrl = this.api.apiEndpoint;
 
     // --- sweep --------------------------------------------------------------------------------
-    // Re-drives invocations whose lease expired (a Lambda that died mid-attempt) and timers whose
-    // schedule was lost. A missed minute is caught by the next one, hence the short event age.
+    // Re-drives invocations whose lease expired (a Lambda that died mid-attempt; DESIGN §4).
+    // A missed minute is caught by the next one, hence the short event age and single retry.
     this.sweepRule = new Rule(this, 'Sweep', {
       description: 'Restless sweep: re-drive expired leases and overdue timers',
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -421,8 +424,9 @@ function resolveSettings(scope: Construct, props: RestlessProps): Settings {
       fail(`endpointFunctionArns: not a Lambda function ARN: ${arn}`);
     }
   }
+  const owned = new Set<string>([...Object.values(ENV), 'NODE_OPTIONS']);
   for (const key of Object.keys(props.environment ?? {})) {
-    if (key.startsWith('RESTLESS_')) fail(`environment: ${key} is set by the construct; use its props`);
+    if (owned.has(key)) fail(`environment: ${key} is set by the construct; use its props`);
   }
 
   const environment: Record<string, string> = {

@@ -47,9 +47,9 @@ describe('Restless props', () => {
     });
   });
 
-  it('add extra environment variables (e.g. SDK endpoint overrides) without touching RESTLESS_*', () => {
-    for (const env of envOfAll({ environment: { AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000' } })) {
-      expect(env).toMatchObject({ AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000', [ENV.retryFactor]: '2' });
+  it('add extra environment variables (log level, SDK endpoint overrides) beside the configuration', () => {
+    for (const env of envOfAll({ environment: { AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000', RESTLESS_LOG_LEVEL: 'debug' } })) {
+      expect(env).toMatchObject({ AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000', RESTLESS_LOG_LEVEL: 'debug', [ENV.retryFactor]: '2' });
     }
   });
 
@@ -75,7 +75,8 @@ describe('Restless props', () => {
     { case: 'no CORS origin', props: { corsAllowedOrigins: [] } },
     { case: 'CORS origin with a comma', props: { corsAllowedOrigins: ['https://a.example,https://b.example'] } },
     { case: 'endpoint that is not a Lambda ARN', props: { endpointFunctionArns: ['http://greeter:9080'] } },
-    { case: 'environment overriding RESTLESS_*', props: { environment: { [ENV.tableName]: 'other' } } },
+    { case: 'environment overriding a configured variable', props: { environment: { [ENV.tableName]: 'other' } } },
+    { case: 'environment overriding NODE_OPTIONS', props: { environment: { NODE_OPTIONS: '' } } },
   ] satisfies { case: string; props: RestlessProps }[])('are refused: $case', ({ props }) => {
     expect(() => synth(props)).toThrow(RestlessPropsError);
   });

@@ -24,6 +24,10 @@ describe('Restless scheduler wiring', () => {
     template.allResourcesProperties('AWS::Lambda::Function', { Environment: { Variables: { RESTLESS_SCHEDULER_GROUP: name } } });
   });
 
+  it('deletes the group (and its pending schedules) with the stack', () => {
+    template.hasResource('AWS::Scheduler::ScheduleGroup', { DeletionPolicy: 'Delete' });
+  });
+
   it('has a role only EventBridge Scheduler, for this account and group, may assume', () => {
     const role = template.toJSON()['Resources'][roleId] as Resource;
     expect(role.Properties?.['AssumeRolePolicyDocument']).toEqual({

@@ -1,7 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, it } from 'vitest';
 import type { Template } from 'aws-cdk-lib/assertions';
+import { ENV } from '../../lib/config.js';
 import { TABLE_SCHEMA } from '../../lib/store/table.js';
 import { synth } from './support.js';
 
@@ -76,9 +77,9 @@ describe('Restless table', () => {
     synth({ tableRemovalPolicy: RemovalPolicy.DESTROY }).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 
-  it('takes a fixed name when tableName is given', () => {
+  it('takes a fixed name when tableName is given, and hands it to the functions as a literal', () => {
     const t = synth({ tableName: 'restless-prod' });
     t.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'restless-prod' });
-    expect(t.findOutputs('TableName')['TableName']?.['Value']).toEqual({ Ref: expect.stringMatching(/^RestlessTable/) });
+    t.allResourcesProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.tableName]: 'restless-prod' }) } });
   });
 });
