@@ -4,21 +4,14 @@
  * follow the 0.x ingress (research notes §6.7).
  */
 import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
-import type { RuntimeConfig } from '../config.js';
-import type { Dispatcher } from '../driver/dispatcher.js';
 import { asRestlessError, Code, connectCodeName, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError, toCode } from '../errors.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
-import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
+import { INVOCATION_ID_ATTR } from '../log.js';
 import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
 import type { InvocationResult } from '../store/invocation-store.js';
+import { callUnary, type CallDeps } from './call.js';
 
-export interface IngressDeps {
-  resolver: ServiceResolver;
-  dispatcher: Dispatcher;
-  config: RuntimeConfig;
-  log: Logger;
-  now?: () => number;
-}
+export type IngressDeps = CallDeps;
 
 type Codec = 'json' | 'proto';
 
@@ -95,7 +88,6 @@ export async function resolveTarget(resolver: ServiceResolver, serviceName: stri
 }
 
 export function createConnectHandler(deps: IngressDeps): HttpHandler {
-  const now = deps.now ?? Date.now;
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const headers: Record<string, string> = {};
     try {
@@ -106,22 +98,13 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
       const segments = req.path.split('/').slice(1);
       if (segments.length !== 2 || !segments[0] || !segments[1]) throw new InvalidArgumentError(`the path must be /{service}/{method}, got '${req.path}'`);
       const [serviceName, methodName] = segments.map(decodeURIComponent) as [string, string];
-      const { service, method } = await resolveTarget(deps.resolver, serviceName, methodName, { fromIngress: true });
       const body = req.method === 'GET' ? new Uint8Array(0) : req.body;
-      const input = decodeInput(service, method, codec, body);
-      const deadline = now() + deps.config.ingressDeadlineMs;
-      const { id, driven } = await deps.dispatcher.accept({ service, method: method.name, key: input.key, input: input.bytes }, { drive: true });
-      headers['x-restate-id'] = id;
-      const outcome = await waitFor(deps, id, driven, deadline, req.signal);
-      if (outcome.kind === 'timeout') {
-        throw new RestlessError(Code.DeadlineExceeded, `the invocation is still running; fetch its result with GET /restate/invocation/${id}/attach`);
-      }
-      const result = outcome.result;
-      if (result.kind === 'failure') return connectError(failureError(result), headers);
+      const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal }, headers);
+      if (done.result.kind === 'failure') return connectError(failureError(done.result), headers);
       return {
         status: 200,
         headers: { 'content-type': codec === 'json' ? 'application/json' : 'application/proto', ...headers },
-        body: encodeOutput(service, method.output, codec, result.value),
+        body: encodeOutput(done.service, done.method.output, codec, done.result.value),
       };
     } catch (err) {
       const e = asRestlessError(err);
@@ -133,15 +116,4 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
   };
 }
 
-async function waitFor(deps: IngressDeps, id: string, driven: Promise<unknown> | undefined, deadline: number, signal?: AbortSignal) {
-  if (driven) {
-    const outcome = (await Promise.race([driven, sleepUntil(deadline)])) as { kind: string; result?: InvocationResult } | undefined;
-    if (outcome?.kind === 'completed' && outcome.result) return { kind: 'result' as const, result: outcome.result };
-  }
-  return deps.dispatcher.waitForResult(id, deadline, signal);
-}
-
-function sleepUntil(deadline: number): Promise<undefined> {
-  return new Promise((r) => setTimeout(() => r(undefined), Math.max(0, deadline - Date.now())).unref?.());
-}
 
