@@ -62,7 +62,7 @@ describe('Restless props', () => {
     t.hasResourceProperties('AWS::Lambda::Function', { Description: 'Restless timer', FunctionName: 'my-timer' });
   });
 
-  it.each([
+  const refused: { case: string; props: RestlessProps }[] = [
     { case: 'retry factor below 1', props: { retry: { factor: 0.5 } } },
     { case: 'zero initial interval', props: { retry: { initialInterval: Duration.millis(0) } } },
     { case: 'max interval below initial', props: { retry: { initialInterval: Duration.seconds(2), maxInterval: Duration.seconds(1) } } },
@@ -77,7 +77,8 @@ describe('Restless props', () => {
     { case: 'endpoint that is not a Lambda ARN', props: { endpointFunctionArns: ['http://greeter:9080'] } },
     { case: 'environment overriding a configured variable', props: { environment: { [ENV.tableName]: 'other' } } },
     { case: 'environment overriding NODE_OPTIONS', props: { environment: { NODE_OPTIONS: '' } } },
-  ] satisfies { case: string; props: RestlessProps }[])('are refused: $case', ({ props }) => {
+  ];
+  it.each(refused)('are refused: $case', ({ props }) => {
     expect(() => synth(props)).toThrow(RestlessPropsError);
   });
 });
