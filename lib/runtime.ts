@@ -93,7 +93,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     startInBackground: (id) => (opts.timers === 'local' ? kicker.kick(id) : kicker.kick(id)),
   });
   timer = createTimerHandler({ driver, store, log });
-  const ingress = createIngressHandler({ resolver, dispatcher, config, log, store });
+  const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
   const admin = createAdminHandler({
     registry,
     invocations: new InvocationAdminService({ store, kicker, listener: hub, log }),

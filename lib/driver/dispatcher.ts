@@ -8,7 +8,7 @@ import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { ResolvedService } from '../registry/types.js';
 import { instanceKind } from './kinds.js';
-import { InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
+import { FencedStateError, InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import type { CompletionListener, Driver } from './driver.js';
 
 export interface CallTarget {
@@ -49,6 +49,22 @@ export class CompletionHub implements CompletionListener {
   }
 }
 
+export interface Accepted {
+  id: string;
+  /** The attempt driven inline (when asked to drive and the invocation could run at once). */
+  driven?: Promise<unknown>;
+  /** Set when the call repeated an idempotency key: the invocation that already exists. */
+  duplicateOf?: InvocationRecord;
+}
+
+/** A reused idempotency key with another request body; the scope names the key. */
+export class IdempotencyConflictError extends RestlessError {
+  constructor(scope: string) {
+    const key = (JSON.parse(scope) as unknown[])[3];
+    super(Code.FailedPrecondition, `the idempotency key '${String(key)}' was already used for a different request; use a new key`, { httpStatus: 422 });
+  }
+}
+
 export type WaitOutcome = { kind: 'result'; result: InvocationResult } | { kind: 'timeout' };
 
 export class Dispatcher {
@@ -73,8 +89,29 @@ export class Dispatcher {
    * Accepts the call. With `drive`, an unkeyed call is driven right here (the hot path: the
    * accept write also takes the invocation, so a plain call costs two writes in all).
    */
-  async accept(target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<{ id: string; driven?: Promise<unknown> }> {
+  async accept(target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<Accepted> {
     const id = opts.id ?? newInvocationId();
+    if (opts.idempotency) {
+      // One read tells a duplicate (same id) apart from a first call.
+      const existing = await this.deps.store.get(id);
+      if (existing) return this.duplicate(existing, opts.idempotency);
+      try {
+        return await this.create(id, target, opts);
+      } catch (err) {
+        // Lost the race against a concurrent duplicate: the failed write carries the winner.
+        if (err instanceof FencedStateError) return this.duplicate(err.stored, opts.idempotency);
+        throw err;
+      }
+    }
+    return this.create(id, target, opts);
+  }
+
+  private duplicate(existing: InvocationRecord, idem: IdempotencyLink): Accepted {
+    if (existing.idempotency && existing.idempotency.requestHash !== idem.requestHash) throw new IdempotencyConflictError(existing.idempotency.scope);
+    return { id: existing.id, duplicateOf: existing };
+  }
+
+  private async create(id: string, target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<Accepted> {
     const kind = instanceKind(target.service.meta.instance_type);
     const key = kind === 'keyed' ? target.key : kind === 'singleton' ? '' : id;
     const inv = {

@@ -5,15 +5,21 @@
  */
 import type { RuntimeConfig } from '../config.js';
 import type { Dispatcher } from '../driver/dispatcher.js';
-import { Code, RestlessError } from '../errors.js';
+import { Code, NotFoundError, RestlessError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
-import type { InvocationResult } from '../store/invocation-store.js';
+import { InvocationStatus, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
+import type { Kicker } from '../driver/driver.js';
+import { builtinService, runBuiltin } from './builtins.js';
+import { expiresHeader, idempotencyLink, idempotencyOf, idempotencyScope, idempotentInvocationId, requestHash, type IdempotencyRequest } from './idempotency.js';
 import { resolveTarget } from './connect.js';
 
 export interface CallDeps {
   resolver: ServiceResolver;
   dispatcher: Dispatcher;
+  /** Built-in services (Ingress/Invoke, Awakeables) need them; without, they answer UNAVAILABLE. */
+  store?: InvocationStore;
+  kicker?: Kicker;
   config: RuntimeConfig;
   log: Logger;
   now?: () => number;
@@ -42,16 +48,37 @@ export interface UnaryDone {
  */
 export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders: Record<string, string>): Promise<UnaryDone> {
   const now = deps.now ?? Date.now;
+  const idem = idempotencyOf(call.headers, deps.config);
+  const builtin = builtinService(call.serviceName);
+  if (builtin) {
+    const method = builtin.methods.get(call.methodName);
+    if (!method) throw new NotFoundError(`Service method '${call.serviceName}/${call.methodName}' not found.`);
+    const input = call.decode(builtin, method);
+    const output = await runBuiltin(deps, call.serviceName, call.methodName, input.bytes, idem);
+    if (output.id) responseHeaders['x-restate-id'] = output.id;
+    return { id: output.id ?? '', service: builtin, method, result: { kind: 'value', value: output.value } };
+  }
   const { service, method } = await resolveTarget(deps.resolver, call.serviceName, call.methodName, { fromIngress: true });
   const input = call.decode(service, method);
   const deadline = now() + deps.config.ingressDeadlineMs;
-  const { id, driven } = await deps.dispatcher.accept({ service, method: method.name, key: input.key, input: input.bytes }, { drive: true });
+  const options = idem ? idempotentOptions(service, method.name, input, idem) : {};
+  const accepted = await deps.dispatcher.accept({ service, method: method.name, key: input.key, input: input.bytes }, { ...options, drive: true });
+  const id = accepted.id;
   responseHeaders['x-restate-id'] = id;
-  const outcome = await waitFor(deps, id, driven, deadline, call.signal);
+  const done = accepted.duplicateOf?.status === InvocationStatus.Completed ? accepted.duplicateOf : undefined;
+  const outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline, call.signal);
   if (outcome.kind === 'timeout') {
     throw new RestlessError(Code.DeadlineExceeded, `the invocation is still running; fetch its result with GET /restate/invocation/${id}/attach`);
   }
+  if (idem) responseHeaders['idempotency-expires'] = expiresHeader(done?.modifiedAt ?? now(), done?.retentionSec ?? idem.retentionSec);
   return { id, service, method, result: outcome.result };
+}
+
+/** The id and record link of an idempotent call (scope: service + method [+ key] + idempotency key). */
+export function idempotentOptions(service: ResolvedService, method: string, input: { bytes: Uint8Array; key: string }, idem: IdempotencyRequest) {
+  const keyed = service.meta.instance_type === 'Keyed';
+  const scope = idempotencyScope(service.meta.name, method, keyed ? input.key : undefined, idem.key);
+  return { id: idempotentInvocationId(scope), idempotency: idempotencyLink(scope, requestHash(method, input.bytes), idem.retentionSec), retentionSec: idem.retentionSec };
 }
 
 async function waitFor(deps: CallDeps, id: string, driven: Promise<unknown> | undefined, deadline: number, signal?: AbortSignal) {

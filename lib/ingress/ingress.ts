@@ -2,23 +2,16 @@
  * The ingress router: CORS preflight, invocation output/attach, then the Connect handler for
  * `/{service}/{method}`.
  */
-import type { RuntimeConfig } from '../config.js';
-import type { Dispatcher } from '../driver/dispatcher.js';
 import { asRestlessError, Code, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError } from '../errors.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import { isInvocationId } from '../ids.js';
-import type { Logger } from '../log.js';
-import type { ServiceResolver } from '../registry/types.js';
 import { InvocationStatus, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import { connectError, createConnectHandler, encodeOutput, failureError } from './connect.js';
+import type { CallDeps } from './call.js';
 import { corsHeaders, preflight } from './cors.js';
 
-export interface IngressHandlerDeps {
-  resolver: ServiceResolver;
-  dispatcher: Dispatcher;
+export interface IngressHandlerDeps extends CallDeps {
   store: InvocationStore;
-  config: RuntimeConfig;
-  log: Logger;
 }
 
 const INVOCATION_PATH = /^\/restate\/invocation\/([^/]+)\/(output|attach)$/;

@@ -214,6 +214,16 @@ function storedEntries(entries: JournalEntry[]): StoredEntry[] {
   return entries.map((e) => ({ t: e.type, f: e.flags, b: e.body }));
 }
 
+/**
+ * An id may be created when it is free, or when it held a finished invocation whose retention
+ * has passed (idempotency keys can be reused after expiry; DynamoDB's TTL deletes lazily).
+ */
+const CREATE_CONDITION = 'attribute_not_exists(pk) OR (#status = :completed AND #expires <= :nowSec)';
+const CREATE_NAMES = { '#status': 'status', '#expires': TABLE_SCHEMA.ttlAttribute };
+function createValues(now: number): Record<string, unknown> {
+  return { ':completed': InvocationStatus.Completed, ':nowSec': Math.floor(now / 1000) };
+}
+
 /** Options of the write that ends an attempt. */
 export interface AttemptWrite {
   /** Entries appended to the journal (index = current length + i). */
@@ -262,7 +272,7 @@ export class InvocationStore {
       idempotency: inv.idempotency,
       retentionSec: inv.retentionSec,
     };
-    await this.put(item, 'attribute_not_exists(pk)');
+    await this.put(item, CREATE_CONDITION, createValues(now));
     return recordFromItem(item);
   }
 
@@ -295,7 +305,10 @@ export class InvocationStore {
               idempotency: inv.idempotency,
               retentionSec: inv.retentionSec,
             },
-            ConditionExpression: 'attribute_not_exists(pk)',
+            ConditionExpression: CREATE_CONDITION,
+            ExpressionAttributeNames: CREATE_NAMES,
+            ExpressionAttributeValues: createValues(now),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
         },
         {
@@ -312,7 +325,11 @@ export class InvocationStore {
     try {
       await this.tables.doc.send(new TransactWriteCommand(input));
     } catch (err) {
-      if (err instanceof TransactionCanceledException) throw new FencedError(`invocation ${inv.id} already exists`, { cause: err });
+      if (err instanceof TransactionCanceledException) {
+        const old = err.CancellationReasons?.[0]?.Item;
+        if (old) throw new FencedStateError(`invocation ${inv.id} already exists`, recordFromItem(unmarshall(old)), err);
+        throw new FencedError(`invocation ${inv.id} could not be enqueued`, { cause: err });
+      }
       throw err;
     }
   }
@@ -594,9 +611,9 @@ export class InvocationStore {
     }
   }
 
-  private async put(item: Record<string, unknown>, condition: string): Promise<void> {
+  private async put(item: Record<string, unknown>, condition: string, values: Record<string, unknown>): Promise<void> {
     try {
-      await this.tables.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.tables.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: condition, ExpressionAttributeNames: CREATE_NAMES, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
     } catch (err) {
       throw this.conditionError(err, item.id as string, 'create');
     }
