@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { eventFromRequest, responseFromResult, type ApiGatewayEvent, type ApiGatewayResult } from '../http/apigw.js';
 import type { LambdaContextLike } from '../http/lambda.js';
 import { ENV } from '../config.js';
+import { defaultH2cPool } from '../endpoint/h2c.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { createLambdaFront, listen } from './http-front.js';
 
@@ -93,6 +94,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
         });
       });
       stops.push(() => new Promise<void>((r) => h2.close(() => r())));
+      // Runs before the line above: h2.close() waits until our pooled client sessions to it end.
+      stops.push(() => defaultH2cPool.close());
       toRegister.unshift(`http://127.0.0.1:${examplePort}`);
     }
     for (const uri of toRegister) {
