@@ -4,7 +4,6 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { createAdminHandler } from '../../lib/admin/admin-api.js';
 import type { InvocationAdmin } from '../../lib/admin/types.js';
 import { H2cSessionPool } from '../../lib/endpoint/h2c.js';
-import { createTransport } from '../../lib/endpoint/transport.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../../lib/http/types.js';
 import { RegistryStore } from '../../lib/registry/registry-store.js';
 import { Registry } from '../../lib/registry/registry.js';
