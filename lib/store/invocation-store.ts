@@ -385,11 +385,12 @@ export class InvocationStore {
       | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
   ): Promise<{ completions?: Map<number, Completion> }> {
     const now = this.now();
-    const names: Record<string, string> = { '#epoch': 'epoch', '#modified': 'modifiedAt', '#status': 'status', '#journal': 'journal' };
+    const names: Record<string, string> = { '#epoch': 'epoch', '#modified': 'modifiedAt', '#status': 'status' };
     const values: Record<string, unknown> = { ':epoch': rec.epoch, ':now': now, ':status': end.status };
     const sets = ['#modified = :now', '#status = :status'];
     const removes: string[] = [];
     if (write.append.length > 0) {
+      names['#journal'] = 'journal';
       sets.push('#journal = list_append(#journal, :append)');
       values[':append'] = storedEntries(write.append);
     }
