@@ -92,7 +92,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     log,
     startInBackground: (id) => (opts.timers === 'local' ? kicker.kick(id) : kicker.kick(id)),
   });
-  timer = createTimerHandler({ driver, store, log });
+  timer = createTimerHandler({ driver, store, log, kick: (id) => kicker.kick(id) });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
   const admin = createAdminHandler({
     registry,

@@ -133,10 +133,14 @@ export class Driver {
   private async run(taken: InvocationRecord, log: Logger): Promise<DriveOutcome> {
     let rec = taken;
     if (rec.kind !== 'unkeyed') {
-      const instance = await this.deps.store.getInstance(rec.service, rec.key);
+      let instance = await this.deps.store.getInstance(rec.service, rec.key);
       if (instance.queue[0] !== rec.id) {
         // Not our turn: back to the inbox; the holder passes the lock on when it ends.
-        return { kind: 'skipped', reason: `waiting for the lock of ${rec.service}/${rec.key}` };
+        await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Inboxed, leaseUntil: 0 });
+        // The holder may have finished (and kicked us, in vain) while we held the lease: look again.
+        instance = await this.deps.store.getInstance(rec.service, rec.key);
+        if (instance.queue[0] !== rec.id) return { kind: 'skipped', reason: `waiting for the lock of ${rec.service}/${rec.key}` };
+        rec = await this.deps.store.take(rec.id, this.leaseMs, { fromStatuses: [InvocationStatus.Inboxed] });
       }
       rec = { ...rec, state: instance.state };
     }

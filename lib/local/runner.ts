@@ -73,6 +73,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       runtime.localTimers.fire = (event) => timer(event, { awsRequestId: 'local-timer' });
       stops.push(() => runtime.localTimers?.stop());
       await runtime.localTimers.restore();
+      // What the EventBridge rule does on AWS: sweep for lapsed leases every minute (and at start-up).
+      const sweep = () => void timer({ kind: 'sweep' }, { awsRequestId: 'local-sweep' }).catch(() => undefined);
+      sweep();
+      const interval = setInterval(sweep, 60_000);
+      stops.push(() => clearInterval(interval));
     }
 
     const ingressServer: Server = createLambdaFront(ingress);

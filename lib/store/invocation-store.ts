@@ -12,7 +12,7 @@
  * bumps the epoch, so a stale attempt can never change the journal, the state or the result.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException, ReturnValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { FencedError, NotFoundError } from '../errors.js';
 import { isExpired, keys, TABLE_SCHEMA, type TableClients } from './table.js';
@@ -215,6 +215,17 @@ function storedEntries(entries: JournalEntry[]): StoredEntry[] {
 }
 
 /**
+ * The sweep's index: runnable invocations carry `gsi1pk = 'lease'` and `gsi1sk = <lease end>#id`
+ * in the sparse `due` GSI, so a lease that lapsed (a Lambda that died mid-attempt, a kick that got
+ * lost) is found with one Query. Completed and suspended invocations leave the index (timers and
+ * completions wake those).
+ */
+export const LEASE_INDEX_PK = 'lease';
+export function leaseSortKey(leaseUntil: number, id: string): string {
+  return `${String(Math.max(0, Math.floor(leaseUntil))).padStart(15, '0')}#${id}`;
+}
+
+/**
  * An id may be created when it is free, or when it held a finished invocation whose retention
  * has passed (idempotency keys can be reused after expiry; DynamoDB's TTL deletes lazily).
  */
@@ -263,6 +274,8 @@ export class InvocationStore {
       status,
       epoch: opts.take ? 1 : 0,
       leaseUntil: opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? 0),
+      [TABLE_SCHEMA.dueIndex.partitionKey]: LEASE_INDEX_PK,
+      [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? now), inv.id),
       journal: [] as StoredEntry[],
       c: {},
       attempts: opts.take ? 1 : 0,
@@ -296,6 +309,9 @@ export class InvocationStore {
               status: InvocationStatus.Inboxed,
               epoch: 0,
               leaseUntil: 0,
+              // Indexed so the sweep finds a head of inbox whose kick got lost.
+              [TABLE_SCHEMA.dueIndex.partitionKey]: LEASE_INDEX_PK,
+              [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(now, inv.id),
               journal: [],
               c: {},
               attempts: 0,
@@ -348,8 +364,8 @@ export class InvocationStore {
   async take(id: string, leaseMs: number, opts: { fromStatuses?: InvocationStatus[]; steal?: boolean } = {}): Promise<InvocationRecord> {
     const now = this.now();
     const statuses = opts.fromStatuses ?? [InvocationStatus.Invoked, InvocationStatus.Suspended];
-    const names = { '#status': 'status', '#epoch': 'epoch', '#lease': 'leaseUntil', '#attempts': 'attempts', '#modified': 'modifiedAt' };
-    const values: Record<string, unknown> = { ':one': 1, ':now': now, ':lease': now + leaseMs, ':invoked': InvocationStatus.Invoked };
+    const names = { '#status': 'status', '#epoch': 'epoch', '#lease': 'leaseUntil', '#attempts': 'attempts', '#modified': 'modifiedAt', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey };
+    const values: Record<string, unknown> = { ':one': 1, ':now': now, ':lease': now + leaseMs, ':invoked': InvocationStatus.Invoked, ':gpk': LEASE_INDEX_PK, ':gsk': leaseSortKey(now + leaseMs, id) };
     statuses.forEach((s, i) => (values[`:s${i}`] = s));
     const isRunnable = `#status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`;
     const leaseLapsed = '#lease < :now';
@@ -358,7 +374,7 @@ export class InvocationStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keys.invocation(id),
-          UpdateExpression: 'SET #epoch = #epoch + :one, #lease = :lease, #status = :invoked, #modified = :now ADD #attempts :one',
+          UpdateExpression: 'SET #epoch = #epoch + :one, #lease = :lease, #status = :invoked, #modified = :now, #gpk = :gpk, #gsk = :gsk ADD #attempts :one',
           ConditionExpression: opts.steal ? `attribute_exists(pk) AND ${isRunnable}` : `attribute_exists(pk) AND ${isRunnable} AND ${leaseLapsed}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -381,6 +397,8 @@ export class InvocationStore {
     write: AttemptWrite,
     end:
       | { status: typeof InvocationStatus.Suspended; leaseUntil: number }
+      /** Back to the inbox: taken out of turn (a sweep or kick that reached a waiter). */
+      | { status: typeof InvocationStatus.Inboxed; leaseUntil: number }
       | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; resetAttempts?: boolean }
       | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
   ): Promise<{ completions?: Map<number, Completion> }> {
@@ -408,6 +426,15 @@ export class InvocationStore {
       sets.push('#s = :s');
     }
     names['#lease'] = 'leaseUntil';
+    names['#gpk'] = TABLE_SCHEMA.dueIndex.partitionKey;
+    names['#gsk'] = TABLE_SCHEMA.dueIndex.sortKey;
+    if (end.status === InvocationStatus.Invoked) {
+      values[':gpk'] = LEASE_INDEX_PK;
+      values[':gsk'] = leaseSortKey(end.leaseUntil, rec.id);
+      sets.push('#gpk = :gpk', '#gsk = :gsk');
+    } else {
+      removes.push('#gpk', '#gsk');
+    }
     if (end.status === InvocationStatus.Completed) {
       names['#result'] = 'result';
       names['#expires'] = TABLE_SCHEMA.ttlAttribute;
@@ -521,9 +548,9 @@ export class InvocationStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keys.invocation(id),
-          UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease',
+          UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease, #gpk, #gsk',
           ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
-          ExpressionAttributeNames: { '#epoch': 'epoch', '#status': 'status', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil' },
+          ExpressionAttributeNames: { '#epoch': 'epoch', '#status': 'status', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
           ExpressionAttributeValues: { ':one': 1, ':completed': InvocationStatus.Completed, ':result': toStoredResult(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
           ReturnValues: ReturnValue.ALL_OLD,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -549,10 +576,10 @@ export class InvocationStore {
     const update = {
       TableName: this.table,
       Key: keys.invocation(rec.id),
-      UpdateExpression: 'SET #status = :status, #lease = :zero, #modified = :now',
+      UpdateExpression: 'SET #status = :status, #lease = :zero, #modified = :now, #gsk = :gsk',
       ConditionExpression: '#status = :delayed',
-      ExpressionAttributeNames: { '#status': 'status', '#lease': 'leaseUntil', '#modified': 'modifiedAt' },
-      ExpressionAttributeValues: { ':status': status, ':delayed': InvocationStatus.Delayed, ':zero': 0, ':now': this.now() },
+      ExpressionAttributeNames: { '#status': 'status', '#lease': 'leaseUntil', '#modified': 'modifiedAt', '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
+      ExpressionAttributeValues: { ':status': status, ':delayed': InvocationStatus.Delayed, ':zero': 0, ':now': this.now(), ':gsk': leaseSortKey(this.now(), rec.id) },
     };
     try {
       if (rec.kind === 'unkeyed') {
@@ -580,6 +607,21 @@ export class InvocationStore {
       if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return undefined;
       throw err;
     }
+  }
+
+  /** Invocations whose lease ended before `beforeMs` (oldest first): candidates for the sweep. */
+  async lapsedLeases(beforeMs: number, limit = 100): Promise<string[]> {
+    const res = await this.tables.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: TABLE_SCHEMA.dueIndex.name,
+        KeyConditionExpression: '#gpk = :gpk AND #gsk < :before',
+        ExpressionAttributeNames: { '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
+        ExpressionAttributeValues: { ':gpk': LEASE_INDEX_PK, ':before': leaseSortKey(beforeMs, '') },
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map((item) => (item.pk as string).slice('inv#'.length));
   }
 
   /** The key's lock holder, inbox and state (strongly consistent). */

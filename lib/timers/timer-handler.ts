@@ -8,11 +8,26 @@ import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import { InvocationStatus, type InvocationStore } from '../store/invocation-store.js';
 import type { TimerEvent } from './timer-event.js';
 
-export type TimerOutcome = DriveOutcome | { kind: 'ignored'; reason: string };
+export type TimerOutcome = DriveOutcome | { kind: 'ignored'; reason: string } | SweepOutcome;
 
-export function createTimerHandler(deps: { driver: Driver; store: InvocationStore; log: Logger }) {
+export type SweepOutcome = { kind: 'swept'; redriven: string[] };
+
+/** How long past its lease end an invocation must be before the sweep takes it over. */
+export const SWEEP_GRACE_MS = 5_000;
+
+export function createTimerHandler(deps: { driver: Driver; store: InvocationStore; log: Logger; kick?: (id: string) => Promise<void>; now?: () => number }) {
+  const now = deps.now ?? Date.now;
   return async (event: TimerEvent): Promise<TimerOutcome> => {
-    if (event.kind === 'sweep') return { kind: 'ignored', reason: 'sweep: nothing to do' };
+    if (event.kind === 'sweep') {
+      // Leases that lapsed: an attempt whose Lambda died, a retry or kick that never came.
+      const ids = await deps.store.lapsedLeases(now() - SWEEP_GRACE_MS);
+      for (const id of ids) {
+        if (deps.kick) await deps.kick(id);
+        else await deps.driver.driveById(id).catch((err) => deps.log.log('error', 'sweep re-drive failed', { [INVOCATION_ID_ATTR]: id, error: err }));
+      }
+      if (ids.length > 0) deps.log.log('info', 'sweep re-drove lapsed invocations', { count: ids.length });
+      return { kind: 'swept', redriven: ids };
+    }
     const log = deps.log.child({ [INVOCATION_ID_ATTR]: event.invocationId });
     if (event.kind === 'timer') {
       const rec = await deps.store.get(event.invocationId);

@@ -1,0 +1,91 @@
+/**
+ * gRPC-web over the neutral HTTP shape, so it works through API Gateway → Lambda as well as
+ * locally: the trailers travel at the end of the body, in a frame flagged 0x80.
+ *
+ *   request   POST /{service}/{method}   content-type application/grpc-web[-text][+proto|+json]
+ *             body  [00 | len | message]                  (-text: the same bytes, base64)
+ *   response  200  content-type as requested, x-restate-id
+ *             body  [00 | len | message] [80 | len | "grpc-status:0\r\n"]
+ *   failure   200  grpc-status / grpc-message as headers and an empty body (trailers-only)
+ */
+import { Code } from '../errors.js';
+import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
+import type { CallDeps } from './call.js';
+import { encodeFrame, FrameFlag, grpcUnary, statusTrailers, type GrpcCodec, type GrpcOptions, type GrpcReply } from './grpc.js';
+
+export interface GrpcWebFormat {
+  text: boolean;
+  codec: GrpcCodec;
+}
+
+/** The gRPC-web variant of a content type; undefined when it is not gRPC-web. */
+export function grpcWebFormatOf(contentType: string | null): GrpcWebFormat | undefined {
+  const m = /^application\/grpc-web(-text)?(\+proto|\+json)?$/.exec((contentType ?? '').split(';')[0]!.trim().toLowerCase());
+  if (!m) return undefined;
+  return { text: m[1] !== undefined, codec: m[2] === '+json' ? 'json' : 'proto' };
+}
+
+/** True for every `application/grpc-web…` type, including ones we do not speak (they get 415). */
+export function isGrpcWeb(contentType: string | null): boolean {
+  return (contentType ?? '').trim().toLowerCase().startsWith('application/grpc-web');
+}
+
+function contentTypeOf(format: GrpcWebFormat): string {
+  return `application/grpc-web${format.text ? '-text' : ''}+${format.codec}`;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes a grpc-web-text body. Clients may base64 each frame on its own, so the text can be
+ * several padded chunks back to back ("AAAA==BBBB").
+ */
+export function decodeTextBody(body: Uint8Array): Uint8Array | undefined {
+  const text = Buffer.from(body).toString('latin1').replace(/\s+/g, '');
+  const chunks = text.match(/[^=]+=*|=+/g) ?? [];
+  const parts: Buffer[] = [];
+  for (const chunk of chunks) {
+    if (!BASE64.test(chunk) || chunk.replace(/=+$/, '').length % 4 === 1) return undefined;
+    parts.push(Buffer.from(chunk, 'base64'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The trailer frame: HTTP/1-style header lines, lower-case names. */
+export function trailerFrame(trailers: Record<string, string>): Uint8Array {
+  const block = Object.entries(trailers)
+    .map(([k, v]) => `${k}:${v}\r\n`)
+    .join('');
+  return encodeFrame(new TextEncoder().encode(block), FrameFlag.Trailer);
+}
+
+/** Writes a reply as gRPC-web: data + trailer frames, or trailers-only in the headers. */
+export function grpcWebResponse(format: GrpcWebFormat, reply: GrpcReply): HttpResponse {
+  const trailers = statusTrailers(reply.status, reply.statusMessage);
+  const headers: Record<string, string> = { 'content-type': contentTypeOf(format), ...reply.headers };
+  let body: Uint8Array;
+  if (reply.status === Code.Ok && reply.message) {
+    body = Buffer.concat([encodeFrame(reply.message), trailerFrame(trailers)]);
+  } else {
+    Object.assign(headers, trailers);
+    body = new Uint8Array(0);
+  }
+  return { status: 200, headers, body: format.text && body.length > 0 ? Buffer.from(Buffer.from(body).toString('base64')) : body };
+}
+
+/** A trailers-only gRPC-web answer with a status (for requests refused before any call). */
+export function grpcWebStatus(format: GrpcWebFormat, status: Code, message: string, headers: Record<string, string> = {}): HttpResponse {
+  return grpcWebResponse(format, { headers, status, statusMessage: message });
+}
+
+export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): HttpHandler {
+  return async (req: HttpRequest): Promise<HttpResponse> => {
+    const format = grpcWebFormatOf(req.headers.get('content-type'));
+    if (!format) return emptyResponse(415, { 'accept-post': 'application/grpc-web+proto, application/grpc-web-text+proto' });
+    if (req.method !== 'POST') return emptyResponse(405, { allow: 'POST' });
+    const body = format.text ? decodeTextBody(req.body) : req.body;
+    if (!body) return grpcWebStatus(format, Code.InvalidArgument, 'the grpc-web-text body is not valid base64');
+    const reply = await grpcUnary(deps, { path: req.path, headers: req.headers, body, codec: format.codec, signal: req.signal }, opts);
+    return grpcWebResponse(format, reply);
+  };
+}
