@@ -118,7 +118,10 @@ export class Driver {
     const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: taken.id, service: taken.service, method: taken.method });
     return tracer.startActiveSpan(`invoke ${taken.service}/${taken.method}`, { attributes: { [INVOCATION_ID_ATTR]: taken.id, 'rpc.service': taken.service, 'rpc.method': taken.method } }, otelContext.active(), async (span) => {
       try {
-        const outcome = await this.run(taken, log);
+        const outcome = await this.run(taken, log).catch((err: unknown) => {
+          if (err instanceof FencedError) return { kind: 'skipped' as const, reason: err.message };
+          throw err;
+        });
         span.setAttribute('restless.outcome', outcome.kind);
         return outcome;
       } catch (err) {

@@ -1,0 +1,139 @@
+/**
+ * Fault injection: the process driving an invocation dies at every step (before and after each
+ * DynamoDB write, and after the endpoint answered but before anything was stored). A fresh
+ * process resumes it through the sweep. Invariants: exactly one result, the state change applied
+ * exactly once, side effects run once per journaled entry.
+ */
+import { describe, expect, it } from 'vitest';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
+import { Driver, type Kicker } from '../../lib/driver/driver.js';
+import { createIngressHandler } from '../../lib/ingress/ingress.js';
+import { silentLogger } from '../../lib/log.js';
+import { InvocationStore } from '../../lib/store/invocation-store.js';
+import { createTableClients, type TableClients } from '../../lib/store/table.js';
+import { createTimerHandler } from '../../lib/timers/timer-handler.js';
+import type { EndpointTransport } from '../../lib/endpoint/types.js';
+import { freshTable, localDynamoConfig } from '../support/ddb.js';
+import { inProcessTransport, staticResolver } from '../support/sdk.js';
+import { json, post, testConfig } from '../support/runtime.js';
+import { probes, testServicesEndpoint } from '../support/test-services.js';
+
+class Crash extends Error {}
+
+const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'TransactWriteItemsCommand', 'DeleteItemCommand']);
+
+/** Makes the k-th write of this client crash the process, before or after it reached DynamoDB. */
+function crashAtWrite(client: DynamoDBClient, k: number, when: 'before' | 'after', crashed: { value: boolean }) {
+  let writes = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (crashed.value) throw new Crash('process is dead');
+      const op = (context as { commandName?: string }).commandName ?? '';
+      if (!WRITES.has(op)) return next(args);
+      writes++;
+      if (writes === k && when === 'before') {
+        crashed.value = true;
+        throw new Crash(`crash before write ${k} (${op})`);
+      }
+      const out = await next(args);
+      if (writes === k && when === 'after') {
+        crashed.value = true;
+        throw new Crash(`crash after write ${k} (${op})`);
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'crashInjection' },
+  );
+}
+
+async function runtimeOn(tables: TableClients, transport: EndpointTransport, clockSkewMs: number, crashed: { value: boolean }, crashAfterCall = false) {
+  const config = testConfig({ retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 100, maxAttempts: undefined } });
+  const now = () => Date.now() + clockSkewMs;
+  const store = new InvocationStore(tables, now);
+  const resolver = await staticResolver(transport);
+  const hub = new CompletionHub();
+  const ref: { timer?: ReturnType<typeof createTimerHandler> } = {};
+  const alive = () => !crashed.value;
+  const kicker: Kicker = {
+    kick: async (id) => void setImmediate(() => alive() && void ref.timer?.({ kind: 'kick', invocationId: id }).catch(() => undefined)),
+    schedule: async (id, at, reason) => void setTimeout(() => alive() && void ref.timer?.({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - now())),
+  };
+  const guarded: EndpointTransport = {
+    call: async (req) => {
+      if (crashed.value) throw new Crash('process is dead');
+      const out = await transport.call(req);
+      if (crashAfterCall) {
+        // The endpoint did its work and answered; the process dies before storing anything.
+        crashed.value = true;
+        throw new Crash('crash mid endpoint call');
+      }
+      return out;
+    },
+  };
+  const driver = new Driver({ store, resolver, transportFor: () => guarded, config, kicker, log: silentLogger, listener: hub, now });
+  ref.timer = createTimerHandler({ driver, store, log: silentLogger, now });
+  const dispatcher = new Dispatcher({ store, driver, hub, config, log: silentLogger, startInBackground: (id) => kicker.kick(id), now });
+  const ingress = createIngressHandler({ resolver, dispatcher, config: { ...config, ingressDeadlineMs: 3000 }, log: silentLogger, store, kicker });
+  return { store, ingress, timer: ref.timer, dispatcher };
+}
+
+const transport = inProcessTransport(testServicesEndpoint());
+
+type Step = { k: number; when: 'before' | 'after' | 'mid-call' };
+const steps: Step[] = [...[1, 2, 3].flatMap((k) => (['before', 'after'] as const).map((when) => ({ k, when }))), { k: 0, when: 'mid-call' }];
+
+describe('fault injection: a fresh driver resumes after a crash at every step', () => {
+  it.each(steps)('keyed state change: crash $when write $k', async ({ k, when }) => {
+    const base = await freshTable('faults');
+    const key = `k${k}${when}`;
+    // First process: crashes at the chosen step.
+    const crashed = { value: false };
+    const doomed = createTableClients(base.tableName, localDynamoConfig());
+    if (when !== 'mid-call') crashAtWrite(doomed.client, k, when, crashed);
+    const first = await runtimeOn(doomed, transport, 0, crashed, when === 'mid-call');
+    const res = await post(first.ingress, '/recorder/record', { key, request: { value: 'once' } });
+    expect(crashed.value).toBe(true);
+    const id = res.headers['x-restate-id'];
+    // Second process, ten minutes later: every lease has lapsed; the sweep takes over.
+    const healthy = { value: false };
+    const second = await runtimeOn(base, transport, 10 * 60_000, healthy);
+    await second.timer({ kind: 'sweep' });
+    if (id === undefined) {
+      // Crashed before the accept write: nothing exists, nothing ran.
+      expect(crashed.value).toBe(true);
+    } else {
+      const waited = await second.dispatcher.waitForResult(id, Date.now() + 10_000);
+      expect(waited.kind).toBe('result');
+      const rec = await second.store.get(id);
+      expect(rec?.status).toBe('completed');
+    }
+    const list = json(await post(second.ingress, '/recorder/list', { key })) as { response: string[] };
+    // Exactly once when accepted; never half-applied.
+    expect(list.response.length).toBeLessThanOrEqual(1);
+    if (id !== undefined) expect(list.response).toEqual(['once']);
+  });
+
+  it.each(steps)('side effects and a retry: crash $when write $k', async ({ k, when }) => {
+    const base = await freshTable('faults');
+    const tag = `fx${k}${when}`;
+    const crashed = { value: false };
+    const doomed = createTableClients(base.tableName, localDynamoConfig());
+    if (when !== 'mid-call') crashAtWrite(doomed.client, k, when, crashed);
+    const first = await runtimeOn(doomed, transport, 0, crashed, when === 'mid-call');
+    const res = await post(first.ingress, '/effects/flaky', { request: { tag, n: 2 } });
+    expect(crashed.value).toBe(true);
+    const id = res.headers['x-restate-id'];
+    const second = await runtimeOn(base, transport, 10 * 60_000, { value: false });
+    await second.timer({ kind: 'sweep' });
+    if (id === undefined) return;
+    const waited = await second.dispatcher.waitForResult(id, Date.now() + 10_000);
+    expect(waited.kind).toBe('result');
+    const rec = await second.store.get(id);
+    const sideEffects = rec!.journal.filter((e) => e.type === 0xfc01).length;
+    expect(sideEffects).toBe(2);
+    // A side effect reruns only if the crash lost it before it was journaled.
+    expect(probes.sideEffectRuns.get(tag)).toBeGreaterThanOrEqual(2);
+    expect(probes.sideEffectRuns.get(tag)).toBeLessThanOrEqual(3);
+  });
+});
