@@ -96,7 +96,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
   const admin = createAdminHandler({
     registry,
-    invocations: new InvocationAdminService({ store, kicker, listener: hub, log }),
+    invocations: new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) }),
     // Registrations take effect at once in this process; other Lambdas see them within the cache TTL.
     onChange: () => resolver.invalidate(),
     logError: (message, err) => log.log('error', message, { error: err }),

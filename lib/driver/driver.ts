@@ -90,6 +90,8 @@ export class Driver {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly inlineWaitMs: number;
+  /** Attempts running in this process, so a kill can cut them at once (elsewhere, fencing stops them). */
+  private readonly running = new Map<string, AbortController>();
 
   constructor(private readonly deps: DriverDeps) {
     this.now = deps.now ?? Date.now;
@@ -99,6 +101,11 @@ export class Driver {
 
   private get leaseMs(): number {
     return this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs + 5_000;
+  }
+
+  /** Cuts the attempt of `id` running in this process, if any (kill). */
+  abortAttempt(id: string): void {
+    this.running.get(id)?.abort();
   }
 
   /** Takes the invocation (if runnable and not leased) and drives it. */
@@ -178,18 +185,24 @@ export class Driver {
   private async attempt(rec: InvocationRecord, transport: EndpointTransport, log: Logger): Promise<{ kind: 'continue'; rec: InvocationRecord } | { kind: 'done'; outcome: DriveOutcome }> {
     // Sleeps that are already due are completed before the replay, so the endpoint sees them done.
     rec = this.completeDueSleeps(rec);
+    if (rec.cancelRequested) rec = await this.cancelPending(rec, log);
     const body = buildRequestBody(rec, rec.state);
     const timeout = AbortSignal.timeout(this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs);
+    const cut = new AbortController();
+    this.running.set(rec.id, cut);
     let res;
     try {
       res = await transport.call({
         path: `/invoke/${rec.service}/${rec.method}`,
         headers: { 'content-type': 'application/restate', accept: 'application/restate' },
         body,
-        signal: timeout,
+        signal: AbortSignal.any([timeout, cut.signal]),
       });
     } catch (err) {
-      throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, `endpoint call failed: ${(err as Error).message}`, { cause: err });
+      if (cut.signal.aborted) throw new FencedError(`attempt of ${rec.id} cut: the invocation was killed`);
+      throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, timeout.aborted ? `the endpoint did not answer within ${this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs} ms (inactivity + abort timeout)` : `endpoint call failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      if (this.running.get(rec.id) === cut) this.running.delete(rec.id);
     }
     if (res.status < 200 || res.status >= 300) {
       throw new AttemptError(Code.Unavailable, `endpoint answered HTTP ${res.status}: ${decoder.decode(res.body.slice(0, 300))}`);
@@ -238,7 +251,7 @@ export class Driver {
       { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined },
       waitInline ? { status: InvocationStatus.Invoked, leaseUntil: this.now() + this.leaseMs } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
     );
-    const arrived = written.completions && terminal.indexes.some((i) => written.completions!.has(i));
+    const arrived = (written.completions && terminal.indexes.some((i) => written.completions!.has(i))) || (written.cancelRequested && !rec.cancelRequested);
     if (!waitInline && arrived) {
       // A completion landed while this attempt ran (its kick found us leased): resume now.
       const retaken = await this.deps.store.take(rec.id, this.leaseMs, { steal: true });
@@ -385,6 +398,26 @@ export class Driver {
       wake = wake === undefined ? at : Math.min(wake, at);
     }
     return wake;
+  }
+
+  /**
+   * Graceful cancel (0.8 semantics): every entry still waiting (sleep, awakeable, call) fails with
+   * CANCELLED, so the handler sees a TerminalError at its await and can compensate. Children
+   * behind pending calls are cancelled by the admin action; their failure completes our entry.
+   */
+  private async cancelPending(rec: InvocationRecord, log: Logger): Promise<InvocationRecord> {
+    const completions = new Map(rec.completions);
+    for (const [i, entry] of rec.journal.entries()) {
+      const index = i + 1;
+      const waiting = (entry.flags & FLAG_COMPLETED) === 0 && !completions.has(index);
+      if (!waiting || (entry.type !== MessageType.Sleep && entry.type !== MessageType.Awakeable && entry.type !== MessageType.GetState)) continue;
+      const canceled: Completion = { kind: 'failure', code: Code.Cancelled, message: 'canceled' };
+      await this.deps.store.addCompletion(rec.id, index, canceled);
+      completions.set(index, canceled);
+      log.log('info', 'pending entry canceled', { entry: index });
+    }
+    await this.deps.store.clearCancel(rec.id);
+    return { ...rec, completions, cancelRequested: false };
   }
 
   private completeDueSleeps(rec: InvocationRecord): InvocationRecord {

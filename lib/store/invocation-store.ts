@@ -93,6 +93,8 @@ export interface InvocationRecord {
   idempotency?: IdempotencyLink;
   /** How long the result is kept after completion, seconds. */
   retentionSec: number;
+  /** A graceful cancel was asked for: pending entries fail with CANCELLED at the next attempt. */
+  cancelRequested: boolean;
 }
 
 export interface NewInvocation {
@@ -202,6 +204,7 @@ function recordFromItem(item: Record<string, unknown>): InvocationRecord {
     caller: item.caller as CallerLink | undefined,
     idempotency: item.idempotency as IdempotencyLink | undefined,
     retentionSec: (item.retentionSec as number | undefined) ?? 0,
+    cancelRequested: item.cancel === true,
   };
 }
 
@@ -401,7 +404,7 @@ export class InvocationStore {
       | { status: typeof InvocationStatus.Inboxed; leaseUntil: number }
       | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; resetAttempts?: boolean }
       | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
-  ): Promise<{ completions?: Map<number, Completion> }> {
+  ): Promise<{ completions?: Map<number, Completion>; cancelRequested?: boolean }> {
     const now = this.now();
     const names: Record<string, string> = { '#epoch': 'epoch', '#modified': 'modifiedAt', '#status': 'status' };
     const values: Record<string, unknown> = { ':epoch': rec.epoch, ':now': now, ':status': end.status };
@@ -471,7 +474,9 @@ export class InvocationStore {
         // A suspension reads back the completions: one may have arrived while the attempt ran.
         const suspending = end.status === InvocationStatus.Suspended;
         const res = await this.tables.doc.send(new UpdateCommand({ ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...(suspending ? { ReturnValues: ReturnValue.ALL_NEW } : {}) }));
-        return suspending && res.Attributes ? { completions: recordFromItem(res.Attributes).completions } : {};
+        if (!suspending || !res.Attributes) return {};
+        const after = recordFromItem(res.Attributes);
+        return { completions: after.completions, cancelRequested: after.cancelRequested };
       } catch (err) {
         throw this.conditionError(err, rec.id, 'write attempt');
       }
@@ -510,7 +515,8 @@ export class InvocationStore {
       throw err;
     }
     if (end.status !== InvocationStatus.Suspended) return {};
-    return { completions: (await this.get(rec.id))?.completions };
+    const after = await this.get(rec.id);
+    return { completions: after?.completions, cancelRequested: after?.cancelRequested };
   }
 
   /**
@@ -622,6 +628,38 @@ export class InvocationStore {
       }),
     );
     return (res.Items ?? []).map((item) => (item.pk as string).slice('inv#'.length));
+  }
+
+  /** The cancel was applied to the entries pending at the time: later entries run normally. */
+  async clearCancel(id: string): Promise<void> {
+    await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), UpdateExpression: 'REMOVE #cancel', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: { '#cancel': 'cancel' } })).catch((err) => {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    });
+  }
+
+  /** Marks a running or suspended invocation for a graceful cancel. Returns it, or undefined if finished. */
+  async requestCancel(id: string): Promise<InvocationRecord | undefined> {
+    try {
+      const res = await this.tables.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.invocation(id),
+          UpdateExpression: 'SET #cancel = :yes, #modified = :now',
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
+          ExpressionAttributeNames: { '#cancel': 'cancel', '#status': 'status', '#modified': 'modifiedAt' },
+          ExpressionAttributeValues: { ':yes': true, ':completed': InvocationStatus.Completed, ':now': this.now() },
+          ReturnValues: ReturnValue.ALL_NEW,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return recordFromItem(res.Attributes as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        if (!err.Item) throw new NotFoundError(`invocation ${id} not found`, { cause: err });
+        return undefined;
+      }
+      throw err;
+    }
   }
 
   /** The key's lock holder, inbox and state (strongly consistent). */

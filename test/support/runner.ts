@@ -26,6 +26,8 @@ export interface RunnerExit {
 }
 
 export interface RunningRunner {
+  /** The tsx process, leader of the runner's process group (tsx, node, DynamoDB Local). */
+  pid: number;
   ports: RunnerPorts;
   /** `http://127.0.0.1:<ingress port>` and so on, as the runner printed them. */
   ingressUrl: string;
@@ -123,6 +125,23 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
+/**
+ * True once no process of the group `pid` is left (tsx, node, Java), polling up to `waitMs`:
+ * a runner that exits must not leave DynamoDB Local behind.
+ */
+export async function processGroupGone(pid: number, waitMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      process.kill(-pid, 0);
+    } catch {
+      return true;
+    }
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 interface Spawned {
   child: ChildProcess;
   output(): string;
@@ -130,8 +149,12 @@ interface Spawned {
 }
 
 function spawnLocal(args: string[]): Spawned {
+  return spawnTsx('bin/local.ts', args);
+}
+
+function spawnTsx(script: string, args: string[]): Spawned {
   // detached: its own process group, so a failed test can still kill tsx, node and Java together.
-  const child = spawn(TSX, ['bin/local.ts', ...args], { cwd: REPO_ROOT, env: userEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TSX, [script, ...args], { cwd: REPO_ROOT, env: userEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -182,6 +205,7 @@ export async function startRunner(opts: { ports: RunnerPorts; dataDir: string; e
   };
 
   return {
+    pid: child.pid ?? -1,
     ports,
     ingressUrl: printed('ingress'),
     adminUrl: printed('admin'),
@@ -208,7 +232,7 @@ export async function startRunner(opts: { ports: RunnerPorts; dataDir: string; e
 }
 
 /** Runs `bin/local.ts` with `args` until it exits by itself (for start-up failures). */
-export async function runToExit(args: string[], timeoutMs = 45_000): Promise<RunnerExit & { output: string }> {
+export async function runToExit(args: string[], timeoutMs = 45_000): Promise<RunnerExit & { output: string; pid: number }> {
   const { child, output, exited } = spawnLocal(args);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)));
@@ -218,7 +242,46 @@ export async function runToExit(args: string[], timeoutMs = 45_000): Promise<Run
     killGroup(child);
     throw new Error(`bin/local.ts ${args.join(' ')} was still running after ${timeoutMs} ms; it printed:\n${lastChars(output(), 4000)}`);
   }
-  return { ...result, output: output() };
+  return { ...result, output: output(), pid: child.pid ?? -1 };
+}
+
+export interface RunningScript {
+  output(): string;
+  /** SIGINT to its process group, then SIGKILL if it is still there after a second. */
+  stop(): Promise<void>;
+}
+
+/** Runs a TypeScript file with tsx (in its own process group) until it prints `readyText`. */
+export async function startScript(script: string, args: string[], readyText: string, timeoutMs = 30_000): Promise<RunningScript> {
+  const { child, output, exited } = spawnTsx(script, args);
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => {
+      killGroup(child);
+      rej(new Error(`${script} did not print "${readyText}" within ${timeoutMs} ms:\n${lastChars(output(), 3000)}`));
+    }, timeoutMs);
+    const poll = () => {
+      if (output().includes(readyText)) {
+        clearTimeout(timer);
+        res();
+      }
+    };
+    child.stdout?.on('data', poll);
+    child.stderr?.on('data', poll);
+    void exited.then((e) => {
+      clearTimeout(timer);
+      rej(new Error(`${script} exited (code ${e.code}) before it was ready:\n${lastChars(output(), 3000)}`));
+    });
+  });
+  return {
+    output,
+    async stop() {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(-child.pid, 'SIGINT');
+      const timer = setTimeout(() => killGroup(child), 1000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 export interface CurlResult {

@@ -40,7 +40,7 @@ export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: 
   ref.timer = createTimerHandler({ driver, store, log: testLog });
   const dispatcher = new Dispatcher({ store, driver, hub, config, log: testLog, startInBackground: (id) => kicker.kick(id) });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log: testLog, store, kicker });
-  const admin = new InvocationAdminService({ store, kicker, listener: hub, log: testLog });
+  const admin = new InvocationAdminService({ store, kicker, listener: hub, log: testLog, abortAttempt: (id) => driver.abortAttempt(id) });
   return { store, transport, ingress, tables, driver, dispatcher, timers, timer: ref.timer, admin, hub };
 }
 

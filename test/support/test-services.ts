@@ -21,6 +21,8 @@ const chainB = restate.router({
 });
 const chainA = restate.router({
   a: async (ctx: restate.Context, req: { v: string }) => `a(${await ctx.rpc<typeof chainB>(chainBApi).b({ v: req.v })})`,
+  /** Waits on a child that sleeps for a minute: a pending Invoke entry. */
+  parentOfSleeper: async (ctx: restate.Context, req: { tag: string }) => ctx.rpc<typeof failing>(failingApi).longSleep({ tag: req.tag }),
   /** Calls a service that fails terminally: the failure comes back to the caller. */
   callFailing: async (ctx: restate.Context) => {
     try {
@@ -42,6 +44,11 @@ const recorder = restate.keyedRouter({
     return list.length;
   },
   list: async (ctx: restate.KeyedContext) => (await ctx.get<string[]>('list')) ?? [],
+  /** Holds the key's lock while it sleeps. */
+  hold: async (ctx: restate.KeyedContext, _key: string, req: { ms: number }) => {
+    await ctx.sleep(req.ms);
+    return 'held';
+  },
 });
 const recorderApi: Api<typeof recorder> = { path: 'recorder' };
 
@@ -87,6 +94,11 @@ const effects = restate.router({
     for (let i = 0; i < req.n; i++) sum += await ctx.sideEffect(async () => bump(probes.sideEffectRuns, req.tag));
     if (bump(probes.attempts, req.tag) === 1) throw new Error('boom on the first attempt');
     return sum;
+  },
+  /** A side effect that takes a while: the attempt is running (not suspended) meanwhile. */
+  slow: async (ctx: restate.Context, req: { ms: number }) => {
+    await ctx.sideEffect(() => new Promise<number>((r) => setTimeout(() => r(1), req.ms)));
+    return 'finished';
   },
   race: async (ctx: restate.Context) => {
     await restate.CombineablePromise.race([ctx.sleep(30), ctx.sleep(60_000)]);
