@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { isExpired, keys } from '../lib/store/table.js';
-import { freshTable } from './support/ddb.js';
+import { isExpired, keys } from '../../lib/store/table.js';
+import { freshTable } from '../support/ddb.js';
 
 describe('table', () => {
   it('creates a table on DynamoDB Local that stores and reads items', async () => {
