@@ -12,6 +12,8 @@ import { Code } from '../errors.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import type { CallDeps } from './call.js';
 import { encodeFrame, FrameFlag, grpcUnary, statusTrailers, type GrpcCodec, type GrpcOptions, type GrpcReply } from './grpc.js';
+import { createHealthHttpHandler, HEALTH_SERVICE } from './health.js';
+import { isReflectionPath } from './reflection.js';
 
 export interface GrpcWebFormat {
   text: boolean;
@@ -89,3 +91,26 @@ export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): Ht
     return grpcWebResponse(format, reply);
   };
 }
+
+/**
+ * The gRPC-side routes of the ingress router over the neutral shape: health (Connect and
+ * gRPC-web), reflection (refused: it needs HTTP/2) and gRPC-web calls. Undefined: not ours.
+ */
+export function createGrpcRoutes(deps: CallDeps, opts: GrpcOptions = {}): (req: HttpRequest) => Promise<HttpResponse> | undefined {
+  const grpcWeb = createGrpcWebHandler(deps, opts);
+  const health = createHealthHttpHandler(deps.resolver);
+  return (req) => {
+    if (req.path.startsWith(`/${HEALTH_SERVICE}/`)) return health(req);
+    const contentType = req.headers.get('content-type');
+    if (isReflectionPath(req.path)) {
+      const format = grpcWebFormatOf(contentType);
+      // The 0.x ingress answered a Connect reflection request with a bare 415.
+      if (!format) return Promise.resolve(emptyResponse(415));
+      return Promise.resolve(grpcWebStatus(format, Code.Unimplemented, REFLECTION_NEEDS_HTTP2));
+    }
+    return isGrpcWeb(contentType) ? grpcWeb(req) : undefined;
+  };
+}
+
+const REFLECTION_NEEDS_HTTP2 =
+  'server reflection is a bidirectional stream and needs native gRPC over HTTP/2, which only the local ingress server offers; through API Gateway, pass the schema instead (buf curl --schema)';

@@ -1,6 +1,6 @@
 /**
- * The ingress router: CORS preflight, invocation output/attach, then the Connect handler for
- * `/{service}/{method}`.
+ * The ingress router: CORS preflight, invocation output/attach, gRPC health, reflection and
+ * gRPC-web (lib/ingress/grpc-web.ts), then the Connect handler for `/{service}/{method}`.
  */
 import { asRestlessError, Code, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError } from '../errors.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
@@ -9,6 +9,7 @@ import { InvocationStatus, type InvocationResult, type InvocationStore } from '.
 import { connectError, createConnectHandler, encodeOutput, failureError } from './connect.js';
 import type { CallDeps } from './call.js';
 import { corsHeaders, preflight } from './cors.js';
+import { createGrpcRoutes } from './grpc-web.js';
 
 export interface IngressHandlerDeps extends CallDeps {
   store: InvocationStore;
@@ -18,11 +19,12 @@ const INVOCATION_PATH = /^\/restate\/invocation\/([^/]+)\/(output|attach)$/;
 
 export function createIngressHandler(deps: IngressHandlerDeps): HttpHandler {
   const connect = createConnectHandler(deps);
+  const grpc = createGrpcRoutes(deps);
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const origin = req.headers.get('origin');
     if (req.method === 'OPTIONS') return preflight(req, deps.config.corsAllowedOrigins);
     const invocationPath = INVOCATION_PATH.exec(req.path);
-    const res = invocationPath ? await invocationResult(deps, req, invocationPath[1]!, invocationPath[2] as 'output' | 'attach') : await connect(req);
+    const res = invocationPath ? await invocationResult(deps, req, invocationPath[1]!, invocationPath[2] as 'output' | 'attach') : await (grpc(req) ?? connect(req));
     return origin ? { ...res, headers: { ...res.headers, ...corsHeaders(origin, deps.config.corsAllowedOrigins) } } : res;
   };
 }

@@ -17,8 +17,10 @@
  * - two endpoints shipping different files under one name (every SDK endpoint with routers has
  *   its own `proto/dynrpc.proto`): the later endpoint's copy is served as `<endpoint id>/<name>`.
  */
-import { clone, create, fromBinary, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
+import { clone, create, fromBinary, isFieldSet, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
 import {
+  EnumValueDescriptorProtoSchema,
+  FieldDescriptorProtoSchema,
   FileDescriptorProtoSchema,
   FileDescriptorSetSchema,
   ServiceDescriptorProtoSchema,
@@ -154,7 +156,7 @@ export class ReflectionSnapshot {
  * only what the kept services need (their files and imports).
  */
 export function servedFiles(set: FileDescriptorProto[], publicServices: Set<string>, existing: ReadonlyMap<string, FileDescriptorProto>, endpointId: string): FileDescriptorProto[] {
-  const files = set.map((f) => clone(FileDescriptorProtoSchema, f));
+  const files = set.map((f) => restoreDefaults(clone(FileDescriptorProtoSchema, f)));
   const synthetic: FileDescriptorProto[] = [];
   for (const file of files) {
     const kept = [];
@@ -201,6 +203,32 @@ export function servedFiles(set: FileDescriptorProto[], publicServices: Set<stri
   };
   all.filter((f) => f.service.length > 0).forEach((f) => visit(f.name));
   return all.filter((f) => needed.has(f.name));
+}
+
+/**
+ * Puts back what the SDK's descriptor encoder drops because it equals the default (research notes
+ * §2.2): Go clients (buf curl) reject an enum value without a number, and a proto3 `optional`
+ * field outside its synthetic oneof `_name`.
+ */
+export function restoreDefaults(file: FileDescriptorProto): FileDescriptorProto {
+  const enums = (list: EnumDescriptorProto[]) => {
+    for (const e of list) for (const v of e.value) if (!isFieldSet(v, EnumValueDescriptorProtoSchema.field.number)) v.number = 0;
+  };
+  const messages = (list: DescriptorProto[]) => {
+    for (const m of list) {
+      for (const f of m.field) {
+        if (f.proto3Optional && !isFieldSet(f, FieldDescriptorProtoSchema.field.oneofIndex)) {
+          const i = m.oneofDecl.findIndex((o) => o.name === `_${f.name}`);
+          if (i >= 0) f.oneofIndex = i;
+        }
+      }
+      enums(m.enumType);
+      messages(m.nestedType);
+    }
+  };
+  enums(file.enumType);
+  messages(file.messageType);
+  return file;
 }
 
 function renamedService(service: ServiceDescriptorProto, name: string): ServiceDescriptorProto {

@@ -12,6 +12,7 @@ import { ENV } from '../config.js';
 import { defaultH2cPool } from '../endpoint/h2c.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { createLambdaFront, listen } from './http-front.js';
+import { createIngressServer } from './ingress-server.js';
 
 export interface LocalOptions {
   ingressPort: number;
@@ -80,9 +81,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       stops.push(() => clearInterval(interval));
     }
 
-    const ingressServer: Server = createLambdaFront(ingress);
-    const ingressPort = await listen(ingressServer, opts.ingressPort, opts.host);
-    stops.push(() => new Promise<void>((r) => { ingressServer.closeAllConnections?.(); ingressServer.close(() => r()); }));
+    // HTTP/1.1 and h2c on one port: native gRPC and reflection in process, the rest through the Lambda handler.
+    const ingressServer = createIngressServer({ lambda: ingress, deps: { ...runtime, kicker: runtime.localTimers } });
+    const ingressPort = await ingressServer.listen(opts.ingressPort, opts.host);
+    stops.push(() => ingressServer.close());
     const adminServer: Server = createLambdaFront(admin);
     const adminPort = await listen(adminServer, opts.adminPort, opts.host);
     stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));

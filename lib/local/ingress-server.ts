@@ -1,0 +1,210 @@
+/**
+ * The local runner's ingress port: HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) on one port.
+ *
+ *   HTTP/1.1 (any)                      ─┐
+ *   HTTP/2 Connect, gRPC-web, JSON, …    ├─ API Gateway emulation → ingress Lambda handler
+ *   HTTP/2 application/grpc              ─── native gRPC unary (real HTTP/2 trailers)
+ *   HTTP/2 health / reflection           ─── Connect-ES router (gRPC, gRPC-web, Connect; bidi)
+ *
+ * Native gRPC and reflection exist only here: API Gateway cannot carry HTTP/2 trailers to and
+ * from a Lambda (see docs/grpc.md). Everything else keeps the exact AWS code path.
+ *
+ * Node 20's `http2.createServer({ allowHTTP1: true })` does not serve HTTP/1.1 over cleartext,
+ * so a TCP server reads the first bytes: the HTTP/2 connection preface goes to the HTTP/2
+ * server, anything else to the HTTP/1.1 one.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { Code, RestlessError } from '../errors.js';
+import type { CallDeps } from '../ingress/call.js';
+import { checkMessageSize, DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FRAME_HEADER_BYTES, frameLength, grpcCodecOf, grpcUnary, statusTrailers, type GrpcCodec, type GrpcReply } from '../ingress/grpc.js';
+import { HEALTH_SERVICE, healthRoutes } from '../ingress/health.js';
+import { isReflectionPath, reflectionRoutes } from '../ingress/reflection.js';
+import { serveThroughLambda, type LambdaHttpHandler } from './http-front.js';
+
+export interface IngressServerOptions {
+  /** The ingress Lambda handler, called through the API Gateway emulation. */
+  lambda: LambdaHttpHandler;
+  /** The runtime pieces native gRPC calls use (the same ones the Lambda handler uses). */
+  deps: CallDeps;
+  /** Largest gRPC request message; default 4 MiB. */
+  maxMessageBytes?: number;
+}
+
+export interface IngressServer {
+  /** Listens; resolves with the port (useful with port 0). */
+  listen(port: number, host?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export function createIngressServer(opts: IngressServerOptions): IngressServer {
+  const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const builtins = connectNodeAdapter({
+    routes: (router) => {
+      healthRoutes(opts.deps.resolver)(router);
+      reflectionRoutes(opts.deps.resolver)(router);
+    },
+  });
+
+  const handle = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    const fail = (err: unknown) => {
+      opts.deps.log.log('error', 'local ingress request failed', { error: err });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    };
+    if (req.httpVersionMajor === 2) {
+      const path = (req.url ?? '/').split('?')[0]!;
+      if (path.startsWith(`/${HEALTH_SERVICE}/`) || isReflectionPath(path)) return builtins(req, res);
+      const codec = req.method === 'POST' ? grpcCodecOf(req.headers['content-type'] ?? null) : undefined;
+      if (codec) return void serveGrpc(opts.deps, req as Http2ServerRequest, res as Http2ServerResponse, codec, maxBytes).catch(fail);
+    }
+    // serveThroughLambda reads only what the HTTP/1 and HTTP/2 compatibility objects share.
+    serveThroughLambda(opts.lambda, req as IncomingMessage, res as ServerResponse).catch(fail);
+  };
+
+  const h1 = createHttpServer(handle);
+  const h2 = createH2Server(handle);
+  const sockets = new Set<Socket>();
+  const server: NetServer = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    sniff(socket, (first, isH2) => {
+      if (isH2) {
+        h2.emit('connection', replay(socket, first));
+      } else {
+        socket.unshift(first);
+        h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  });
+
+  return {
+    listen: (port, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (set another with a flag, see --help)`) : err);
+        server.once('error', onError);
+        server.listen(port, host, () => {
+          server.off('error', onError);
+          const addr = server.address();
+          resolve(typeof addr === 'object' && addr ? addr.port : port);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        h1.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Reads until the bytes either are or cannot be the HTTP/2 preface, then hands the socket on. */
+function sniff(socket: Socket, then: (first: Buffer, isH2: boolean) => void): void {
+  let buf = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    const n = Math.min(buf.length, PREFACE.length);
+    const prefix = buf.subarray(0, n).equals(PREFACE.subarray(0, n));
+    if (prefix && n < PREFACE.length) return;
+    socket.off('data', onData);
+    socket.pause();
+    then(buf, prefix);
+  };
+  socket.on('data', onData);
+}
+
+/**
+ * The socket as a stream that first replays the sniffed bytes. Node's HTTP/2 server reads a real
+ * socket through its native handle, which would miss them; a plain Duplex is read in JS instead.
+ */
+function replay(socket: Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk, encoding, cb) => void socket.write(chunk, encoding, cb),
+    final: (cb) => {
+      socket.end();
+      cb();
+    },
+    destroy: (err, cb) => {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(first);
+  socket.on('data', (chunk) => {
+    if (!d.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  for (const name of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) {
+    Object.defineProperty(d, name, { get: () => socket[name] });
+  }
+  Object.assign(d, {
+    setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), d),
+    setNoDelay: (v?: boolean) => (socket.setNoDelay(v), d),
+    setKeepAlive: (v?: boolean, ms?: number) => (socket.setKeepAlive(v, ms), d),
+  });
+  return d;
+}
+
+/**
+ * One native gRPC unary call: buffer the request (refusing an oversized message as soon as its
+ * header arrives), run it, answer with headers, the message frame and `grpc-status` trailers.
+ */
+async function serveGrpc(deps: CallDeps, req: Http2ServerRequest, res: Http2ServerResponse, codec: GrpcCodec, maxBytes: number): Promise<void> {
+  const abort = new AbortController();
+  res.once('close', () => abort.abort());
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  let reply: GrpcReply;
+  try {
+    const body = await readBody(req, maxBytes);
+    reply = await grpcUnary(deps, { path: (req.url ?? '/').split('?')[0]!, headers, body, codec, signal: abort.signal }, { maxMessageBytes: maxBytes });
+  } catch (err) {
+    if (!(err instanceof RestlessError)) throw err;
+    reply = { headers: {}, status: err.code, statusMessage: err.message };
+  }
+  if (res.closed || res.destroyed) return;
+  res.writeHead(200, { 'content-type': `application/grpc+${codec}`, ...reply.headers });
+  if (reply.status === Code.Ok && reply.message) res.write(encodeFrame(reply.message));
+  res.addTrailers(statusTrailers(reply.status, reply.statusMessage));
+  res.end();
+  // Whatever the client still sends (an oversized body) is read and dropped.
+  req.resume();
+}
+
+/** The request body; rejects (and drops the rest) once it cannot be one message within the limit. */
+function readBody(req: Http2ServerRequest, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let declared: number | undefined;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      try {
+        if (declared === undefined && size >= FRAME_HEADER_BYTES) declared = frameLength(Buffer.concat(chunks))!;
+        if (declared !== undefined) checkMessageSize(Math.max(declared, size - FRAME_HEADER_BYTES), maxBytes);
+      } catch (err) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.resume();
+        reject(err);
+      }
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+}
