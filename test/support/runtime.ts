@@ -9,7 +9,7 @@ import { Driver, type Kicker } from '../../lib/driver/driver.js';
 import { InvocationAdminService } from '../../lib/admin/invocations.js';
 import { createIngressHandler } from '../../lib/ingress/ingress.js';
 import type { HttpHandler, HttpResponse } from '../../lib/http/types.js';
-import { createLogger, silentLogger } from '../../lib/log.js';
+import { createLogger, silentLogger, type Logger } from '../../lib/log.js';
 const testLog = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger;
 import { InvocationStore } from '../../lib/store/invocation-store.js';
 import { createTimerHandler } from '../../lib/timers/timer-handler.js';
@@ -20,7 +20,8 @@ export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
   return { ...DEFAULTS, retry: { ...DEFAULTS.retry }, corsAllowedOrigins: ['*'], tableName: 'x', ...overrides };
 }
 
-export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; private?: string[]; inlineWaitMs?: number } = {}) {
+export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; private?: string[]; inlineWaitMs?: number; log?: Logger } = {}) {
+  const log = opts.log ?? testLog;
   const config = opts.config ?? testConfig();
   const tables = await freshTable();
   const store = new InvocationStore(tables);
@@ -36,11 +37,11 @@ export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: 
       setTimeout(() => void ref.timer?.({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - Date.now()));
     },
   };
-  const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log: testLog, listener: hub, inlineWaitMs: opts.inlineWaitMs });
-  ref.timer = createTimerHandler({ driver, store, log: testLog });
-  const dispatcher = new Dispatcher({ store, driver, hub, config, log: testLog, startInBackground: (id) => kicker.kick(id) });
-  const ingress = createIngressHandler({ resolver, dispatcher, config, log: testLog, store, kicker });
-  const admin = new InvocationAdminService({ store, kicker, listener: hub, log: testLog, abortAttempt: (id) => driver.abortAttempt(id) });
+  const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log, listener: hub, inlineWaitMs: opts.inlineWaitMs });
+  ref.timer = createTimerHandler({ driver, store, log });
+  const dispatcher = new Dispatcher({ store, driver, hub, config, log, startInBackground: (id) => kicker.kick(id) });
+  const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
+  const admin = new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
   return { store, transport, ingress, tables, driver, dispatcher, timers, timer: ref.timer, admin, hub };
 }
 

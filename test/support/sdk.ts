@@ -14,9 +14,14 @@ export function inProcessTransport(endpoint: restate.RestateEndpoint): EndpointT
   const handle = endpoint.lambdaHandler();
   const transport = {
     calls: 0,
-    async call(req: { path: string; headers: Record<string, string>; body: Uint8Array }) {
+    async call(req: { path: string; headers: Record<string, string>; body: Uint8Array; signal?: AbortSignal }) {
       transport.calls++;
-      const out = (await handle({ path: req.path, httpMethod: 'POST', headers: req.headers, body: Buffer.from(req.body).toString('base64'), isBase64Encoded: true }, { awsRequestId: 'test' })) as LambdaResult;
+      // Like a network call, give up when the caller's signal fires (the handler may run on).
+      const aborted = new Promise<never>((_, reject) => {
+        if (req.signal?.aborted) reject(new Error('aborted'));
+        req.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
+      const out = (await Promise.race([aborted, handle({ path: req.path, httpMethod: 'POST', headers: req.headers, body: Buffer.from(req.body).toString('base64'), isBase64Encoded: true }, { awsRequestId: 'test' })])) as LambdaResult;
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(out.headers ?? {})) headers[k.toLowerCase()] = v;
       return { status: out.statusCode, headers, body: out.body ? Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8') : new Uint8Array(0) };
