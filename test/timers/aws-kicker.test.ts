@@ -49,7 +49,7 @@ describe('AwsKicker', () => {
   });
 
   it('treats a schedule that already exists (a retried request) as done', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'exists', $metadata: {} }));
+    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'exists', $metadata: {}, ResourceId: 'x', ResourceType: 'schedule' } as never));
     await expect(kicker().schedule('inv_abc', Date.now() + 60_000, { epoch: 1, kind: 'retry' })).resolves.toBeUndefined();
   });
 
