@@ -3,6 +3,7 @@
  * handler behind a Node HTTP server, DynamoDB Local, the example endpoint over h2c), called over
  * HTTP with keep-alive connections by `concurrency` workers until `calls` calls are done.
  */
+import { loadavg } from 'node:os';
 import type { DynamoMetrics } from '../lib/store/metrics.js';
 import type { DynamoTrace } from './ddb-trace.js';
 import { fixed, note, percentile, table } from './format.js';
@@ -31,6 +32,8 @@ export interface LoadResult {
   /** Mean duration of a DynamoDB write and read request during the row. */
   writeMs: number;
   readMs: number;
+  /** 1-minute load average at the end of the row: other work on the machine skews the figures. */
+  load: number;
 }
 
 async function drive(base: string, s: LoadScenario, concurrency: number, calls: number, offset: number): Promise<{ ms: number[]; errors: number; firstError?: string; elapsed: number }> {
@@ -89,14 +92,15 @@ export async function runLoad(base: string, s: LoadScenario, concurrency: number
     sites,
     writeMs: mean(trace.requests.filter((r) => isWrite(r.op)).map((r) => r.ms)),
     readMs: mean(trace.requests.filter((r) => !isWrite(r.op)).map((r) => r.ms)),
+    load: loadavg()[0]!,
   };
 }
 
 export function printLoad(results: LoadResult[]): string[] {
   const lines = [
     table(
-      ['scenario', 'conc', 'calls', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'calls/s', 'DDB req/call', 'DDB write ms', 'DDB read ms'],
-      results.map((r) => [r.scenario.label, String(r.concurrency), String(r.calls), String(r.errors), fixed(r.p50, 1), fixed(r.p99, 1), fixed(r.max, 1), fixed(r.perSecond, 0), fixed(r.ddbPerCall), fixed(r.writeMs, 1), fixed(r.readMs, 1)]),
+      ['scenario', 'conc', 'calls', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'calls/s', 'DDB req/call', 'DDB write ms', 'DDB read ms', 'load'],
+      results.map((r) => [r.scenario.label, String(r.concurrency), String(r.calls), String(r.errors), fixed(r.p50, 1), fixed(r.p99, 1), fixed(r.max, 1), fixed(r.perSecond, 0), fixed(r.ddbPerCall), fixed(r.writeMs, 1), fixed(r.readMs, 1), fixed(r.load, 1)]),
     ),
   ];
   for (const r of results) if (r.firstError) lines.push(`  ${r.scenario.label} c=${r.concurrency}: first error: ${r.firstError}`);

@@ -12,7 +12,7 @@
 import { sdkLog } from './env.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, freemem, release, tmpdir, totalmem, type } from 'node:os';
+import { cpus, freemem, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -58,6 +58,7 @@ function header(): void {
   const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'lib', 'functions', 'examples').split('\n').filter(Boolean).length;
   out(`Restless benchmark — ${new Date().toISOString()}`);
   out(`machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ${type()} ${release()}, node ${process.version}`);
+  out(`load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min; anything else running on these ${cpu.length} cores skews latency and init times)`);
   out(`code: ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` + ${dirty} uncommitted change(s) in lib/ functions/ examples/` : ''}`);
 }
 
@@ -92,7 +93,7 @@ async function localSections(): Promise<void> {
       ];
       const idemFirst: CostCase = { id: 'idem-first', label: 'greet + idempotency-key, first call', what: 'idempotent call, new key', path: '/greeter/greet', body: () => ({ request: { name: 'idem' } }), headers: (i) => ({ 'idempotency-key': `${run}-${i}` }), calls: costCalls };
       const idemDup: CostCase = { ...idemFirst, id: 'idem-dup', label: 'greet + idempotency-key, duplicate', what: 'the same calls again: answered from the stored result' };
-      const invoke: CostCase = { id: 'invoke', label: 'dev.restate.Ingress/Invoke → greeter/greet', what: 'one-way call; includes the background run it starts', path: '/dev.restate.Ingress/Invoke', body: (i) => ({ service: 'greeter', method: 'greet', argument: { request: { name: `bench ${i}` } } }), calls: costCalls };
+      const invoke: CostCase = { id: 'invoke', label: 'dev.restate.Ingress/Invoke → greeter/greet', what: 'one-way call, plus the background run it starts (the runs overlap, so DDB ms counts waiting on each other)', path: '/dev.restate.Ingress/Invoke', body: (i) => ({ service: 'greeter', method: 'greet', argument: { request: { name: `bench ${i}` } } }), calls: costCalls };
       // Idempotency: present when a repeated key answers with the same invocation id.
       const p1 = await postJson(base + idemFirst.path, idemFirst.body(0), { 'idempotency-key': `${run}-probe` });
       const p2 = await postJson(base + idemFirst.path, idemFirst.body(0), { 'idempotency-key': `${run}-probe` });
@@ -147,7 +148,7 @@ async function localSections(): Promise<void> {
       }
       printLoad(rows).forEach((l) => out(l));
       out();
-      out(note('Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row. DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local\'s ~1-3 ms, and Lambda concurrency replaces this single Node process.'));
+      out(note('Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row. DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). load = 1-minute load average when the row ended (${cpus().length} cores). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local\'s ~1-3 ms, and Lambda concurrency replaces this single Node process.'));
     }
     out();
     out(`  Example endpoint (Restate SDK) log: ${sdkLog.errors} error line(s)${sdkLog.firstError ? `, first: ${sdkLog.firstError}` : ''}`);
@@ -209,6 +210,6 @@ try {
   process.exit(1);
 }
 out();
-out('== Targets ==');
+out(`== Targets == (load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
 for (const t of targets) out(`  ${verdict(t.ok)}  ${t.label} — ${t.detail}`);
 process.exit(0);
