@@ -5,6 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,14 +85,21 @@ export async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** Holds a port (as another program would) until `release`. */
-export async function occupyPort(port: number): Promise<{ release(): Promise<void> }> {
-  const server = createServer();
+/** Holds a port until `release`, as another program would: an HTTP server that answers 404 to everything. */
+export async function occupyPort(port: number): Promise<{ port: number; release(): Promise<void> }> {
+  const server = createHttpServer((_req, res) => res.writeHead(404).end('not here'));
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(port, '127.0.0.1', () => res());
   });
-  return { release: () => new Promise<void>((res) => server.close(() => res())) };
+  return {
+    port,
+    release: () =>
+      new Promise<void>((res) => {
+        server.closeAllConnections();
+        server.close(() => res());
+      }),
+  };
 }
 
 export async function tempDataDir(): Promise<{ path: string; remove(): Promise<void> }> {
