@@ -137,7 +137,7 @@ export class Dispatcher {
     await this.deps.store.createQueued(inv);
     const instance = await this.deps.store.getInstance(inv.service, key);
     if (instance.queue[0] === id) {
-      if (opts.drive) return { id, driven: this.deps.driver.driveById(id) };
+      if (opts.drive) return { id, driven: this.deps.driver.driveById(id, { instance }) };
       await this.deps.startInBackground(id);
     }
     return { id };

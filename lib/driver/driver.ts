@@ -27,7 +27,7 @@ import type { EndpointTransport } from '../endpoint/types.js';
 import { Code, FencedError, RestlessError } from '../errors.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { EndpointRecord, ServiceResolver } from '../registry/types.js';
-import { InvocationStatus, type Completion, type InvocationRecord, type InvocationResult, type InvocationStore, type JournalEntry, type StateMap } from '../store/invocation-store.js';
+import { InvocationStatus, type Completion, type InvocationRecord, type InvocationResult, type InvocationStore, type JournalEntry, type ServiceInstance, type StateMap } from '../store/invocation-store.js';
 import { attemptsExhausted, retryDelayMs } from './backoff.js';
 import { buildRequestBody, isCompletable, parseResponseBody } from './wire.js';
 import { childInvocationId, enqueueInvocation, type EnqueueSpec } from './enqueue.js';
@@ -109,7 +109,7 @@ export class Driver {
   }
 
   /** Takes the invocation (if runnable and not leased) and drives it. */
-  async driveById(id: string): Promise<DriveOutcome> {
+  async driveById(id: string, known?: { instance?: ServiceInstance }): Promise<DriveOutcome> {
     let rec: InvocationRecord;
     try {
       rec = await this.deps.store.take(id, this.leaseMs, { fromStatuses: [InvocationStatus.Invoked, InvocationStatus.Suspended, InvocationStatus.Inboxed] });
@@ -117,15 +117,19 @@ export class Driver {
       if (err instanceof FencedError || (err instanceof RestlessError && err.code === Code.NotFound)) return { kind: 'skipped', reason: err.message };
       throw err;
     }
-    return this.drive(rec);
+    return this.drive(rec, known?.instance);
   }
 
-  /** Drives an invocation this process has just taken (epoch bumped, lease set). */
-  async drive(taken: InvocationRecord): Promise<DriveOutcome> {
+  /**
+   * Drives an invocation this process has just taken (epoch bumped, lease set). `instance` is the
+   * key's lock and state when the caller has just read them with this invocation at the head: only
+   * the holder changes the state, so they are still current (saves a read).
+   */
+  async drive(taken: InvocationRecord, instance?: ServiceInstance): Promise<DriveOutcome> {
     const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: taken.id, service: taken.service, method: taken.method });
     return tracer.startActiveSpan(`invoke ${taken.service}/${taken.method}`, { attributes: { [INVOCATION_ID_ATTR]: taken.id, 'rpc.service': taken.service, 'rpc.method': taken.method } }, otelContext.active(), async (span) => {
       try {
-        const outcome = await this.run(taken, log).catch((err: unknown) => {
+        const outcome = await this.run(taken, log, instance).catch((err: unknown) => {
           if (err instanceof FencedError) return { kind: 'skipped' as const, reason: err.message };
           throw err;
         });
@@ -140,10 +144,10 @@ export class Driver {
     });
   }
 
-  private async run(taken: InvocationRecord, log: Logger): Promise<DriveOutcome> {
+  private async run(taken: InvocationRecord, log: Logger, known?: ServiceInstance): Promise<DriveOutcome> {
     let rec = taken;
     if (rec.kind !== 'unkeyed') {
-      let instance = await this.deps.store.getInstance(rec.service, rec.key);
+      let instance = known?.queue[0] === rec.id ? known : await this.deps.store.getInstance(rec.service, rec.key);
       if (instance.queue[0] !== rec.id) {
         // Not our turn: back to the inbox; the holder passes the lock on when it ends.
         await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Inboxed, leaseUntil: 0 });
