@@ -11,7 +11,7 @@ const HELP = `Usage: npm start -- [options]
   --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT)
   --data-dir <dir>     where DynamoDB Local keeps its data        (default .restless, env RESTLESS_DATA_DIR)
   --dynamo-port <n>    DynamoDB Local port                        (default: any free port)
-  --example-port <n>   port of the bundled example endpoint       (default 9080)
+  --example-port <n>   port of the bundled example endpoint       (default: any free port, so 9080 stays free for your own SDK endpoint)
   --no-example         do not start the example endpoint
   --register <uri>     register this endpoint at start-up (repeatable)
   --host <ip>          interface to listen on                     (default 127.0.0.1)
@@ -53,7 +53,7 @@ try {
     adminPort: port(values['admin-port'], process.env.RESTLESS_ADMIN_PORT, 9070),
     dataDir: values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless',
     dynamoPort: port(values['dynamo-port'], undefined, 0),
-    examplePort: values['no-example'] ? -1 : port(values['example-port'], undefined, 9080),
+    examplePort: values['no-example'] ? -1 : port(values['example-port'], undefined, 0),
     register: values.register ?? [],
     host: values.host ?? '127.0.0.1',
   });
