@@ -1,7 +1,8 @@
 /**
  * Section 2: latency and throughput of the local stack (what `npm start` runs: the ingress Lambda
  * handler behind a Node HTTP server, DynamoDB Local, the example endpoint over h2c), called over
- * HTTP with keep-alive connections by `concurrency` workers until `calls` calls are done.
+ * HTTP with keep-alive connections by `concurrency` workers until `calls` calls are done (or the
+ * row's time limit passes).
  */
 import { loadavg } from 'node:os';
 import type { DynamoMetrics } from '../lib/store/metrics.js';
@@ -36,7 +37,7 @@ export interface LoadResult {
   load: number;
 }
 
-async function drive(base: string, s: LoadScenario, concurrency: number, calls: number, offset: number): Promise<{ ms: number[]; errors: number; firstError?: string; elapsed: number }> {
+async function drive(base: string, s: LoadScenario, concurrency: number, calls: number, offset: number, limitMs = Infinity): Promise<{ ms: number[]; issued: number; errors: number; firstError?: string; elapsed: number }> {
   const ms: number[] = [];
   let next = 0;
   let errors = 0;
@@ -44,8 +45,8 @@ async function drive(base: string, s: LoadScenario, concurrency: number, calls: 
   const started = performance.now();
   const worker = async () => {
     for (;;) {
+      if (next >= calls || performance.now() - started > limitMs) return;
       const i = next++;
-      if (i >= calls) return;
       try {
         const res = await postJson(base + s.path, s.body(offset + i));
         ms.push(res.ms);
@@ -60,15 +61,16 @@ async function drive(base: string, s: LoadScenario, concurrency: number, calls: 
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { ms, errors, firstError, elapsed: performance.now() - started };
+  return { ms, issued: next, errors, firstError, elapsed: performance.now() - started };
 }
 
-export async function runLoad(base: string, s: LoadScenario, concurrency: number, calls: number, warmup: number, metrics: DynamoMetrics, trace: DynamoTrace, settle: () => Promise<void>): Promise<LoadResult> {
+export async function runLoad(base: string, s: LoadScenario, concurrency: number, maxCalls: number, warmup: number, limitMs: number, metrics: DynamoMetrics, trace: DynamoTrace, settle: () => Promise<void>): Promise<LoadResult> {
   await drive(base, s, concurrency, warmup, 1_000_000);
   await settle();
   metrics.reset();
   trace.reset();
-  const run = await drive(base, s, concurrency, calls, 0);
+  const run = await drive(base, s, concurrency, maxCalls, 0, limitMs);
+  const calls = run.issued;
   await settle();
   const requests = Object.values(metrics.snapshot().requests).reduce((a, b) => a + b, 0);
   const sites = new Map<string, number>();

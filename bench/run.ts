@@ -40,6 +40,8 @@ const loadCalls = Number(args.calls ?? 300);
 const costCalls = Number(args['cost-calls'] ?? 50);
 const COST_WARMUP = 5;
 const LOAD_WARMUP = 20;
+/** A row stops issuing new calls after this long, so a loaded machine cannot stretch the run past ~3 minutes. */
+const LOAD_ROW_LIMIT_S = 20;
 
 const out = (s = '') => console.log(s);
 const targets: Target[] = [];
@@ -143,12 +145,12 @@ async function localSections(): Promise<void> {
         for (const c of [1, 16]) {
           // Distinct-key rows must not reuse keys across the two concurrency levels.
           const scoped: LoadScenario = { ...s, body: (i) => s.body(c * 10_000_000 + i) };
-          rows.push(await runLoad(base, scoped, c, loadCalls, LOAD_WARMUP, metrics, trace, () => settle(trace)));
+          rows.push(await runLoad(base, scoped, c, loadCalls, LOAD_WARMUP, LOAD_ROW_LIMIT_S * 1000, metrics, trace, () => settle(trace)));
         }
       }
       printLoad(rows).forEach((l) => out(l));
       out();
-      out(note('Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row. DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). load = 1-minute load average when the row ended (${cpus().length} cores). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local\'s ~1-3 ms, and Lambda concurrency replaces this single Node process.'));
+      out(note(`Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row; a row stops issuing calls after ${LOAD_ROW_LIMIT_S} s (calls < ${loadCalls} then). DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). load = 1-minute load average when the row ended (${cpus().length} cores). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local's ~1-3 ms, and Lambda concurrency replaces this single Node process.`));
     }
     out();
     out(`  Example endpoint (Restate SDK) log: ${sdkLog.errors} error line(s)${sdkLog.firstError ? `, first: ${sdkLog.firstError}` : ''}`);
