@@ -472,6 +472,91 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
     });
   });
 
+  describe('README commands: one-way sends, idempotency, kill and cancel', () => {
+    /** POST /dev.restate.Ingress/Invoke; the new invocation's id. */
+    async function send(service: string, method: string, argument: unknown): Promise<string> {
+      const res = await postJson('/dev.restate.Ingress/Invoke', { service, method, argument });
+      expect(res.status, res.text).toBe(200);
+      const { id } = res.json as { id: string };
+      expect(id).toMatch(INVOCATION_ID);
+      return id;
+    }
+
+    it('sends one way through dev.restate.Ingress/Invoke, and attach waits for the result', async () => {
+      // Act
+      const id = await send('counter', 'add', { key: 'one-way', request: { delta: 3 } });
+      const attached = await call(`/restate/invocation/${id}/attach`);
+      const count = await postJson('/counter/get', { key: 'one-way' });
+
+      // Assess
+      expect(attached.status, attached.text).toBe(200);
+      expect(attached.json).toEqual({ response: 3 });
+      expect(count.json).toEqual({ response: 3 });
+    });
+
+    it('runs a call with an Idempotency-Key once, answers repeats the same, refuses the key for another body', async () => {
+      // Act
+      const args = ['-X', 'POST', `${ingress}/counter/add`, '-H', 'content-type: application/json', '-H', 'Idempotency-Key: readme-1'];
+      const first = await curl([...args, '-d', '{"key":"idem","request":{"delta":5}}']);
+      const repeat = await curl([...args, '-d', '{"key":"idem","request":{"delta":5}}']);
+      const otherBody = await curl([...args, '-d', '{"key":"idem","request":{"delta":6}}']);
+      const count = await postJson('/counter/get', { key: 'idem' });
+
+      // Assess
+      expect(first.status, first.raw).toBe(200);
+      expect(first.body.toString('utf8')).toBe('{"response":5}');
+      expect(first.headers['idempotency-expires']).toBeDefined();
+      expect(repeat.status).toBe(200);
+      expect(repeat.body.toString('utf8')).toBe('{"response":5}');
+      expect(repeat.headers['x-restate-id']).toBe(first.headers['x-restate-id']);
+      expect(otherBody.status, otherBody.raw).toBe(422);
+      expect(JSON.parse(otherBody.body.toString('utf8'))).toMatchObject({ code: 'failed_precondition' });
+      expect(count.json).toEqual({ response: 5 });
+    });
+
+    it('answers 470 on output while a call runs; DELETE kills it and its output is 409 aborted "killed"', async () => {
+      // Prepare
+      const id = await send('sleeper', 'sleep', { request: { millis: 20_000 } });
+
+      // Act
+      const running = await call(`/restate/invocation/${id}/output`);
+      const status = await adminCall('GET', `/invocations/${id}`);
+      const killed = await curl(['-X', 'DELETE', `${admin}/invocations/${id}`]);
+      const output = await call(`/restate/invocation/${id}/output`);
+      const after = await adminCall('GET', `/invocations/${id}`);
+
+      // Assess
+      expect(running.status, running.text).toBe(470);
+      expect(running.json).toMatchObject({ code: 'not_ready' });
+      expect(status.json).toMatchObject({ id, service: 'sleeper', method: 'sleep' });
+      expect((status.json as { status: string }).status).not.toBe('completed');
+      expect(killed.status, killed.raw).toBe(202);
+      expect(output.status, output.text).toBe(409);
+      expect(output.json).toEqual({ code: 'aborted', message: 'killed' });
+      expect(after.json).toMatchObject({ id, status: 'completed', result: { kind: 'failure', code: 10, message: 'killed' } });
+    });
+
+    it('cancels a sleeping call with ?mode=cancel: it ends as canceled (code 1, HTTP 408)', async () => {
+      // Prepare: wait until it sleeps, so the cancel reaches a pending Sleep entry.
+      const id = await send('sleeper', 'sleep', { request: { millis: 20_000 } });
+      for (let i = 0; i < 50; i++) {
+        const s = await adminCall('GET', `/invocations/${id}`);
+        if ((s.json as { status: string }).status === 'suspended') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+
+      // Act
+      const cancelled = await adminCall('DELETE', `/invocations/${id}?mode=cancel`);
+      const attached = await call(`/restate/invocation/${id}/attach`);
+
+      // Assess
+      expect(cancelled.status).toBe(202);
+      expect(cancelled.json).toMatchObject({ id, status: 'canceling' });
+      expect(attached.status, attached.text).toBe(408);
+      expect(attached.json).toMatchObject({ code: 'canceled' });
+    });
+  });
+
   describe('stopping', () => {
     it('exits 0 on SIGINT and frees its ports', async () => {
       // Act

@@ -49,10 +49,12 @@ describe('npm start across a restart with the same --data-dir', () => {
     dataDir = await tempDataDir();
     ports = await freePorts();
     echoPort = await freePort();
-    [echo, first] = await Promise.all([
-      startScript('test/e2e/echo-endpoint.ts', [String(echoPort)], `Listening on ${echoPort}`),
-      startRunner({ ports, dataDir: dataDir.path }),
+    // Both at once; each kept as soon as it is up, so afterAll stops it even when the other fails.
+    const started = await Promise.allSettled([
+      startScript('test/e2e/echo-endpoint.ts', [String(echoPort)], `Listening on ${echoPort}`).then((s) => (echo = s)),
+      startRunner({ ports, dataDir: dataDir.path }).then((r) => (first = r)),
     ]);
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
   });
 
   afterAll(async () => {
