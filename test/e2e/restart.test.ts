@@ -213,12 +213,13 @@ describe('npm start across a restart with the same --data-dir', () => {
     for (const port of [ports.ingress, ports.admin, ports.example]) expect(await portIsFree(port), `port ${port}`).toBe(true);
   });
 
-  // Known bug, reported: registering the example endpoint at a new address moves its four services
-  // off the old endpoint with four updates of one item in one DynamoDB transaction, which DynamoDB
-  // refuses ("multiple operations on one item"), so the runner exits 1. Flip to `it` once fixed.
-  it.fails('starts again with another --example-port on the same data', async () => {
+  // Known bug, reported: the example endpoint now takes any free port by default, so a plain
+  // restart registers it at a new address; that moves its four services off the old endpoint with
+  // four updates of one item in one DynamoDB transaction, which DynamoDB refuses ("multiple
+  // operations on one item"), and the runner exits 1. Flip to `it` once fixed.
+  it.fails('starts again on the same data without --example-port (a new example address)', async () => {
     // Act
-    const third = await startRunner({ ports: { ...ports, example: await freePort() }, dataDir: dataDir.path });
+    const third = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
     let count: unknown;
     try {
       count = (await post(third.ingressUrl, '/counter/get', { key: 'persist' })).json;

@@ -181,9 +181,17 @@ function lastChars(text: string, chars: number): string {
 }
 
 /** Starts `bin/local.ts` with the given ports and data folder and waits for its ready line. */
-export async function startRunner(opts: { ports: RunnerPorts; dataDir: string; extraArgs?: string[]; readyTimeoutMs?: number }): Promise<RunningRunner> {
+export async function startRunner(opts: {
+  ports: RunnerPorts;
+  dataDir: string;
+  extraArgs?: string[];
+  readyTimeoutMs?: number;
+  /** Leave out --example-port, so the runner picks its default (ports.example is then unknown). */
+  defaultExamplePort?: boolean;
+}): Promise<RunningRunner> {
   const { ports, dataDir } = opts;
-  const args = ['--ingress-port', String(ports.ingress), '--admin-port', String(ports.admin), '--example-port', String(ports.example), '--data-dir', dataDir, ...(opts.extraArgs ?? [])];
+  const example = opts.defaultExamplePort ? [] : ['--example-port', String(ports.example)];
+  const args = ['--ingress-port', String(ports.ingress), '--admin-port', String(ports.admin), ...example, '--data-dir', dataDir, ...(opts.extraArgs ?? [])];
   const { child, output, exited } = spawnLocal(args);
   const timeoutMs = opts.readyTimeoutMs ?? 45_000;
 
