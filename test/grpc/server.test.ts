@@ -111,6 +111,16 @@ describe('buf curl against the local ingress server', () => {
     expect(JSON.parse(res.stdout)).toEqual(out);
   });
 
+  it.each([
+    { $case: 'gRPC-web over HTTP/1.1 (trailers-only in the headers)', args: ['--protocol', 'grpcweb'] },
+    { $case: 'native gRPC (status in trailers)', args: ['--protocol', 'grpc', '--http2-prior-knowledge'] },
+  ])('reports a failed call with its code over $$case', async ({ args }) => {
+    const res = await bufCurl([...args, '--schema', schema, '-d', '{"service":"nope","method":"x"}', `${url}/dev.restate.Ingress/Invoke`]);
+
+    expect(res.code).toBe(5 << 3);
+    expect(res.stderr).toContain("Service 'nope' not found");
+  });
+
   it('exits with NOT_FOUND (5 << 3) for the health of an unknown service', async () => {
     const res = await bufCurl(['--protocol', 'grpc', '-d', '{"service":"nope"}', `${url}/grpc.health.v1.Health/Check`]);
     expect(res.code).toBe(5 << 3);
