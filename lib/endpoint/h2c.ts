@@ -137,11 +137,15 @@ export class H2cTransport implements EndpointTransport {
       signal?.addEventListener('abort', onAbort, { once: true });
 
       try {
-        stream = session.request({
-          ':method': 'POST',
-          ':path': path,
-          ...mergeHeaders(this.additionalHeaders, req.headers),
-        });
+        // An empty body (discovery) ends the stream with the headers: the SDK never reads it.
+        stream = session.request(
+          {
+            ':method': 'POST',
+            ':path': path,
+            ...mergeHeaders(this.additionalHeaders, req.headers),
+          },
+          { endStream: req.body.byteLength === 0 },
+        );
       } catch (err) {
         fail(new TransportError(`call to ${this.origin}${path} failed: ${(err as Error).message}`, { cause: err }));
         return;
@@ -162,7 +166,7 @@ export class H2cTransport implements EndpointTransport {
       s.on('close', () =>
         fail(new TransportError(`call to ${this.origin}${path} closed before the response ended (HTTP/2 code ${s.rstCode})`)),
       );
-      s.end(req.body);
+      if (req.body.byteLength > 0) s.end(req.body);
     });
   }
 }

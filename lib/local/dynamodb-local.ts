@@ -48,9 +48,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => res(true)));
+  });
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) throw new JavaMissingError();
   const port = options.port ?? (await freePort());
+  // DynamoDB Local listens on every interface: make sure nobody else holds the port (another
+  // runner's database would otherwise be used silently).
+  if (!(await portIsFree(port))) throw new Error(`port ${port} is already in use (DynamoDB Local); pick another with --dynamo-port`);
   const dir = jarDir();
   const args = [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-disableTelemetry', '-port', String(port)];
   if (options.dataDir) {
@@ -72,8 +83,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       throw new Error(taken ? `port ${port} is already in use (DynamoDB Local)` : `DynamoDB Local exited: ${output.slice(-2000)}`);
     }
     try {
-      const res = await fetch(endpoint, { method: 'POST', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0', authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' }, body: '{}' });
-      if (res.status < 500) break;
+      const res = await fetch(endpoint, { method: 'POST', signal: AbortSignal.timeout(2_000), headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0', authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' }, body: '{}' });
+      // Only a real ListTables answer counts as "up".
+      if (res.status === 200 && Array.isArray(((await res.json()) as { TableNames?: unknown }).TableNames)) break;
     } catch {
       // not listening yet
     }

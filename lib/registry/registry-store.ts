@@ -197,14 +197,15 @@ export class RegistryStore {
         { Put: { TableName: this.table, Item: endpointItem } },
         ...serviceItems.map((Item) => ({ Put: { TableName: this.table, Item } })),
         ...plan.removedServices.map((name) => ({ Delete: { TableName: this.table, Key: keys.service(name) } })),
-        ...plan.detached.map(({ endpointId, service }) => ({
+        // One update per endpoint: a transaction may touch an item only once.
+        ...[...groupBy(plan.detached)].map(([endpointId, services]) => ({
           Update: {
             TableName: this.table,
             Key: keys.endpoint(endpointId),
-            UpdateExpression: 'REMOVE #services.#service',
+            UpdateExpression: `REMOVE ${services.map((_, i) => `#services.#s${i}`).join(', ')}`,
             // endpointExists: never create a stub item for an endpoint that is gone
             ConditionExpression: 'attribute_exists(#pk)',
-            ExpressionAttributeNames: { '#services': 'services', '#service': service, '#pk': 'pk' },
+            ExpressionAttributeNames: { '#services': 'services', '#pk': 'pk', ...Object.fromEntries(services.map((name, i) => [`#s${i}`, name])) },
           },
         })),
       ],
@@ -409,4 +410,11 @@ function splitChunks(bytes: Uint8Array): Uint8Array[] {
 
 function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
+}
+
+/** Services detached from other endpoints, grouped by endpoint. */
+function groupBy(detached: readonly { endpointId: string; service: string }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const { endpointId, service } of detached) out.set(endpointId, [...(out.get(endpointId) ?? []), service]);
+  return out;
 }

@@ -172,7 +172,7 @@ describe('npm start across a restart with the same --data-dir', () => {
     // HTTP answer on --dynamo-port as its own, so the runner talks to whatever holds the port
     // (here: "Unexpected token 'o'"; with another runner's DynamoDB Local, it silently uses that
     // database). Flip to `it.concurrent` once the port is checked before Java starts.
-    it.concurrent.fails('exits non-zero naming the DynamoDB port when another program holds it', async ({ expect }) => {
+    it.concurrent('exits non-zero naming the DynamoDB port when another program holds it', async ({ expect }) => {
       // Prepare
       const holder = await occupyPort(await freePort());
 
@@ -217,7 +217,7 @@ describe('npm start across a restart with the same --data-dir', () => {
   // restart registers it at a new address; that moves its four services off the old endpoint with
   // four updates of one item in one DynamoDB transaction, which DynamoDB refuses ("multiple
   // operations on one item"), and the runner exits 1. Flip to `it` once fixed.
-  it.fails('starts again on the same data without --example-port (a new example address)', async () => {
+  it('starts again on the same data without --example-port (a new example address)', async () => {
     // Act
     const third = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
     let count: unknown;
