@@ -112,19 +112,37 @@ function timeImport(specifiers: string[], cwd: string): { importMs: number; wall
   }
 }
 
-function timeRuns(specifiers: string[], cwd: string, runs: number): Pick<BundleResult, 'initMs' | 'wallMs' | 'initError'> {
-  const initMs: number[] = [];
-  const wallMs: number[] = [];
-  // One untimed run first, so every timed run finds the files in the page cache.
-  const warm = timeImport(specifiers, cwd);
-  if (warm.error) return { initMs, wallMs, initError: warm.error };
-  for (let i = 0; i < runs; i++) {
-    const t = timeImport(specifiers, cwd);
-    if (t.error) return { initMs, wallMs, initError: t.error };
-    initMs.push(t.importMs);
-    wallMs.push(t.wallMs);
+/** Something to time: the specifiers imported together, and where bare ones resolve from. */
+interface ImportTarget {
+  specifiers: string[];
+  cwd: string;
+}
+
+interface Timings {
+  initMs: number[];
+  wallMs: number[];
+  initError?: string;
+}
+
+/**
+ * Times each target `runs` times, round-robin (a burst of other work on the machine then hits all
+ * targets alike), after one untimed run each so every timed run finds the files in the page cache.
+ */
+function timeRoundRobin(targets: ImportTarget[], runs: number): Timings[] {
+  const out: Timings[] = targets.map(() => ({ initMs: [], wallMs: [] }));
+  for (let round = -1; round < runs; round++) {
+    targets.forEach((t, i) => {
+      const slot = out[i]!;
+      if (slot.initError) return;
+      const r = timeImport(t.specifiers, t.cwd);
+      if (r.error) slot.initError = r.error;
+      else if (round >= 0) {
+        slot.initMs.push(r.importMs);
+        slot.wallMs.push(r.wallMs);
+      }
+    });
   }
-  return { initMs, wallMs };
+  return out;
 }
 
 /** The external packages a bundle imports (`from"@aws-sdk/…"` in the minified output). */
@@ -138,27 +156,33 @@ export interface SdkBaseline {
   initError?: string;
 }
 
-/** Init time of the external @aws-sdk/* packages alone: the part a bundle cannot shrink. */
-export function measureSdkBaseline(root: string, packages: string[], runs: number): SdkBaseline {
-  const t = timeRuns(packages, join(root, 'bench'), runs);
-  return { packages, initMs: t.initMs, initError: t.initError };
-}
-
-export async function measureBundles(root: string, outDir: string, runs: number): Promise<{ bundles: BundleResult[]; externals: string[] }> {
-  const results: BundleResult[] = [];
+/**
+ * Builds the three bundles, then times their init and, as a baseline, the init of the external
+ * @aws-sdk/* packages they import (the part a bundle cannot shrink).
+ */
+export async function measureBundles(root: string, outDir: string, runs: number): Promise<{ bundles: BundleResult[]; sdk: SdkBaseline }> {
+  const built: Omit<BundleResult, 'initMs' | 'wallMs'>[] = [];
+  const targets: ImportTarget[] = [];
   const externals = new Set<string>();
   for (const role of ROLES) {
     const dir = join(outDir, role);
     mkdirSync(dir, { recursive: true });
     // NodejsFunction writes index.mjs for ESM and runs esbuild from the project root.
     const outfile = join(dir, 'index.mjs');
-    const built = await build({ ...CONSTRUCT_BUNDLING, entryPoints: [join(root, 'functions', `${role}.ts`)], outfile, absWorkingDir: root, metafile: true, logLevel: 'warning' });
+    const result = await build({ ...CONSTRUCT_BUNDLING, entryPoints: [join(root, 'functions', `${role}.ts`)], outfile, absWorkingDir: root, metafile: true, logLevel: 'warning' });
     const code = readFileSync(outfile);
     for (const e of externalImports(code.toString('utf8'))) externals.add(e);
-    const timed = timeRuns([pathToFileURL(outfile).href], dir, runs);
-    results.push({ role, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes: statSync(`${outfile}.map`).size, top: topInputs(built.metafile, outfile, root), ...timed });
+    built.push({ role, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes: statSync(`${outfile}.map`).size, top: topInputs(result.metafile, outfile, root) });
+    targets.push({ specifiers: [pathToFileURL(outfile).href], cwd: dir });
   }
-  return { bundles: results, externals: [...externals].sort() };
+  const packages = [...externals].sort();
+  targets.push({ specifiers: packages, cwd: join(root, 'bench') });
+  const timings = timeRoundRobin(targets, runs);
+  const sdk = timings[timings.length - 1]!;
+  return {
+    bundles: built.map((b, i) => ({ ...b, ...timings[i]! })),
+    sdk: { packages, initMs: sdk.initMs, initError: sdk.initError },
+  };
 }
 
 export function medianOf(values: number[]): number {

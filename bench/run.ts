@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLocal, type LocalRunner } from '../lib/local/runner.js';
-import { bundlingDrift, measureBundles, measureSdkBaseline, medianOf, type BundleResult, type SdkBaseline } from './bundles.js';
+import { bundlingDrift, measureBundles, medianOf, type BundleResult, type SdkBaseline } from './bundles.js';
 import { traceDynamo } from './ddb-trace.js';
 import { excessReads, measureCase, plainCallTargets, printCost, settle, type CostCase, type CostResult, type Target } from './dynamo-cost.js';
 import { fixed, note, table, verdict } from './format.js';
@@ -172,9 +172,7 @@ async function bundleSection(): Promise<void> {
   let results: BundleResult[];
   let sdk: SdkBaseline;
   try {
-    const built = await measureBundles(ROOT, outDir, runs);
-    results = built.bundles;
-    sdk = measureSdkBaseline(ROOT, built.externals, runs);
+    ({ bundles: results, sdk } = await measureBundles(ROOT, outDir, runs));
   } finally {
     // Left in the tree, the bundles would be linted by `npm run lint` (eslint . lints .mjs).
     if (!args['keep-bundles']) rmSync(outDir, { recursive: true, force: true });
@@ -197,7 +195,7 @@ async function bundleSection(): Promise<void> {
   const ingress = results.find((r) => r.role === 'ingress');
   if (ingress) targets.push({ label: `ingress bundle < ${INGRESS_BUNDLE_LIMIT_KB} KB minified`, ok: ingress.bytes / 1024 < INGRESS_BUNDLE_LIMIT_KB, detail: `${kb(ingress.bytes)} KB (largest: ${ingress.top.slice(0, 3).map(([k, b]) => `${k} ${kb(b)} KB`).join(', ')})` });
   out();
-  out(note(`KB = 1024 bytes of index.mjs as NodejsFunction writes it (ESM, minified, target node22, @aws-sdk/* external, createRequire banner); gzip ≈ what the deployment zip adds; the source map ships beside it. init ms = \`await import(bundle)\` in a fresh node ${process.version} with only dummy RESTLESS_*/AWS_REGION variables set, so module-scope code runs (sharedRuntime(): config, SDK clients, handlers) and no network is touched; median of ${runs} runs after one untimed run (page cache warm). @aws-sdk/* load from node_modules here, from the Lambda runtime on AWS (Node 22); the "SDK packages alone" line is that share. node+init ms = the whole child process, node start-up included.`));
+  out(note(`KB = 1024 bytes of index.mjs as NodejsFunction writes it (ESM, minified, target node22, @aws-sdk/* external, createRequire banner); gzip ≈ what the deployment zip adds; the source map ships beside it. init ms = \`await import(bundle)\` in a fresh node ${process.version} with only dummy RESTLESS_*/AWS_REGION variables set, so module-scope code runs (sharedRuntime(): config, SDK clients, handlers) and no network is touched; median of ${runs} runs, taken round-robin across the bundles after one untimed run each (page cache warm). @aws-sdk/* load from node_modules here, from the Lambda runtime on AWS (Node 22); the "SDK packages alone" line is that share. node+init ms = the whole child process, node start-up included.`));
   if (args['keep-bundles']) out(`  bundles kept in ${outDir}`);
 }
 
