@@ -82,6 +82,14 @@ describe('npm start across a restart with the same --data-dir', () => {
     expect((await get(`${first!.adminUrl}/invocations/${lastId}`)).json).toMatchObject({ id: lastId, status: 'completed' });
   });
 
+  let idempotentFirst: { status: number; id: string | null; json: unknown } | undefined;
+
+  it('runs an idempotent call on the first runner', async () => {
+    const res = await fetch(`${first!.ingressUrl}/counter/add`, { method: 'POST', headers: { ...JSON_CT, 'idempotency-key': 'across-restart' }, body: JSON.stringify({ key: 'idem-restart', request: { delta: 5 } }) });
+    idempotentFirst = { status: res.status, id: res.headers.get('x-restate-id'), json: await res.json() };
+    expect(idempotentFirst.json).toEqual({ response: 5 });
+  });
+
   it('exits 0 on Ctrl-C (SIGINT to its process group), leaving no process and no port behind', async () => {
     // Act
     const exit = await first!.stop({ group: true });
@@ -107,6 +115,12 @@ describe('npm start across a restart with the same --data-dir', () => {
     const list = (endpoints.json as { endpoints: { uri: string; services: { name: string }[] }[] }).endpoints;
     expect(list.map((e) => e.uri).sort()).toEqual([`http://127.0.0.1:${ports.example}`, `http://localhost:${echoPort}`].sort());
     expect(list.find((e) => e.uri.includes(String(echoPort)))?.services.map((s) => s.name)).toEqual(['echo']);
+  });
+
+  it('answers a repeated idempotent call after the restart with the first answer, without running it again', async () => {
+    const res = await fetch(`${second!.ingressUrl}/counter/add`, { method: 'POST', headers: { ...JSON_CT, 'idempotency-key': 'across-restart' }, body: JSON.stringify({ key: 'idem-restart', request: { delta: 5 } }) });
+    expect({ status: res.status, id: res.headers.get('x-restate-id'), json: await res.json() }).toEqual(idempotentFirst);
+    expect((await post(second!.ingressUrl, '/counter/get', { key: 'idem-restart' })).json).toEqual({ response: 5 });
   });
 
   it('answers counter/get with the count from before the restart, and keeps counting', async () => {
