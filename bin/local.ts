@@ -7,7 +7,7 @@ import { JavaMissingError } from '../lib/local/dynamodb-local.js';
 import { startLocal } from '../lib/local/runner.js';
 
 const HELP = `Usage: npm start -- [options]
-  --ingress-port <n>   ingress (Connect, gRPC-web) port          (default 8080, env RESTLESS_INGRESS_PORT)
+  --ingress-port <n>   ingress port: Connect and gRPC-web over HTTP/1.1, native gRPC + reflection over h2c (default 8080, env RESTLESS_INGRESS_PORT)
   --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT)
   --data-dir <dir>     where DynamoDB Local keeps its data        (default .restless, env RESTLESS_DATA_DIR)
   --dynamo-port <n>    DynamoDB Local port                        (default: any free port)

@@ -39,7 +39,7 @@ export async function staticResolver(transport: EndpointTransport, opts: { endpo
     address: { kind: 'lambda', arn: 'arn:aws:lambda:us-east-1:123456789012:function:test', additionalHeaders: {} },
     protocolType: found.protocolMode,
     services: found.services.map((name) => ({ name, revision: 1 })),
-    descriptorSet: found.files,
+    descriptorSet: schema.toBinary(),
     createdAt: new Date(0).toISOString(),
   };
   const services = new Map<string, ResolvedService>();
