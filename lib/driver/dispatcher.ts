@@ -49,6 +49,18 @@ export class CompletionHub implements CompletionListener {
   }
 }
 
+/**
+ * An invocation (input, journal, unkeyed state) lives in one DynamoDB item of at most 400 KB;
+ * inputs above this leave room for the journal and are refused up front with a clear error.
+ */
+export const MAX_INPUT_BYTES = 256 * 1024;
+
+export function checkInputSize(bytes: number): void {
+  if (bytes > MAX_INPUT_BYTES) {
+    throw new RestlessError(Code.ResourceExhausted, `the request is ${bytes} bytes; at most ${MAX_INPUT_BYTES} bytes are accepted`, { httpStatus: 413 });
+  }
+}
+
 export interface Accepted {
   id: string;
   /** The attempt driven inline (when asked to drive and the invocation could run at once). */
@@ -90,6 +102,7 @@ export class Dispatcher {
    * accept write also takes the invocation, so a plain call costs two writes in all).
    */
   async accept(target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<Accepted> {
+    checkInputSize(target.input.byteLength);
     const id = opts.id ?? newInvocationId();
     if (opts.idempotency) {
       // One read tells a duplicate (same id) apart from a first call.

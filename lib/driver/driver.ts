@@ -174,6 +174,14 @@ export class Driver {
           log.log('info', 'attempt fenced', { reason: err.message });
           return { kind: 'skipped', reason: err.message };
         }
+        if (isItemTooLarge(err)) {
+          // Retrying cannot help: the journal (or state) outgrew DynamoDB's 400 KB item limit.
+          const result: InvocationResult = { kind: 'failure', code: Code.ResourceExhausted, message: 'the invocation outgrew the storage limit (400 KB for input, journal and state); it was stopped' };
+          await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Completed, result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
+          log.log('error', 'invocation stopped: item size limit', { error: err });
+          await this.finished(rec, result, log);
+          return { kind: 'completed', result };
+        }
         const failure = err instanceof AttemptError ? err : new AttemptError(Code.Unknown, (err as Error).message ?? String(err), { cause: err });
         const next = await this.failAttempt(rec, failure, log);
         if (next.kind === 'continue') {
@@ -481,6 +489,10 @@ export class Driver {
       log.log('error', 'could not pass the key lock on', { error: err });
     }
   }
+}
+
+function isItemTooLarge(err: unknown): boolean {
+  return (err as { name?: string }).name === 'ValidationException' && /item size/i.test((err as Error).message ?? '');
 }
 
 type Effect =

@@ -10,6 +10,7 @@ import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import type { InvocationStore, NewInvocation } from '../store/invocation-store.js';
 import type { Kicker } from './driver.js';
 import { instanceKind } from './kinds.js';
+import { checkInputSize } from './dispatcher.js';
 
 /** The id of the invocation created by entry `index` of `parentId`. */
 export function childInvocationId(parentId: string, index: number): string {
@@ -40,6 +41,7 @@ export type EnqueueSpec = Omit<NewInvocation, 'kind' | 'key'> & { target: Resolv
  */
 export async function enqueueInvocation(store: InvocationStore, kicker: Kicker, spec: EnqueueSpec, opts: { notBefore?: number; now?: number } = {}): Promise<boolean> {
   const now = opts.now ?? Date.now();
+  checkInputSize(spec.input.byteLength);
   const kind = instanceKind(spec.target.meta.instance_type);
   const key = instanceKeyOf(spec.target, spec.resolvedMethod, spec.input, spec.id);
   const { target: _t, resolvedMethod: _m, ...rest } = spec;

@@ -410,20 +410,28 @@ export class InvocationStore {
     const values: Record<string, unknown> = { ':epoch': rec.epoch, ':now': now, ':status': end.status };
     const sets = ['#modified = :now', '#status = :status'];
     const removes: string[] = [];
-    if (write.append.length > 0) {
+    // A finished invocation keeps only its result: the journal, its completions and unkeyed
+    // state are dropped (smaller items to retain, cheaper writes), as the 0.x runtime did.
+    const finishing = end.status === InvocationStatus.Completed;
+    if (finishing) {
+      names['#journal'] = 'journal';
+      names['#c'] = 'c';
+      names['#s'] = 's';
+      removes.push('#journal', '#c', '#s');
+    } else if (write.append.length > 0) {
       names['#journal'] = 'journal';
       sets.push('#journal = list_append(#journal, :append)');
       values[':append'] = storedEntries(write.append);
     }
     let i = 0;
-    for (const [index, c] of write.completions) {
+    for (const [index, c] of finishing ? [] : write.completions) {
       names[`#c`] = 'c';
       names[`#ci${i}`] = completionName(index);
       values[`:ci${i}`] = toStoredCompletion(c);
       sets.push(`#c.#ci${i} = if_not_exists(#c.#ci${i}, :ci${i})`);
       i++;
     }
-    if (write.state && rec.kind === 'unkeyed') {
+    if (write.state && rec.kind === 'unkeyed' && !finishing) {
       names['#s'] = 's';
       values[':s'] = toStoredState(write.state);
       sets.push('#s = :s');
@@ -511,7 +519,12 @@ export class InvocationStore {
         }),
       );
     } catch (err) {
-      if (err instanceof TransactionCanceledException) throw new FencedError(`invocation ${rec.id}: a newer attempt owns it or it lost its key lock`, { cause: err });
+      if (err instanceof TransactionCanceledException) {
+        const reasons = err.CancellationReasons ?? [];
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) throw new FencedError(`invocation ${rec.id}: a newer attempt owns it or it lost its key lock`, { cause: err });
+        const validation = reasons.find((r) => r.Code === 'ValidationError');
+        if (validation) throw Object.assign(new Error(validation.Message ?? 'validation error'), { name: 'ValidationException', cause: err });
+      }
       throw err;
     }
     if (end.status !== InvocationStatus.Suspended) return {};

@@ -125,3 +125,24 @@ describe('observability', () => {
     }
   });
 });
+
+describe('size limits', () => {
+  it('refuses a request larger than the invocation item can hold with 413 resource_exhausted', async () => {
+    const env = await inProcessRuntime(testServicesEndpoint());
+    const res = await post(env.ingress, '/chainC/c', { request: { v: 'x'.repeat(300 * 1024) } });
+    expect(res.status).toBe(413);
+    expect(json(res)).toMatchObject({ code: 'resource_exhausted' });
+  });
+
+  it('stops an invocation whose state outgrows the item limit with a clear terminal error, and keeps the key usable', async () => {
+    const env = await inProcessRuntime(testServicesEndpoint());
+    const big = 'y'.repeat(150 * 1024);
+    expect(json(await post(env.ingress, '/recorder/record', { key: 'big', request: { value: big } }))).toEqual({ response: 1 });
+    expect(json(await post(env.ingress, '/recorder/record', { key: 'big', request: { value: big } }))).toEqual({ response: 2 });
+    const third = await post(env.ingress, '/recorder/record', { key: 'big', request: { value: big } });
+    expect(third.status).toBe(429);
+    expect((json(third) as { message: string }).message).toMatch(/storage limit/);
+    // The lock passed on: the key still answers, with the state from before.
+    expect((json(await post(env.ingress, '/recorder/list', { key: 'big' })) as { response: string[] }).response).toHaveLength(2);
+  });
+});

@@ -37,7 +37,7 @@ describe('InvocationStore', () => {
     await expect(stale).rejects.toBeInstanceOf(FencedError);
     await store.writeAttempt(second, { append: [], completions: new Map() }, { status: 'completed', result: { kind: 'value', value: enc.encode('fresh') }, retentionSec: 60, releaseLock: false });
     const rec = await store.get('inv_b');
-    expect(rec?.journal).toEqual([]);
+    expect(rec?.journal).toEqual([]); // the stale entry never landed (and a finished invocation keeps no journal)
     expect(Buffer.from((rec?.result as { value: Uint8Array }).value).toString()).toBe('fresh');
   });
 
