@@ -223,7 +223,17 @@ function storedEntries(entries: JournalEntry[]): StoredEntry[] {
  * lost) is found with one Query. Completed and suspended invocations leave the index (timers and
  * completions wake those).
  */
-export const LEASE_INDEX_PK = 'lease';
+export const LEASE_INDEX_SHARDS = 16;
+
+/**
+ * The index partition of an invocation. Spread over shards: one constant key would funnel every
+ * hot-path write into one index partition, whose write limit would cap the whole table.
+ */
+export function leaseIndexPk(id: string): string {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return `lease#${h % LEASE_INDEX_SHARDS}`;
+}
 export function leaseSortKey(leaseUntil: number, id: string): string {
   return `${String(Math.max(0, Math.floor(leaseUntil))).padStart(15, '0')}#${id}`;
 }
@@ -277,7 +287,7 @@ export class InvocationStore {
       status,
       epoch: opts.take ? 1 : 0,
       leaseUntil: opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? 0),
-      [TABLE_SCHEMA.dueIndex.partitionKey]: LEASE_INDEX_PK,
+      [TABLE_SCHEMA.dueIndex.partitionKey]: leaseIndexPk(inv.id),
       [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? now), inv.id),
       journal: [] as StoredEntry[],
       c: {},
@@ -313,7 +323,7 @@ export class InvocationStore {
               epoch: 0,
               leaseUntil: 0,
               // Indexed so the sweep finds a head of inbox whose kick got lost.
-              [TABLE_SCHEMA.dueIndex.partitionKey]: LEASE_INDEX_PK,
+              [TABLE_SCHEMA.dueIndex.partitionKey]: leaseIndexPk(inv.id),
               [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(now, inv.id),
               journal: [],
               c: {},
@@ -368,7 +378,7 @@ export class InvocationStore {
     const now = this.now();
     const statuses = opts.fromStatuses ?? [InvocationStatus.Invoked, InvocationStatus.Suspended];
     const names = { '#status': 'status', '#epoch': 'epoch', '#lease': 'leaseUntil', '#attempts': 'attempts', '#modified': 'modifiedAt', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey };
-    const values: Record<string, unknown> = { ':one': 1, ':now': now, ':lease': now + leaseMs, ':invoked': InvocationStatus.Invoked, ':gpk': LEASE_INDEX_PK, ':gsk': leaseSortKey(now + leaseMs, id) };
+    const values: Record<string, unknown> = { ':one': 1, ':now': now, ':lease': now + leaseMs, ':invoked': InvocationStatus.Invoked, ':gpk': leaseIndexPk(id), ':gsk': leaseSortKey(now + leaseMs, id) };
     statuses.forEach((s, i) => (values[`:s${i}`] = s));
     const isRunnable = `#status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`;
     const leaseLapsed = '#lease < :now';
@@ -440,7 +450,7 @@ export class InvocationStore {
     names['#gpk'] = TABLE_SCHEMA.dueIndex.partitionKey;
     names['#gsk'] = TABLE_SCHEMA.dueIndex.sortKey;
     if (end.status === InvocationStatus.Invoked) {
-      values[':gpk'] = LEASE_INDEX_PK;
+      values[':gpk'] = leaseIndexPk(rec.id);
       values[':gsk'] = leaseSortKey(end.leaseUntil, rec.id);
       sets.push('#gpk = :gpk', '#gsk = :gsk');
     } else {
@@ -628,19 +638,24 @@ export class InvocationStore {
     }
   }
 
-  /** Invocations whose lease ended before `beforeMs` (oldest first): candidates for the sweep. */
-  async lapsedLeases(beforeMs: number, limit = 100): Promise<string[]> {
-    const res = await this.tables.doc.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: TABLE_SCHEMA.dueIndex.name,
-        KeyConditionExpression: '#gpk = :gpk AND #gsk < :before',
-        ExpressionAttributeNames: { '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
-        ExpressionAttributeValues: { ':gpk': LEASE_INDEX_PK, ':before': leaseSortKey(beforeMs, '') },
-        Limit: limit,
-      }),
+  /** Invocations whose lease ended before `beforeMs` (oldest first per shard): candidates for the sweep. */
+  async lapsedLeases(beforeMs: number, limitPerShard = 100): Promise<string[]> {
+    const shards = Array.from({ length: LEASE_INDEX_SHARDS }, (_, i) => `lease#${i}`);
+    const pages = await Promise.all(
+      shards.map((shard) =>
+        this.tables.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: TABLE_SCHEMA.dueIndex.name,
+            KeyConditionExpression: '#gpk = :gpk AND #gsk < :before',
+            ExpressionAttributeNames: { '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
+            ExpressionAttributeValues: { ':gpk': shard, ':before': leaseSortKey(beforeMs, '') },
+            Limit: limitPerShard,
+          }),
+        ),
+      ),
     );
-    return (res.Items ?? []).map((item) => (item.pk as string).slice('inv#'.length));
+    return pages.flatMap((res) => (res.Items ?? []).map((item) => (item.pk as string).slice('inv#'.length)));
   }
 
   /** The cancel was applied to the entries pending at the time: later entries run normally. */

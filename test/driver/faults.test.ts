@@ -9,7 +9,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
 import { Driver, type Kicker } from '../../lib/driver/driver.js';
 import { createIngressHandler } from '../../lib/ingress/ingress.js';
-import { silentLogger } from '../../lib/log.js';
+import { createLogger, silentLogger } from '../../lib/log.js';
 import { InvocationStore } from '../../lib/store/invocation-store.js';
 import { createTableClients, type TableClients } from '../../lib/store/table.js';
 import { createTimerHandler } from '../../lib/timers/timer-handler.js';
@@ -21,6 +21,9 @@ import { json, post, testConfig } from '../support/runtime.js';
 import { probes, testServicesEndpoint } from '../support/test-services.js';
 
 class Crash extends Error {}
+
+/** The second process runs ten minutes later (its clock): every lease has lapsed. */
+const SKEW_MS = 10 * 60_000;
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'TransactWriteItemsCommand', 'DeleteItemCommand']);
 
@@ -74,7 +77,8 @@ async function runtimeOn(tables: TableClients, transport: EndpointTransport, clo
       return out;
     },
   };
-  const driver = new Driver({ store, resolver, transportFor: () => guarded, config, kicker, log: silentLogger, listener: hub, now });
+  const log = process.env.TEST_LOG && clockSkewMs > 0 ? createLogger({ level: 'debug' }) : silentLogger;
+  const driver = new Driver({ store, resolver, transportFor: () => guarded, config, kicker, log, listener: hub, now });
   ref.timer = createTimerHandler({ driver, store, log: silentLogger, now });
   const dispatcher = new Dispatcher({ store, driver, hub, config, log: silentLogger, startInBackground: (id) => kicker.kick(id), now });
   const ingress = createIngressHandler({ resolver, dispatcher, config: { ...config, ingressDeadlineMs: 3000 }, log: silentLogger, store, kicker });
@@ -93,20 +97,20 @@ describe('fault injection: a fresh driver resumes after a crash at every step', 
     // First process: crashes at the chosen step.
     const crashed = { value: false };
     const doomed = createTableClients(base.tableName, localDynamoConfig());
-    if (when !== 'mid-call') crashAtWrite(doomed.client, k, when, crashed);
+    crashAtWrite(doomed.client, when === 'mid-call' ? Number.POSITIVE_INFINITY : k, when === 'mid-call' ? 'before' : when, crashed);
     const first = await runtimeOn(doomed, transport, 0, crashed, when === 'mid-call');
     const res = await post(first.ingress, '/recorder/record', { key, request: { value: 'once' } });
     expect(crashed.value).toBe(true);
     const id = res.headers['x-restate-id'];
     // Second process, ten minutes later: every lease has lapsed; the sweep takes over.
     const healthy = { value: false };
-    const second = await runtimeOn(base, transport, 10 * 60_000, healthy);
+    const second = await runtimeOn(base, transport, SKEW_MS, healthy);
     await second.timer({ kind: 'sweep' });
     if (id === undefined) {
       // Crashed before the accept write: nothing exists, nothing ran.
       expect(crashed.value).toBe(true);
     } else {
-      const waited = await second.dispatcher.waitForResult(id, Date.now() + 10_000);
+      const waited = await second.dispatcher.waitForResult(id, Date.now() + SKEW_MS + 10_000);
       expect(waited.kind).toBe('result');
       const rec = await second.store.get(id);
       expect(rec?.status).toBe('completed');
@@ -122,15 +126,15 @@ describe('fault injection: a fresh driver resumes after a crash at every step', 
     const tag = `fx${k}${when}`;
     const crashed = { value: false };
     const doomed = createTableClients(base.tableName, localDynamoConfig());
-    if (when !== 'mid-call') crashAtWrite(doomed.client, k, when, crashed);
+    crashAtWrite(doomed.client, when === 'mid-call' ? Number.POSITIVE_INFINITY : k, when === 'mid-call' ? 'before' : when, crashed);
     const first = await runtimeOn(doomed, transport, 0, crashed, when === 'mid-call');
     const res = await post(first.ingress, '/effects/flaky', { request: { tag, n: 2 } });
     expect(crashed.value).toBe(true);
     const id = res.headers['x-restate-id'];
-    const second = await runtimeOn(base, transport, 10 * 60_000, { value: false });
+    const second = await runtimeOn(base, transport, SKEW_MS, { value: false });
     await second.timer({ kind: 'sweep' });
     if (id === undefined) return;
-    const waited = await second.dispatcher.waitForResult(id, Date.now() + 10_000);
+    const waited = await second.dispatcher.waitForResult(id, Date.now() + SKEW_MS + 10_000);
     expect(waited.kind).toBe('result');
     // The last replay the endpoint saw holds each side effect exactly once.
     const lastReplay = splitFrames(second.requests.at(-1) ?? first.requests.at(-1)!);
