@@ -572,16 +572,32 @@ export class InvocationStore {
    */
   async forceComplete(id: string, result: InvocationResult): Promise<InvocationRecord | undefined> {
     const now = this.now();
+    return this.updateUnlessCompleted(id, ReturnValue.ALL_OLD, {
+      UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease, #gpk, #gsk',
+      ExpressionAttributeNames: { '#epoch': 'epoch', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
+      ExpressionAttributeValues: { ':one': 1, ':result': toStoredResult(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
+    });
+  }
+
+  /**
+   * One conditional update of an invocation that has not finished. Returns the record (as asked
+   * by `returnValues`), undefined when it had finished, NotFoundError when it does not exist.
+   */
+  private async updateUnlessCompleted(
+    id: string,
+    returnValues: ReturnValue,
+    update: { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> },
+  ): Promise<InvocationRecord | undefined> {
     try {
       const res = await this.tables.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.invocation(id),
-          UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease, #gpk, #gsk',
+          UpdateExpression: update.UpdateExpression,
           ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
-          ExpressionAttributeNames: { '#epoch': 'epoch', '#status': 'status', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
-          ExpressionAttributeValues: { ':one': 1, ':completed': InvocationStatus.Completed, ':result': toStoredResult(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
-          ReturnValues: ReturnValue.ALL_OLD,
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#status': 'status' },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':completed': InvocationStatus.Completed },
+          ReturnValues: returnValues,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
@@ -667,27 +683,11 @@ export class InvocationStore {
 
   /** Marks a running or suspended invocation for a graceful cancel. Returns it, or undefined if finished. */
   async requestCancel(id: string): Promise<InvocationRecord | undefined> {
-    try {
-      const res = await this.tables.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.invocation(id),
-          UpdateExpression: 'SET #cancel = :yes, #modified = :now',
-          ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
-          ExpressionAttributeNames: { '#cancel': 'cancel', '#status': 'status', '#modified': 'modifiedAt' },
-          ExpressionAttributeValues: { ':yes': true, ':completed': InvocationStatus.Completed, ':now': this.now() },
-          ReturnValues: ReturnValue.ALL_NEW,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return recordFromItem(res.Attributes as Record<string, unknown>);
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
-        if (!err.Item) throw new NotFoundError(`invocation ${id} not found`, { cause: err });
-        return undefined;
-      }
-      throw err;
-    }
+    return this.updateUnlessCompleted(id, ReturnValue.ALL_NEW, {
+      UpdateExpression: 'SET #cancel = :yes, #modified = :now',
+      ExpressionAttributeNames: { '#cancel': 'cancel', '#modified': 'modifiedAt' },
+      ExpressionAttributeValues: { ':yes': true, ':now': this.now() },
+    });
   }
 
   /** The key's lock holder, inbox and state (strongly consistent). */

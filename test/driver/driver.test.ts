@@ -1,37 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, type RuntimeConfig } from '../../lib/config.js';
-import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
-import { Driver, type Kicker } from '../../lib/driver/driver.js';
-import { createConnectHandler } from '../../lib/ingress/connect.js';
-import { silentLogger } from '../../lib/log.js';
-import { InvocationStore } from '../../lib/store/invocation-store.js';
 import { servicesEndpoint } from '../../examples/services.js';
 import { greeterEndpoint } from '../../examples/greeter/greeter.js';
-import { freshTable } from '../support/ddb.js';
-import { inProcessTransport, staticResolver } from '../support/sdk.js';
 import type { HttpHandler } from '../../lib/http/types.js';
-
-const config: RuntimeConfig = { ...DEFAULTS, retry: { ...DEFAULTS.retry }, corsAllowedOrigins: ['*'], tableName: 'x' };
+import { inProcessRuntime, post as postJson } from '../support/runtime.js';
 
 async function setup(endpoint = servicesEndpoint()) {
-  const tables = await freshTable();
-  const store = new InvocationStore(tables);
-  const transport = inProcessTransport(endpoint);
-  const resolver = await staticResolver(transport);
-  const hub = new CompletionHub();
-  const ref: { driver?: Driver } = {};
-  const kicker: Kicker = {
-    kick: async (id) => void setImmediate(() => void ref.driver?.driveById(id)),
-    schedule: async (id, at) => void setTimeout(() => void ref.driver?.driveById(id), Math.max(0, at - Date.now())),
-  };
-  const driver = (ref.driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log: silentLogger, listener: hub }));
-  const dispatcher = new Dispatcher({ store, driver, hub, config, log: silentLogger, startInBackground: async (id) => void driver.driveById(id) });
-  const ingress = createConnectHandler({ resolver, dispatcher, config, log: silentLogger });
-  return { store, transport, ingress, tables };
+  return inProcessRuntime(endpoint);
 }
 
 function post(ingress: HttpHandler, path: string, body: unknown, contentType = 'application/json') {
-  return ingress({ method: 'POST', path, query: new URLSearchParams(), headers: new Headers({ 'content-type': contentType }), body: typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body)) });
+  return postJson(ingress, path, body, { contentType });
 }
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
