@@ -66,6 +66,12 @@ export interface DriverDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Waits at most this long inside the current process (sleep timers, retry backoff). */
   inlineWaitMs?: number;
+  /**
+   * An attempt still waiting for its endpoint after this long gets a durable deadline timer at
+   * its lease end, so a Lambda that dies mid-attempt is recovered then (not only by the sweep).
+   * Short attempts, the common case, never pay for a schedule.
+   */
+  deadlineArmAfterMs?: number;
 }
 
 export type DriveOutcome =
@@ -202,6 +208,9 @@ export class Driver {
     const timeout = AbortSignal.timeout(this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs);
     const cut = new AbortController();
     this.running.set(rec.id, cut);
+    const deadline = setTimeout(() => {
+      this.deps.kicker.schedule(rec.id, rec.leaseUntil, { epoch: rec.epoch, kind: 'deadline' }).catch((err: unknown) => log.log('warn', 'could not arm the attempt deadline', { error: err }));
+    }, this.deps.deadlineArmAfterMs ?? 5_000);
     let res;
     try {
       res = await transport.call({
@@ -214,6 +223,7 @@ export class Driver {
       if (cut.signal.aborted) throw new FencedError(`attempt of ${rec.id} cut: the invocation was killed`);
       throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, timeout.aborted ? `the endpoint did not answer within ${this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs} ms (inactivity + abort timeout)` : `endpoint call failed: ${(err as Error).message}`, { cause: err });
     } finally {
+      clearTimeout(deadline);
       if (this.running.get(rec.id) === cut) this.running.delete(rec.id);
     }
     if (res.status < 200 || res.status >= 300) {
@@ -258,10 +268,11 @@ export class Driver {
     const resumable = terminal.indexes.some((i) => this.isResumable(next, i));
     const wake = resumable ? this.now() : this.nextWake(next, terminal.indexes);
     const waitInline = wake !== undefined && wake - this.now() <= this.inlineWaitMs;
+    const extendedLease = this.now() + this.leaseMs;
     const written = await this.deps.store.writeAttempt(
       rec,
       { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined },
-      waitInline ? { status: InvocationStatus.Invoked, leaseUntil: this.now() + this.leaseMs } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
+      waitInline ? { status: InvocationStatus.Invoked, leaseUntil: extendedLease } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
     );
     const arrived = (written.completions && terminal.indexes.some((i) => written.completions!.has(i))) || (written.cancelRequested && !rec.cancelRequested);
     if (!waitInline && arrived) {
@@ -272,7 +283,7 @@ export class Driver {
     if (waitInline) {
       const delay = wake - this.now();
       if (delay > 0) await this.sleep(delay);
-      return { kind: 'continue', rec: next };
+      return { kind: 'continue', rec: { ...next, leaseUntil: extendedLease } };
     }
     if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' });
     log.log('info', 'invocation suspended', { waitingOn: terminal.indexes, wakeAt: wake });

@@ -20,7 +20,7 @@ export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
   return { ...DEFAULTS, retry: { ...DEFAULTS.retry }, corsAllowedOrigins: ['*'], tableName: 'x', ...overrides };
 }
 
-export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; private?: string[]; inlineWaitMs?: number; log?: Logger } = {}) {
+export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; private?: string[]; inlineWaitMs?: number; log?: Logger; deadlineArmAfterMs?: number } = {}) {
   const log = opts.log ?? testLog;
   const config = opts.config ?? testConfig();
   const tables = await freshTable();
@@ -37,7 +37,7 @@ export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: 
       setTimeout(() => void ref.timer?.({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - Date.now()));
     },
   };
-  const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log, listener: hub, inlineWaitMs: opts.inlineWaitMs });
+  const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log, listener: hub, inlineWaitMs: opts.inlineWaitMs, deadlineArmAfterMs: opts.deadlineArmAfterMs });
   ref.timer = createTimerHandler({ driver, store, log });
   const dispatcher = new Dispatcher({ store, driver, hub, config, log, startInBackground: (id) => kicker.kick(id) });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });

@@ -6,6 +6,7 @@ import { silentLogger } from '../../lib/log.js';
 import { freshTable } from '../support/ddb.js';
 import { eventually, inProcessRuntime, json, post } from '../support/runtime.js';
 import { servicesEndpoint } from '../../examples/services.js';
+import { testServicesEndpoint } from '../support/test-services.js';
 
 describe('sleep longer than the inline threshold', () => {
   it('suspends, arms a timer, and resumes when it fires; duplicate and stale deliveries do nothing', async () => {
@@ -65,3 +66,24 @@ describe('LocalKicker', () => {
     third.stop();
   });
 });
+
+describe('attempt deadlines', () => {
+  it('arms a durable deadline timer at the lease end for an attempt that runs long, and the timer is a no-op once the attempt moved on', async () => {
+    const env = await inProcessRuntime(testServicesEndpoint(), { deadlineArmAfterMs: 100 });
+    const res = await post(env.ingress, '/effects/slow', { request: { ms: 400 } });
+    expect(json(res)).toEqual({ response: 'finished' });
+    const id = res.headers['x-restate-id']!;
+    const deadline = env.timers.find((t) => t.id === id && t.kind === 'deadline');
+    expect(deadline).toBeDefined();
+    expect(deadline!.at).toBeGreaterThan(Date.now() + 60_000); // the lease end: inactivity + abort timeout ahead
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: deadline!.at })).toMatchObject({ kind: 'ignored' });
+  });
+
+  it('arms none for a quick attempt', async () => {
+    const env = await inProcessRuntime(testServicesEndpoint(), { deadlineArmAfterMs: 1_000 });
+    const res = await post(env.ingress, '/chainC/c', { request: { v: 'q' } });
+    expect(res.status).toBe(200);
+    expect(env.timers.filter((t) => t.kind === 'deadline')).toEqual([]);
+  });
+});
+
