@@ -74,15 +74,32 @@ export async function measureCase(base: string, c: CostCase, metrics: DynamoMetr
       return undefined;
     }
   }
+  return measureRun(c, metrics, trace, async () => {
+    let errors = 0;
+    for (let i = 0; i < c.calls; i++) {
+      const res = await call(base, c, i);
+      if (res.status !== 200) errors++;
+    }
+    return errors;
+  });
+}
+
+/**
+ * Counts the DynamoDB requests of `run` (which makes `c.calls` calls in any order or concurrency
+ * and returns how many failed): waits for quiet, resets the counters, runs, waits until the
+ * background work is done, and divides by `c.calls`.
+ */
+export async function measureRun(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, run: () => Promise<number>): Promise<CostResult> {
   await settle(trace);
   metrics.reset();
   trace.reset();
-  let errors = 0;
-  for (let i = 0; i < c.calls; i++) {
-    const res = await call(base, c, i);
-    if (res.status !== 200) errors++;
-  }
+  const errors = await run();
   await settle(trace);
+  return summarize(c, metrics, trace, errors);
+}
+
+/** Per-call figures of what the counters hold now (see measureRun). */
+export function summarize(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, errors: number): CostResult {
   const totals = metrics.snapshot();
   const n = c.calls;
   const reqs = trace.requests;
@@ -90,7 +107,7 @@ export async function measureCase(base: string, c: CostCase, metrics: DynamoMetr
   const isRegistry = (r: TracedRequest) => r.items.every((k) => REGISTRY_KINDS.has(k));
   const groups = new Map<string, { n: number; req: TracedRequest }>();
   for (const r of reqs) {
-    const key = `${r.op}|${r.items.join('+')}|${r.consistent}|${r.site}`;
+    const key = `${r.op}|${r.items.join('+')}|${r.consistent}|${r.error ?? ''}|${r.site}`;
     const g = groups.get(key);
     if (g) g.n++;
     else groups.set(key, { n: 1, req: r });
@@ -116,7 +133,7 @@ export async function measureCase(base: string, c: CostCase, metrics: DynamoMetr
       failed: count((r) => r.error !== undefined),
     },
     breakdown: [...groups.values()]
-      .map((g) => ({ perCall: g.n / n, what: `${g.req.op} [${g.req.items.join(' + ')}]${g.req.consistent ? ' consistent' : ''}`, site: g.req.site, req: g.req }))
+      .map((g) => ({ perCall: g.n / n, what: `${g.req.op} [${g.req.items.join(' + ')}]${g.req.consistent ? ' consistent' : ''}${g.req.error ? ` refused (${g.req.error.replace(/Exception$/, '')})` : ''}`, site: g.req.site, req: g.req }))
       .sort((a, b) => b.perCall - a.perCall),
   };
 }

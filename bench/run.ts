@@ -4,8 +4,15 @@
  *   1. DynamoDB requests and capacity per invocation kind (DynamoDB Local, warm caches)
  *   2. latency p50/p99 and throughput of the local stack at concurrency 1 and 16
  *   3. Lambda bundle sizes and module init time
+ *   4. DynamoDB requests, capacity and endpoint round trips per journal entry kind (own SDK services)
+ *   5. N side effects: round trips, replayed bytes, writes and latency as N grows
+ *   6. local timers: from a sleep's due time to the resumed attempt
+ *   7. idempotency keys: new call, duplicate hit, duplicate attached in flight, Invoke; hit latency
+ * (4–7 run against the local stack after section 2, before the stack stops and section 3 runs.)
  *
- * Options: --only cost,latency,bundles   --cost-calls N (50)   --calls N (300, section 2)
+ * Options: --only cost,latency,bundles,entries,effects,resume,idempotency
+ *          --cost-calls N (50)   --calls N (300, section 2)   --entry-calls N (30, sections 4 and 7)
+ *          --effects-calls N (20, section 5)   --resume-samples N (5, section 6)
  *          --keep-bundles (leave bench/.out; `npm run lint` would then lint the bundles)
  * See bench/README.md.
  */
@@ -23,6 +30,9 @@ import { excessReads, measureCase, plainCallTargets, printCost, settle, type Cos
 import { fixed, note, table, verdict } from './format.js';
 import { postJson, isUnavailable } from './http.js';
 import { printLoad, runLoad, type LoadResult, type LoadScenario } from './latency.js';
+import { startBenchServer, type BenchServer } from './bench-services.js';
+import { entryCases, LONG_SLEEP_MS, measureEffects, measureEntry, measureResume, printCycles, printEffects, printEntries, printResume, type EffectsResult, type EntryEnv, type EntryResult } from './entries.js';
+import { DUPLICATE_AFTER_MS, measureIdempotency, printIdempotency, SLOW_MS } from './idempotency.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const INGRESS_BUNDLE_LIMIT_KB = 400;
@@ -32,12 +42,24 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     calls: { type: 'string' },
     'cost-calls': { type: 'string' },
+    'entry-calls': { type: 'string' },
+    'effects-calls': { type: 'string' },
+    'resume-samples': { type: 'string' },
     'keep-bundles': { type: 'boolean' },
   },
 });
-const sections = new Set((args.only ?? 'cost,latency,bundles').split(',').map((s) => s.trim()));
+const ALL_SECTIONS = ['cost', 'latency', 'bundles', 'entries', 'effects', 'resume', 'idempotency'];
+const sections = new Set((args.only ?? ALL_SECTIONS.join(',')).split(',').map((s) => s.trim()));
+for (const s of sections) if (!ALL_SECTIONS.includes(s)) throw new Error(`unknown section '${s}' (sections: ${ALL_SECTIONS.join(', ')})`);
+/** Sections 4–7 run against the purpose-built services of bench/bench-services.ts. */
+const OWN_SERVICE_SECTIONS = ['entries', 'effects', 'resume', 'idempotency'];
+const LOCAL_SECTIONS = ['cost', 'latency', ...OWN_SERVICE_SECTIONS];
 const loadCalls = Number(args.calls ?? 300);
 const costCalls = Number(args['cost-calls'] ?? 50);
+const entryCalls = Number(args['entry-calls'] ?? 30);
+const effectsCalls = Number(args['effects-calls'] ?? 20);
+const resumeSamples = Number(args['resume-samples'] ?? 5);
+const EFFECT_COUNTS = [0, 1, 2, 4, 8, 16];
 const COST_WARMUP = 5;
 const LOAD_WARMUP = 20;
 /** A row stops issuing new calls after this long, so a loaded machine cannot stretch the run past ~3 minutes. */
@@ -69,6 +91,7 @@ function header(): void {
 async function localSections(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'restless-bench-'));
   let runner: LocalRunner | undefined;
+  let benchServer: BenchServer | undefined;
   try {
     const started = performance.now();
     // As `npm start`: DynamoDB Local, ingress/admin fronts, the example endpoint over h2c; all ports free ones.
@@ -157,11 +180,65 @@ async function localSections(): Promise<void> {
       out();
       out(note(`Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row; a row stops issuing calls after ${LOAD_ROW_LIMIT_S} s (calls < ${loadCalls} then). DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). load = 1-minute load average when the row ended (${cpus().length} cores). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local's ~1-3 ms, and Lambda concurrency replaces this single Node process.`));
     }
+    if (OWN_SERVICE_SECTIONS.some((s) => sections.has(s))) {
+      benchServer = await startBenchServer();
+      const reg = await fetch(`${runner.adminUrl}/endpoints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: benchServer.uri, force: true }) });
+      if (reg.status >= 300) throw new Error(`registering the bench services at ${benchServer.uri} failed: ${reg.status} ${await reg.text()}`);
+      await reg.text();
+      const env: EntryEnv = { base, metrics, trace, server: benchServer, run, localTimers: sharedRuntime().localTimers };
+      await ownServiceSections(env);
+    }
     out();
-    out(`  Example endpoint (Restate SDK) log: ${sdkLog.errors} error line(s)${sdkLog.firstError ? `, first: ${sdkLog.firstError}` : ''}`);
+    out(`  ${benchServer ? 'Restate SDK endpoints (example + bench services)' : 'Example endpoint (Restate SDK)'} log: ${sdkLog.errors} error line(s)${sdkLog.firstError ? `, first: ${sdkLog.firstError}` : ''}`);
   } finally {
     await runner?.stop();
+    // After the runner: its stop closes the pooled h2c sessions, which server.close() waits for.
+    await benchServer?.close();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- 4–7: purpose-built services ----------------------------------------------------------------
+
+function loadLine(): string {
+  return `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+async function ownServiceSections(env: EntryEnv): Promise<void> {
+  let entries: Map<string, EntryResult> | undefined;
+  let effects: EffectsResult[] | undefined;
+  if (sections.has('entries')) {
+    out();
+    out(`== 4. DynamoDB requests and capacity per journal entry kind (SDK services benchEntries/benchState, ${entryCalls} calls per case) == (${loadLine()})`);
+    const cases = entryCases(env.run, entryCalls);
+    entries = new Map();
+    for (const c of cases) entries.set(c.id, await measureEntry(env, c));
+    printEntries(entries, cases).forEach((l) => out(l));
+  }
+  if (sections.has('effects')) {
+    out();
+    out(`== 5. N side effects: endpoint round trips, replayed bytes, writes, latency (${effectsCalls} sequential calls per row) == (${loadLine()})`);
+    effects = await measureEffects(env, EFFECT_COUNTS, effectsCalls);
+    printEffects(effects).forEach((l) => out(l));
+    out();
+    out(note('Request/response mode: every side effect ends an attempt (the SDK sends it with REQUIRES_ACK and suspends), the driver stores it (one write) and calls the endpoint again with the whole journal, so a handler with N side effects makes N+1 round trips and the bytes sent grow with N² (each replay repeats every earlier entry). round trips and req bytes counted on our h2c server (request bodies: Start + journal); largest req = the last replay; writes/WCU per call include the accept write; p50/p99 = client latency; load = 1-minute load average when the row ended.'));
+  }
+  if (entries) {
+    out();
+    out('  Per suspension/resume cycle (differences of the rows above; ms = difference of the p50 latencies):');
+    printCycles(entries, effects).forEach((l) => out(l));
+  }
+  if (sections.has('resume')) {
+    out();
+    out(`== 6. Local timers: from a sleep's due time to the resumed attempt (${resumeSamples} sleeps of ${LONG_SLEEP_MS} ms, started 300 ms apart) == (${loadLine()})`);
+    printResume(await measureResume(env, resumeSamples, LONG_SLEEP_MS, 300)).forEach((l) => out(l));
+    out();
+    out(note(`A sleep above the driver's inline threshold (2 s) suspends the invocation; the local kicker (lib/timers/local-kicker.ts) stores a timer item and arms a setTimeout for the due time, then calls the timer handler, which reads the invocation, takes it and replays it with the sleep completed. due = Date.now() + ms when the handler called ctx.sleep (as the SDK computes the wake-up time); timer fired = when our wrapper of the kicker's \`fire\` ran; endpoint resumed = when the handler's code after the sleep ran in the endpoint (same process and clock). On AWS the timer is an EventBridge Scheduler one-time schedule (minute-level precision is documented; typically seconds) and a Lambda invocation, so expect far more than here.`));
+  }
+  if (sections.has('idempotency')) {
+    out();
+    out(`== 7. Idempotency keys: DynamoDB cost and duplicate latency (${entryCalls} calls per row, ${Math.max(5, Math.round(entryCalls / 2))} pairs; ${DUPLICATE_AFTER_MS} ms / ${SLOW_MS} ms attach) == (${loadLine()})`);
+    printIdempotency(await measureIdempotency(env, entryCalls, Math.max(5, Math.round(entryCalls / 2)), 200)).forEach((l) => out(l));
   }
 }
 
@@ -208,7 +285,7 @@ async function bundleSection(): Promise<void> {
 
 header();
 try {
-  if (sections.has('cost') || sections.has('latency')) await localSections();
+  if (LOCAL_SECTIONS.some((s) => sections.has(s))) await localSections();
   if (sections.has('bundles')) await bundleSection();
 } catch (err) {
   console.error('benchmark failed:', err);
