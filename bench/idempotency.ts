@@ -130,7 +130,7 @@ export function printIdempotency(res: IdempotencyResult): string[] {
   lines.push(table(['case', 'calls', 'writes', 'reads', 'refused', 'WCU', 'WCU on AWS', 'RCU', 'round trips', 'DDB ms', 'requests per call by operation'], rows));
   for (const r of [...res.rows.map((x) => x.r), ...(a ? [a.single, a.pairs] : [])]) if (r.firstError) lines.push(`  ${r.cost.case.label}: first error: ${r.firstError}`);
   if (a) {
-    lines.push(`  duplicates in flight: ${a.sameAnswer}/${a.pairs.cost.case.calls} got the first call's id and answer; duplicate latency p50 ${fixed(median(a.dupMs), 1)} ms (max ${fixed(Math.max(...a.dupMs), 1)}), answered ${fixed(median(a.dupAfterFirstMs), 1)} ms after the first call (median; max ${fixed(Math.max(...a.dupAfterFirstMs), 1)})`);
+    lines.push(`  duplicates in flight: ${a.sameAnswer}/${a.pairs.cost.case.calls} got the first call's id and answer; duplicate latency p50 ${fixed(median(a.dupMs), 1)} ms (max ${fixed(Math.max(...a.dupMs), 1)}), its answer ended ${fixed(median(a.dupAfterFirstMs), 1)} ms after the first call's (median, negative = before; max ${fixed(Math.max(...a.dupAfterFirstMs), 1)}): both are woken by the same in-process notification`);
   }
   lines.push('');
   lines.push('  Where the requests come from (per call; store method ← caller):');

@@ -31,7 +31,7 @@ import { fixed, note, table, verdict } from './format.js';
 import { postJson, isUnavailable } from './http.js';
 import { printLoad, runLoad, type LoadResult, type LoadScenario } from './latency.js';
 import { startBenchServer, type BenchServer } from './bench-services.js';
-import { entryCases, LONG_SLEEP_MS, measureEffects, measureEntry, measureResume, printCycles, printEffects, printEntries, printResume, type EffectsResult, type EntryEnv, type EntryResult } from './entries.js';
+import { entryCases, LONG_SLEEP_MS, warmUp, measureEffects, measureEntry, measureResume, printCycles, printEffects, printEntries, printResume, type EffectsResult, type EntryEnv, type EntryResult } from './entries.js';
 import { DUPLICATE_AFTER_MS, measureIdempotency, printIdempotency, SLOW_MS } from './idempotency.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -207,6 +207,8 @@ function loadLine(): string {
 async function ownServiceSections(env: EntryEnv): Promise<void> {
   let entries: Map<string, EntryResult> | undefined;
   let effects: EffectsResult[] | undefined;
+  // Alone (--only …), the first case would pay for a cold JIT here and in DynamoDB Local.
+  if (!sections.has('cost') && !sections.has('latency')) await warmUp(env, 40);
   if (sections.has('entries')) {
     out();
     out(`== 4. DynamoDB requests and capacity per journal entry kind (SDK services benchEntries/benchState, ${entryCalls} calls per case) == (${loadLine()})`);
@@ -225,7 +227,7 @@ async function ownServiceSections(env: EntryEnv): Promise<void> {
   }
   if (entries) {
     out();
-    out('  Per suspension/resume cycle (differences of the rows above; ms = difference of the p50 latencies):');
+    out('  Per suspension/resume cycle (differences of rows above; Δ p50 ms = difference of their client p50 latencies, noisy):');
     printCycles(entries, effects).forEach((l) => out(l));
   }
   if (sections.has('resume')) {
