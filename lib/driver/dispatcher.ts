@@ -174,10 +174,13 @@ export class Dispatcher {
         if (!rec) throw new RestlessError(Code.NotFound, `invocation ${id} not found`);
         if (rec.status === InvocationStatus.Completed && rec.result) return { kind: 'result', result: rec.result };
         polls++;
-        // Self-healing: an inboxed invocation at the head of its inbox whose kick got lost.
+        // Self-healing, so a waiter need not wait for the sweep: an inboxed invocation at the head
+        // of its inbox whose kick got lost, or a runnable one whose attempt died (lease lapsed).
         if (rec.status === InvocationStatus.Inboxed && polls % 10 === 0) {
           const instance = await this.deps.store.getInstance(rec.service, rec.key);
           if (instance.queue[0] === id) void this.deps.driver.driveById(id).catch(() => undefined);
+        } else if (rec.status === InvocationStatus.Invoked && rec.leaseUntil > 0 && rec.leaseUntil < now()) {
+          void this.deps.driver.driveById(id).catch(() => undefined);
         }
         const remaining = deadlineMs - now();
         if (remaining <= 0 || signal?.aborted) return { kind: 'timeout' };
