@@ -109,6 +109,8 @@ export interface EndpointStats {
   maxBytes: number;
   /** Calls by `service/method`. */
   byMethod: Map<string, number>;
+  /** Date.now() when each call arrived. */
+  arrivals: number[];
   reset(): void;
 }
 
@@ -126,17 +128,20 @@ export async function startBenchServer(): Promise<BenchServer> {
     bytes: 0,
     maxBytes: 0,
     byMethod: new Map(),
+    arrivals: [],
     reset() {
       this.calls = 0;
       this.bytes = 0;
       this.maxBytes = 0;
       this.byMethod = new Map();
+      this.arrivals = [];
     },
   };
   const server: Http2Server = createServer((req: Http2ServerRequest, res: Http2ServerResponse) => {
     const path = req.url ?? '';
     if (path.startsWith('/invoke/')) {
       stats.calls++;
+      stats.arrivals.push(Date.now());
       const method = path.slice('/invoke/'.length);
       stats.byMethod.set(method, (stats.byMethod.get(method) ?? 0) + 1);
       let size = 0;

@@ -30,6 +30,8 @@ export interface CostCase {
 export interface CostResult {
   case: CostCase;
   errors: number;
+  /** Requests left out of the figures (see summarize). */
+  excluded?: number;
   perCall: {
     requests: number;
     byOp: Record<string, number>;
@@ -89,20 +91,35 @@ export async function measureCase(base: string, c: CostCase, metrics: DynamoMetr
  * and returns how many failed): waits for quiet, resets the counters, runs, waits until the
  * background work is done, and divides by `c.calls`.
  */
-export async function measureRun(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, run: () => Promise<number>): Promise<CostResult> {
+export async function measureRun(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, run: () => Promise<number>, exclude?: (r: TracedRequest) => boolean): Promise<CostResult> {
   await settle(trace);
   metrics.reset();
   trace.reset();
   const errors = await run();
   await settle(trace);
-  return summarize(c, metrics, trace, errors);
+  return summarize(c, metrics, trace, errors, exclude);
 }
 
-/** Per-call figures of what the counters hold now (see measureRun). */
-export function summarize(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, errors: number): CostResult {
+/** The local runner's periodic sweep (16 index queries a minute, whatever the traffic). */
+export const isSweep = (r: TracedRequest): boolean => r.op === 'Query' && r.items.includes('lease');
+
+/**
+ * Per-call figures of what the counters hold now (see measureRun). Requests matching `exclude`
+ * (e.g. the periodic sweep, which is not caused by the calls) are left out of every figure and
+ * counted in `excluded`.
+ */
+export function summarize(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, errors: number, exclude?: (r: TracedRequest) => boolean): CostResult {
   const totals = metrics.snapshot();
   const n = c.calls;
-  const reqs = trace.requests;
+  const left = exclude ? trace.requests.filter(exclude) : [];
+  for (const r of left) {
+    const op = `${r.op}Command`;
+    totals.requests[op] = (totals.requests[op] ?? 1) - 1;
+    if (totals.requests[op] === 0) delete totals.requests[op];
+    totals.readCapacity -= r.readUnits;
+    totals.writeCapacity -= r.writeUnits;
+  }
+  const reqs = exclude ? trace.requests.filter((r) => !exclude(r)) : trace.requests;
   const count = (pred: (r: TracedRequest) => boolean) => reqs.filter(pred).length / n;
   const isRegistry = (r: TracedRequest) => r.items.every((k) => REGISTRY_KINDS.has(k));
   const groups = new Map<string, { n: number; req: TracedRequest }>();
@@ -117,6 +134,7 @@ export function summarize(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrac
   return {
     case: c,
     errors,
+    excluded: left.length,
     perCall: {
       requests: Object.values(totals.requests).reduce((a, b) => a + b, 0) / n,
       byOp,

@@ -12,7 +12,7 @@ import type { TimerEvent } from '../lib/timers/timer-event.js';
 import type { BenchServer } from './bench-services.js';
 import { sleepProbes } from './bench-services.js';
 import type { DynamoTrace } from './ddb-trace.js';
-import { measureRun, type CostCase, type CostResult } from './dynamo-cost.js';
+import { isSweep, measureRun, type CostCase, type CostResult } from './dynamo-cost.js';
 import { fixed, median, note, percentile, table } from './format.js';
 import { postJson, type CallResult } from './http.js';
 
@@ -36,6 +36,8 @@ export interface EntryCase extends CostCase {
   warmup?: number;
   /** The expected answer body, to catch a handler that did not do what it should. */
   expect?: string;
+  /** Count round trips per call (sequential calls whose invocations all end before the answer). */
+  tripsPerCall?: boolean;
 }
 
 export interface EntryResult {
@@ -47,6 +49,15 @@ export interface EntryResult {
   ms: number[];
   firstError?: string;
   load: number;
+  /** With `tripsPerCall`: how many calls made how many round trips. */
+  tripHistogram?: Map<number, number>;
+}
+
+/** "17 calls × 2, 1 call × 3" when the calls did not all make the same number of round trips. */
+export function unevenTrips(r: EntryResult): string | undefined {
+  const h = r.tripHistogram;
+  if (!h || h.size < 2) return undefined;
+  return [...h].sort((a, b) => a[0] - b[0]).map(([trips, n]) => `${n} call${n === 1 ? '' : 's'} × ${trips}`).join(', ');
 }
 
 /** Reads per call by callers waiting for a result (the ingress polling a suspended or running call). */
@@ -92,16 +103,23 @@ function checker(expect?: string) {
 }
 
 export async function measureEntry(env: EntryEnv, c: EntryCase): Promise<EntryResult> {
-  const one = (i: number) => postJson(env.base + c.path, c.body(i), c.headers?.(i) ?? {});
+  const hist = new Map<number, number>();
+  const one = async (i: number) => {
+    const before = env.server.stats.calls;
+    const res = await postJson(env.base + c.path, c.body(i), c.headers?.(i) ?? {});
+    const trips = env.server.stats.calls - before;
+    if (i >= 0) hist.set(trips, (hist.get(trips) ?? 0) + 1);
+    return res;
+  };
   await issue(c.warmup ?? 3, c.concurrency ?? 1, c.staggerMs ?? 0, (i) => one(-1 - i), checker(c.expect));
   let calls: { ms: number[]; errors: number; firstError?: string } = { ms: [], errors: 0 };
   const cost = await measureRun(c, env.metrics, env.trace, async () => {
     env.server.stats.reset();
     calls = await issue(c.calls, c.concurrency ?? 1, c.staggerMs ?? 0, one, checker(c.expect));
     return calls.errors;
-  });
+  }, isSweep);
   const s = env.server.stats;
-  return { cost, roundTrips: s.calls / c.calls, bytes: s.bytes / c.calls, maxBytes: s.maxBytes, ms: calls.ms, firstError: calls.firstError, load: loadavg()[0]! };
+  return { cost, roundTrips: s.calls / c.calls, bytes: s.bytes / c.calls, maxBytes: s.maxBytes, ms: calls.ms, firstError: calls.firstError, load: loadavg()[0]!, tripHistogram: c.tripsPerCall && (c.concurrency ?? 1) === 1 ? hist : undefined };
 }
 
 /** Warms the JIT of this process and of DynamoDB Local on the bench services' paths (when sections 1–2 did not run). */
@@ -142,8 +160,8 @@ export function entryCases(run: string, calls: number): EntryCase[] {
   });
   return [
     u('u-base', 'unkeyed baseline (no entry)', 'accept write + completion write', 'baseline', {}, { group: 'baseline-unkeyed' }),
-    u('effect1', '1 side effect', 'SideEffect entry (REQUIRES_ACK): a suspension resumable at once', 'effects', { n: 1 }),
-    u('sleep-short', `sleep ${SHORT_SLEEP_MS} ms (waited inline)`, 'Sleep entry ≤ 2 s: the driver waits in process', 'sleep', { ms: SHORT_SLEEP_MS }, { calls: slow }),
+    u('effect1', '1 side effect', 'SideEffect entry (REQUIRES_ACK): a suspension resumable at once', 'effects', { n: 1 }, { tripsPerCall: true }),
+    u('sleep-short', `sleep ${SHORT_SLEEP_MS} ms (waited inline)`, 'Sleep entry ≤ 2 s: the driver waits in process', 'sleep', { ms: SHORT_SLEEP_MS }, { calls: slow, tripsPerCall: true }),
     u('sleep-long', `sleep ${LONG_SLEEP_MS} ms (timer)`, 'Sleep entry > 2 s: suspended, woken by a timer', 'sleep', { ms: LONG_SLEEP_MS }, { calls: 4, concurrency: 4, staggerMs: 150, warmup: 0 }),
     u('call', 'call benchTarget/echo', 'Invoke entry: the child runs, its result completes the entry', 'call', {}, { expect: 'called' }),
     u('send', 'one-way send to benchTarget/echo', 'BackgroundInvoke entry: a child invocation, nobody waits', 'send', {}),
@@ -211,8 +229,12 @@ export function printEntries(results: Map<string, EntryResult>, cases: EntryCase
   for (const c of cases) {
     const r = results.get(c.id);
     if (r?.firstError) lines.push(`  ${c.label}: first error: ${r.firstError}`);
+    const uneven = r && unevenTrips(r);
+    if (uneven) lines.push(`  ${c.label}: not every call made the same number of round trips: ${uneven}`);
     if (r && (r.cost.perCall.retries > 0 || r.cost.perCall.failed > 0)) lines.push(`  ${c.label}: ${fixed(r.cost.perCall.retries)} SDK retries/call, ${fixed(r.cost.perCall.failed)} refused requests/call`);
   }
+  const swept = cases.map((c) => results.get(c.id)?.cost.excluded ?? 0).reduce((a, b) => a + b, 0);
+  if (swept) lines.push(`  (left out: ${swept} index queries of the runner's periodic sweep, 16 a minute whatever the traffic)`);
   lines.push('');
   lines.push(note('Per call (the handler\'s invocation plus every invocation it causes: the callee of a call or send, benchResolver for the awakeable), after warm-up calls of the same case, background work included. round trips = requests the endpoint received (one per attempt in request/response mode), req bytes = their bodies (Start + replayed journal). Δ = difference to the baseline handler of the same kind (unkeyed or keyed), i.e. what the entry costs. of which polls = reads by the ingress waiting for the result (Dispatcher.waitForResult polls the invocation item every 20 ms, doubling up to 1 s, even when the in-process notification comes first). Columns as in section 1; "WCU on AWS" doubles the table part of transactional writes. A refused conditional write consumes capacity on AWS too, but DynamoDB Local does not report it. p50 = client latency of the call.'));
   lines.push('');
@@ -277,7 +299,7 @@ export interface EffectsResult {
 export async function measureEffects(env: EntryEnv, ns: number[], calls: number): Promise<EffectsResult[]> {
   const out: EffectsResult[] = [];
   for (const n of ns) {
-    const c: EntryCase = { id: `effects-${n}`, label: `${n} side effects`, what: '', group: 'unkeyed', path: '/benchEntries/effects', body: () => ({ request: { n } }), calls, warmup: 2, expect: String((n * (n - 1)) / 2) };
+    const c: EntryCase = { id: `effects-${n}`, label: `${n} side effects`, what: '', group: 'unkeyed', path: '/benchEntries/effects', body: () => ({ request: { n } }), calls, warmup: 2, expect: String((n * (n - 1)) / 2), tripsPerCall: true };
     out.push({ n, entry: await measureEntry(env, c) });
   }
   return out;
@@ -289,7 +311,11 @@ export function printEffects(results: EffectsResult[]): string[] {
     return [String(n), String(r.cost.case.calls) + (r.cost.errors ? ` (${r.cost.errors} err)` : ''), fixed(r.roundTrips), fixed(r.bytes, 0), String(r.maxBytes), fixed(p.writes), fixed(p.reads), fixed(p.wcu), fixed(p.wcuAws), fixed(p.ddbMs, 1), fixed(median(r.ms), 1), fixed(percentile(r.ms, 99), 1), fixed(r.load, 1)];
   });
   const lines = [table(['N', 'calls', 'round trips', 'req bytes total', 'largest req', 'writes', 'reads', 'WCU', 'WCU on AWS', 'DDB ms', 'p50 ms', 'p99 ms', 'load'], rows)];
-  for (const { entry: r } of results) if (r.firstError) lines.push(`  N=${r.cost.case.label}: first error: ${r.firstError}`);
+  for (const { entry: r } of results) if (r.firstError) lines.push(`  ${r.cost.case.label}: first error: ${r.firstError}`);
+  for (const { entry: r } of results) {
+    const uneven = unevenTrips(r);
+    if (uneven) lines.push(`  ${r.cost.case.label}: not every call made the same number of round trips: ${uneven}`);
+  }
   const a = results.at(-2);
   const b = results.at(-1);
   if (a && b && b.n > a.n) {

@@ -5,7 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import { measureEntry, type EntryCase, type EntryEnv, type EntryResult } from './entries.js';
-import { measureRun } from './dynamo-cost.js';
+import { isSweep, measureRun } from './dynamo-cost.js';
 import { fixed, median, note, percentile, table } from './format.js';
 import { postJson } from './http.js';
 
@@ -70,7 +70,7 @@ async function attach(env: EntryEnv, pairs: number): Promise<AttachResult> {
       if (a.headers.get('x-restate-id') === dup.headers.get('x-restate-id') && a.text === dup.text) sameAnswer++;
     }
     return errors;
-  });
+  }, isSweep);
   const pairsResult: EntryResult = { cost, roundTrips: env.server.stats.calls / pairs, bytes: env.server.stats.bytes / pairs, maxBytes: env.server.stats.maxBytes, ms: dupMs, firstError, load: loadavg()[0]! };
   return { single, pairs: pairsResult, dupMs, dupAfterFirstMs, sameAnswer };
 }

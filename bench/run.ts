@@ -223,7 +223,7 @@ async function ownServiceSections(env: EntryEnv): Promise<void> {
     effects = await measureEffects(env, EFFECT_COUNTS, effectsCalls);
     printEffects(effects).forEach((l) => out(l));
     out();
-    out(note('Request/response mode: every side effect ends an attempt (the SDK sends it with REQUIRES_ACK and suspends), the driver stores it (one write) and calls the endpoint again with the whole journal, so a handler with N side effects makes N+1 round trips and the bytes sent grow with N² (each replay repeats every earlier entry). round trips and req bytes counted on our h2c server (request bodies: Start + journal); largest req = the last replay; writes/WCU per call include the accept write; p50/p99 = client latency; load = 1-minute load average when the row ended.'));
+    out(note('Request/response mode: every side effect ends an attempt (the SDK sends it with REQUIRES_ACK and suspends), the driver stores it (one write) and calls the endpoint again with the whole journal, so a handler with N side effects makes N+1 round trips and the bytes sent grow with N² (each replay repeats every earlier entry). round trips and req bytes counted on our h2c server (request bodies: Start + journal); largest req = the last replay; writes/WCU per call include the accept write; p50/p99 = client latency; load = 1-minute load average when the row ended. The runner\'s periodic sweep (16 index queries a minute) is left out here and in sections 4 and 7.'));
   }
   if (entries) {
     out();
