@@ -272,7 +272,10 @@ export class Driver {
     const written = await this.deps.store.writeAttempt(
       rec,
       { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined },
-      waitInline ? { status: InvocationStatus.Invoked, leaseUntil: extendedLease } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
+      // The index keeps the attempt's first lease end while it continues inline: rewriting it
+      // would delete and re-insert the index entry (2 WCU) on every continuation. The sweep then
+      // may look at a still-running attempt, and its take is refused by the real lease.
+      waitInline ? { status: InvocationStatus.Invoked, leaseUntil: extendedLease, keepIndex: true } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
     );
     const arrived = (written.completions && terminal.indexes.some((i) => written.completions!.has(i))) || (written.cancelRequested && !rec.cancelRequested);
     if (!waitInline && arrived) {
@@ -281,8 +284,9 @@ export class Driver {
       return { kind: 'continue', rec: rec.kind !== 'unkeyed' ? { ...retaken, state: next.state } : retaken };
     }
     if (waitInline) {
-      const delay = wake - this.now();
-      if (delay > 0) await this.sleep(delay);
+      // Timers may fire a millisecond early: wait until the wake-up time has really passed, or
+      // the endpoint would find the sleep not due and suspend on it again (a wasted round trip).
+      while (this.now() < wake) await this.sleep(wake - this.now() + 1);
       return { kind: 'continue', rec: { ...next, leaseUntil: extendedLease } };
     }
     if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' });
@@ -393,7 +397,7 @@ export class Driver {
         else log.log('info', 'awakeable completion dropped (already completed or unknown)', { target: effect.invocationId, entry: effect.entryIndex });
         continue;
       }
-      const created = await enqueueInvocation(this.deps.store, this.deps.kicker, effect.spec, { notBefore: effect.kind === 'send' ? effect.notBefore : undefined, now: this.now() });
+      const { created } = await enqueueInvocation(this.deps.store, this.deps.kicker, effect.spec, { notBefore: effect.kind === 'send' ? effect.notBefore : undefined, now: this.now() });
       if (created) log.log('info', effect.kind === 'call' ? 'child invocation started' : 'one-way invocation sent', { child: effect.spec.id, target: `${effect.spec.service}/${effect.spec.method}` });
     }
     void rec;

@@ -7,7 +7,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import { FencedError, InvalidArgumentError } from '../errors.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
-import type { InvocationStore, NewInvocation } from '../store/invocation-store.js';
+import { FencedStateError, type InvocationRecord, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
 import type { Kicker } from './driver.js';
 import { instanceKind } from './kinds.js';
 import { checkInputSize } from './dispatcher.js';
@@ -39,7 +39,7 @@ export type EnqueueSpec = Omit<NewInvocation, 'kind' | 'key'> & { target: Resolv
  * and kicked if it holds the lock. With `notBefore` in the future it is created delayed and a
  * timer starts it. Creating an id that exists already is a no-op (returns false).
  */
-export async function enqueueInvocation(store: InvocationStore, kicker: Kicker, spec: EnqueueSpec, opts: { notBefore?: number; now?: number } = {}): Promise<boolean> {
+export async function enqueueInvocation(store: InvocationStore, kicker: Kicker, spec: EnqueueSpec, opts: { notBefore?: number; now?: number } = {}): Promise<Enqueued> {
   const now = opts.now ?? Date.now();
   checkInputSize(spec.input.byteLength);
   const kind = instanceKind(spec.target.meta.instance_type);
@@ -50,19 +50,27 @@ export async function enqueueInvocation(store: InvocationStore, kicker: Kicker, 
     if (opts.notBefore !== undefined && opts.notBefore > now) {
       await store.create(inv, { take: false, leaseMs: 0, delayedUntil: opts.notBefore });
       await kicker.schedule(inv.id, opts.notBefore, { epoch: 0, kind: 'sleep' });
-      return true;
+      return { created: true };
     }
     if (kind === 'unkeyed') {
       await store.create(inv, { take: false, leaseMs: 0 });
       await kicker.kick(inv.id);
-      return true;
+      return { created: true };
     }
     await store.createQueued(inv);
   } catch (err) {
-    if (err instanceof FencedError) return false;
+    // The id exists: the refused write carries the stored invocation (no extra read).
+    if (err instanceof FencedStateError) return { created: false, existing: err.stored };
+    if (err instanceof FencedError) return { created: false };
     throw err;
   }
   const instance = await store.getInstance(inv.service, key);
   if (instance.queue[0] === inv.id) await kicker.kick(inv.id);
-  return true;
+  return { created: true };
+}
+
+export interface Enqueued {
+  created: boolean;
+  /** When not created: the invocation that already had this id (a retried send, a repeated key). */
+  existing?: InvocationRecord;
 }

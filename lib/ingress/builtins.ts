@@ -17,7 +17,7 @@ import { invocationIdFromBytes, newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import { decodeAwakeableId } from '../protocol/awakeable-id.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
-import { FencedStateError, type Completion } from '../store/invocation-store.js';
+import type { Completion } from '../store/invocation-store.js';
 import type { CallDeps } from './call.js';
 import { resolveTarget } from './connect.js';
 import { idempotentOptions } from './call.js';
@@ -103,15 +103,9 @@ async function invoke(deps: CallDeps, input: Uint8Array, idem: IdempotencyReques
   const idemOptions = idem ? idempotentOptions(service, method.name, { bytes: argument, key }, idem) : undefined;
   const id = idemOptions?.id ?? newInvocationId();
   const spec = { id, service: service.meta.name, method: method.name, input: argument, endpointId: service.endpoint.id, retentionSec: idemOptions?.retentionSec ?? deps.config.idempotencyDefaultRetentionSec, idempotency: idemOptions?.idempotency, target: service, resolvedMethod: method };
-  let created = false;
-  try {
-    created = await enqueueInvocation(store, kicker, spec);
-  } catch (err) {
-    if (!(err instanceof FencedStateError)) throw err;
-  }
+  const { created, existing } = await enqueueInvocation(store, kicker, spec);
   if (!created && idemOptions) {
     // Same idempotency key: the same id again, unless the request differs.
-    const existing = await store.get(id);
     if (existing?.idempotency && existing.idempotency.requestHash !== idemOptions.idempotency.requestHash) {
       throw new RestlessError(Code.FailedPrecondition, `the idempotency key '${idem!.key}' was already used for a different request; use a new key`, { httpStatus: 422 });
     }

@@ -412,7 +412,7 @@ export class InvocationStore {
       | { status: typeof InvocationStatus.Suspended; leaseUntil: number }
       /** Back to the inbox: taken out of turn (a sweep or kick that reached a waiter). */
       | { status: typeof InvocationStatus.Inboxed; leaseUntil: number }
-      | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; resetAttempts?: boolean }
+      | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; resetAttempts?: boolean; keepIndex?: boolean }
       | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
   ): Promise<{ completions?: Map<number, Completion>; cancelRequested?: boolean }> {
     const now = this.now();
@@ -450,9 +450,14 @@ export class InvocationStore {
     names['#gpk'] = TABLE_SCHEMA.dueIndex.partitionKey;
     names['#gsk'] = TABLE_SCHEMA.dueIndex.sortKey;
     if (end.status === InvocationStatus.Invoked) {
-      values[':gpk'] = leaseIndexPk(rec.id);
-      values[':gsk'] = leaseSortKey(end.leaseUntil, rec.id);
-      sets.push('#gpk = :gpk', '#gsk = :gsk');
+      if (!end.keepIndex) {
+        values[':gpk'] = leaseIndexPk(rec.id);
+        values[':gsk'] = leaseSortKey(end.leaseUntil, rec.id);
+        sets.push('#gpk = :gpk', '#gsk = :gsk');
+      } else {
+        delete names['#gpk'];
+        delete names['#gsk'];
+      }
     } else {
       removes.push('#gpk', '#gsk');
     }
