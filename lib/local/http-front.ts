@@ -3,6 +3,7 @@
  * payload 2.0 event API Gateway would send, calls the same Lambda handler, and writes the result.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import { eventFromRequest, responseFromResult, type ApiGatewayEvent, type ApiGatewayResult } from '../http/apigw.js';
 import type { LambdaContextLike } from '../http/lambda.js';
 
@@ -44,7 +45,8 @@ export function createLambdaFront(handler: LambdaHttpHandler): Server {
   });
 }
 
-export function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
+/** Listens on `port` (0 = any free one) and resolves with the port; a taken port is a clear error. */
+export function listen(server: NetServer, port: number, host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (set another with a flag, see --help)`) : err);
     server.once('error', onError);

@@ -23,7 +23,7 @@ import type { CallDeps } from '../ingress/call.js';
 import { checkMessageSize, DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FRAME_HEADER_BYTES, frameLength, grpcCodecOf, grpcUnary, statusTrailers, type GrpcCodec, type GrpcReply } from '../ingress/grpc.js';
 import { HEALTH_SERVICE, healthRoutes } from '../ingress/health.js';
 import { isReflectionPath, reflectionRoutes } from '../ingress/reflection.js';
-import { serveThroughLambda, type LambdaHttpHandler } from './http-front.js';
+import { listen, serveThroughLambda, type LambdaHttpHandler } from './http-front.js';
 
 export interface IngressServerOptions {
   /** The ingress Lambda handler, called through the API Gateway emulation. */
@@ -88,16 +88,7 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
   });
 
   return {
-    listen: (port, host = '127.0.0.1') =>
-      new Promise((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (set another with a flag, see --help)`) : err);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          const addr = server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        });
-      }),
+    listen: (port, host = '127.0.0.1') => listen(server, port, host),
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
