@@ -134,6 +134,29 @@ describe('idempotency keys', () => {
     }
   });
 
+  it('scopes a key to service + method (+ key of keyed services), and caches terminal failures too', async () => {
+    const headers = { 'idempotency-key': 'scoped' };
+    const a = await post(env.ingress, '/recorder/record', { key: 'scope-a', request: { value: 'x' } }, { headers });
+    const b = await post(env.ingress, '/recorder/record', { key: 'scope-b', request: { value: 'x' } }, { headers });
+    expect(a.headers['x-restate-id']).not.toBe(b.headers['x-restate-id']);
+    expect([json(a), json(b)]).toEqual([{ response: 1 }, { response: 1 }]);
+    const other = await post(env.ingress, '/chainC/c', { request: { v: 'x' } }, { headers });
+    expect(json(other)).toEqual({ response: 'c(x)' });
+    const t1 = await post(env.ingress, '/failing/terminal', { request: {} }, { headers: { 'idempotency-key': 'term' } });
+    const t2 = await post(env.ingress, '/failing/terminal', { request: {} }, { headers: { 'idempotency-key': 'term' } });
+    expect([t1.status, t2.status]).toEqual([412, 412]);
+    expect(json(t2)).toEqual(json(t1));
+    expect(t2.headers['x-restate-id']).toBe(t1.headers['x-restate-id']);
+  });
+
+  it('refuses an empty key and a retention period without a key', async () => {
+    const empty = await post(env.ingress, '/chainC/c', { request: { v: '1' } }, { headers: { 'idempotency-key': '' } });
+    expect(empty.status).toBe(400);
+    const alone = await post(env.ingress, '/chainC/c', { request: { v: '1' } }, { headers: { 'idempotency-retention-period': '60' } });
+    expect(alone.status).toBe(400);
+    expect((json(alone) as { message: string }).message).toMatch(/idempotency-key/);
+  });
+
   it('Ingress/Invoke returns an id at once, the same id again with a key, and 404 for unknown targets', async () => {
     const res = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'recorder', method: 'record', argument: { key: 'inv', request: { value: 'one-way' } } }, { headers: { 'idempotency-key': 'ii' } });
     expect(res.status).toBe(200);
