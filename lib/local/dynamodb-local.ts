@@ -21,9 +21,16 @@ export interface DynamoDbLocalOptions {
 }
 
 export class JavaMissingError extends Error {
-  constructor() {
-    super('Java was not found on PATH. DynamoDB Local needs a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless).');
+  constructor(command: string) {
+    super(`Java was not found ('${command}'). DynamoDB Local needs a Java 17+ runtime: install one (Debian: apt-get install -y openjdk-17-jre-headless), or point RESTLESS_JAVA or JAVA_HOME at it.`);
   }
+}
+
+/** The java command: RESTLESS_JAVA, else $JAVA_HOME/bin/java, else `java` on PATH. */
+export function javaCommand(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.RESTLESS_JAVA) return env.RESTLESS_JAVA;
+  if (env.JAVA_HOME) return join(env.JAVA_HOME, 'bin', 'java');
+  return 'java';
 }
 
 function jarDir(): string {
@@ -57,7 +64,8 @@ function portIsFree(port: number): Promise<boolean> {
 }
 
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
-  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) throw new JavaMissingError();
+  const java = javaCommand();
+  if (spawnSync(java, ['-version'], { stdio: 'ignore' }).error) throw new JavaMissingError(java);
   const port = options.port ?? (await freePort());
   // DynamoDB Local listens on every interface: make sure nobody else holds the port (another
   // runner's database would otherwise be used silently).
@@ -71,7 +79,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   } else {
     args.push('-inMemory', '-sharedDb');
   }
-  const child: ChildProcess = spawn('java', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

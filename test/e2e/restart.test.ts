@@ -207,6 +207,13 @@ describe('npm start across a restart with the same --data-dir', () => {
     });
   });
 
+  it('exits 1 with a clear message when Java is missing', async () => {
+    const result = await runToExit(['--data-dir', join(dataDir.path, 'nojava')], 20_000, { RESTLESS_JAVA: '/nonexistent/bin/java' });
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/Java was not found \('\/nonexistent\/bin\/java'\)/);
+    expect(result.output).toMatch(/openjdk-17-jre-headless/);
+  });
+
   it('exits 2 with the usage for a port that is not a number', async () => {
     // Act
     const result = await runToExit(['--ingress-port', 'eighty', '--data-dir', join(dataDir.path, 'unused')], 20_000);

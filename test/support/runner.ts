@@ -156,13 +156,13 @@ interface Spawned {
   exited: Promise<RunnerExit>;
 }
 
-function spawnLocal(args: string[]): Spawned {
-  return spawnTsx('bin/local.ts', args);
+function spawnLocal(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Spawned {
+  return spawnTsx('bin/local.ts', args, extraEnv);
 }
 
-function spawnTsx(script: string, args: string[]): Spawned {
+function spawnTsx(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Spawned {
   // detached: its own process group, so a failed test can still kill tsx, node and Java together.
-  const child = spawn(TSX, [script, ...args], { cwd: REPO_ROOT, env: userEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TSX, [script, ...args], { cwd: REPO_ROOT, env: { ...userEnv(), ...extraEnv }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -248,8 +248,8 @@ export async function startRunner(opts: {
 }
 
 /** Runs `bin/local.ts` with `args` until it exits by itself (for start-up failures). */
-export async function runToExit(args: string[], timeoutMs = 45_000): Promise<RunnerExit & { output: string; pid: number }> {
-  const { child, output, exited } = spawnLocal(args);
+export async function runToExit(args: string[], timeoutMs = 45_000, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunnerExit & { output: string; pid: number }> {
+  const { child, output, exited } = spawnLocal(args, extraEnv);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)));
   const result = await Promise.race([exited, timedOut]);
