@@ -34,11 +34,13 @@ import { childInvocationId, enqueueInvocation, type EnqueueSpec } from './enqueu
 import { decodeAwakeableId } from '../protocol/awakeable-id.js';
 import { invocationIdFromBytes } from '../ids.js';
 import { Flags, MessageType } from '../protocol/framing.js';
+import { stateKeysResult } from '../protocol/messages.js';
 
 const FLAG_COMPLETED = Flags.Completed;
 const FLAG_REQUIRES_ACK = Flags.RequiresAck;
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 const tracer = trace.getTracer('restless');
 
 /** Something that can wake an invocation later: in process locally, a timer Lambda on AWS. */
@@ -332,7 +334,7 @@ export class Driver {
           break;
         case MessageType.GetStateKeys:
           if (!completed) {
-            completions.set(index, { kind: 'value', value: encodeStateKeys([...state.keys()]) });
+            completions.set(index, stateKeysResult([...state.keys()].map((k) => encoder.encode(k))));
           }
           break;
         case MessageType.OutputStream: {
@@ -514,20 +516,3 @@ type Effect =
   | { kind: 'call'; spec: EnqueueSpec }
   | { kind: 'send'; spec: EnqueueSpec; notBefore?: number }
   | { kind: 'complete'; invocationId: string; entryIndex: number; completion: Completion };
-
-/** GetStateKeysEntryMessage.StateKeys { repeated bytes keys = 1 } */
-function encodeStateKeys(keys: string[]): Uint8Array {
-  const enc = new TextEncoder();
-  const parts: number[] = [];
-  for (const k of keys) {
-    const b = enc.encode(k);
-    parts.push(0x0a);
-    let n = b.length;
-    while (n > 0x7f) {
-      parts.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    parts.push(n, ...b);
-  }
-  return new Uint8Array(parts);
-}

@@ -28,7 +28,7 @@ export function healthService(resolver: ServiceResolver): ServiceImpl<typeof Hea
     },
     // eslint-disable-next-line require-yield
     async *watch() {
-      throw new ConnectError('grpc.health.v1.Health/Watch is not implemented; poll Check instead', ConnectCode.Unimplemented);
+      throw new ConnectError('grpc.health.v1.Health/Watch is not offered (a unary ingress cannot stream); poll Check instead', ConnectCode.Unimplemented);
     },
   };
 }

@@ -15,6 +15,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException, ReturnVa
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { FencedError, NotFoundError } from '../errors.js';
+import type { EntryResult } from '../protocol/messages.js';
 import { isExpired, keys, TABLE_SCHEMA, type TableClients } from './table.js';
 
 export const InvocationStatus = {
@@ -39,10 +40,8 @@ export interface JournalEntry {
   body: Uint8Array;
 }
 
-export type Completion =
-  | { kind: 'value'; value: Uint8Array }
-  | { kind: 'empty' }
-  | { kind: 'failure'; code: number; message: string };
+/** A completion of a journal entry: the protocol's entry result (value, empty or failure). */
+export type Completion = EntryResult;
 
 export type InvocationResult = { kind: 'value'; value: Uint8Array } | { kind: 'failure'; code: number; message: string };
 
