@@ -22,9 +22,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { keys, type TableClients } from '../store/table.js';
 import { Code, RestlessError } from '../errors.js';
-import type { EndpointAddress } from '../endpoint/types.js';
 import type { Catalogue, EndpointSummary, RegistrationPlan } from './registration.js';
-import type { InstanceType, MethodMetadata, ProtocolType, ServiceMetadata } from './types.js';
+import type { InstanceType, MethodMetadata, ServiceMetadata } from './types.js';
 
 /** Descriptor sets above this size go into chunk items (an item holds at most 400 KB). */
 export const DESCRIPTOR_CHUNK_BYTES = 350 * 1024;
@@ -48,17 +47,10 @@ export class CatalogueChangedError extends RestlessError {
   }
 }
 
-interface EndpointItem {
+interface EndpointItem extends EndpointSummary {
   pk: string;
   sk: string;
   kind: 'endpoint';
-  id: string;
-  address: EndpointAddress;
-  protocolType: ProtocolType;
-  services: Record<string, number>;
-  createdAt: string;
-  generation: string;
-  descriptorHash: string;
   descriptorSize: number;
   /** 0: the descriptor is inline in `descriptor`. */
   descriptorChunks: number;
