@@ -250,7 +250,7 @@ export class Driver {
     const applied = await this.applyEntries(rec, parsed.entries);
     // Side effects on other invocations go first: they are idempotent (deterministic child ids,
     // first completion wins), so a retry after a lost write repeats them harmlessly.
-    await this.runEffects(rec, applied.effects, log);
+    await this.runEffects(applied.effects, log);
     if (applied.result && (terminal.kind === 'end' || terminal.kind === 'eof')) {
       await this.deps.store.writeAttempt(rec, { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined }, { status: InvocationStatus.Completed, result: applied.result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
       log.log('info', 'invocation completed', { outcome: applied.result.kind, attempts: rec.attempts, journal: rec.journal.length + applied.append.length + 1 });
@@ -391,7 +391,7 @@ export class Driver {
     };
   }
 
-  private async runEffects(rec: InvocationRecord, effects: Effect[], log: Logger): Promise<void> {
+  private async runEffects(effects: Effect[], log: Logger): Promise<void> {
     for (const effect of effects) {
       if (effect.kind === 'complete') {
         const stored = await this.deps.store.addCompletion(effect.invocationId, effect.entryIndex, effect.completion);
@@ -402,7 +402,6 @@ export class Driver {
       const { created } = await enqueueInvocation(this.deps.store, this.deps.kicker, effect.spec, { notBefore: effect.kind === 'send' ? effect.notBefore : undefined, now: this.now() });
       if (created) log.log('info', effect.kind === 'call' ? 'child invocation started' : 'one-way invocation sent', { child: effect.spec.id, target: `${effect.spec.service}/${effect.spec.method}` });
     }
-    void rec;
   }
 
   private isResumable(rec: InvocationRecord, index: number): boolean {

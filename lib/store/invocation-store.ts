@@ -411,7 +411,7 @@ export class InvocationStore {
       | { status: typeof InvocationStatus.Suspended; leaseUntil: number }
       /** Back to the inbox: taken out of turn (a sweep or kick that reached a waiter). */
       | { status: typeof InvocationStatus.Inboxed; leaseUntil: number }
-      | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; resetAttempts?: boolean; keepIndex?: boolean }
+      | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; keepIndex?: boolean }
       | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
   ): Promise<{ completions?: Map<number, Completion>; cancelRequested?: boolean }> {
     const now = this.now();
@@ -475,7 +475,9 @@ export class InvocationStore {
         values[':failure'] = end.failure;
         sets.push('#failure = :failure');
       }
-      if (end.status === InvocationStatus.Invoked && end.resetAttempts) {
+      // A suspension is progress: the retry count (and so the backoff and max attempts) starts
+      // again when the invocation resumes, as the 0.x invoker did.
+      if (end.status === InvocationStatus.Suspended) {
         names['#attempts'] = 'attempts';
         values[':zero'] = 0;
         sets.push('#attempts = :zero');

@@ -146,3 +146,15 @@ describe('size limits', () => {
     expect((json(await post(env.ingress, '/recorder/list', { key: 'big' })) as { response: string[] }).response).toHaveLength(2);
   });
 });
+
+describe('retry accounting', () => {
+  it('restarts the attempt count when an invocation resumes from a suspension', async () => {
+    const env = await inProcessRuntime(servicesEndpoint(), { config: testConfig({ retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 50, maxAttempts: 2 } }), inlineWaitMs: 0 });
+    // Suspends on its sleep, then a timer resumes it: the resumed attempt is attempt 1 again, so
+    // a long chain of suspensions never counts towards max attempts.
+    const res = await post(env.ingress, '/sleeper/sleep', { request: { millis: 50 } });
+    expect(json(res)).toEqual({ response: 'slept 50' });
+    const status = (await env.admin.status(res.headers['x-restate-id']!)) as { attempts: number };
+    expect(status.attempts).toBe(1);
+  });
+});
