@@ -157,7 +157,7 @@ export class Dispatcher {
   }
 
   /** Waits for an invocation's result until `deadlineMs` (absolute). */
-  async waitForResult(id: string, deadlineMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+  async waitForResult(id: string, deadlineMs: number, signal?: AbortSignal, known?: InvocationRecord): Promise<WaitOutcome> {
     const now = this.deps.now ?? Date.now;
     let notified: InvocationResult | undefined;
     let wake: (() => void) | undefined;
@@ -170,7 +170,8 @@ export class Dispatcher {
       let polls = 0;
       for (;;) {
         if (notified) return { kind: 'result', result: notified };
-        const rec = await this.deps.store.get(id);
+        // The caller may have just read it (an attaching duplicate): do not read it again at once.
+        const rec = polls === 0 && known ? known : await this.deps.store.get(id);
         if (!rec) throw new RestlessError(Code.NotFound, `invocation ${id} not found`);
         if (rec.status === InvocationStatus.Completed && rec.result) return { kind: 'result', result: rec.result };
         polls++;

@@ -8,7 +8,7 @@ import type { Dispatcher } from '../driver/dispatcher.js';
 import { Code, NotFoundError, RestlessError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
-import { InvocationStatus, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
+import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import type { Kicker } from '../driver/driver.js';
 import { builtinService, runBuiltin } from './builtins.js';
 import { expiresHeader, idempotencyLink, idempotencyOf, idempotencyScope, idempotentInvocationId, requestHash, type IdempotencyRequest } from './idempotency.js';
@@ -66,7 +66,7 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   const id = accepted.id;
   responseHeaders['x-restate-id'] = id;
   const done = accepted.duplicateOf?.status === InvocationStatus.Completed ? accepted.duplicateOf : undefined;
-  const outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline, call.signal);
+  const outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline, call.signal, accepted.duplicateOf);
   if (outcome.kind === 'timeout') {
     throw new RestlessError(Code.DeadlineExceeded, `the invocation is still running; fetch its result with GET /restate/invocation/${id}/attach`);
   }
@@ -81,12 +81,12 @@ export function idempotentOptions(service: ResolvedService, method: string, inpu
   return { id: idempotentInvocationId(scope), idempotency: idempotencyLink(scope, requestHash(method, input.bytes), idem.retentionSec), retentionSec: idem.retentionSec };
 }
 
-async function waitFor(deps: CallDeps, id: string, driven: Promise<unknown> | undefined, deadline: number, signal?: AbortSignal) {
+async function waitFor(deps: CallDeps, id: string, driven: Promise<unknown> | undefined, deadline: number, signal?: AbortSignal, known?: InvocationRecord) {
   if (driven) {
     const outcome = (await Promise.race([driven, sleepUntil(deadline)])) as { kind: string; result?: InvocationResult } | undefined;
     if (outcome?.kind === 'completed' && outcome.result) return { kind: 'result' as const, result: outcome.result };
   }
-  return deps.dispatcher.waitForResult(id, deadline, signal);
+  return deps.dispatcher.waitForResult(id, deadline, signal, known);
 }
 
 function sleepUntil(deadline: number): Promise<undefined> {
