@@ -20,8 +20,7 @@ import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import type { Completion } from '../store/invocation-store.js';
 import type { CallDeps } from './call.js';
 import { resolveTarget } from './connect.js';
-import { idempotentOptions } from './call.js';
-import type { IdempotencyRequest } from './idempotency.js';
+import { idempotentOptions, type IdempotencyRequest } from './idempotency.js';
 
 const WKT = new Map([file_google_protobuf_empty, file_google_protobuf_struct].map((f) => [f.proto.name, f]));
 const registry = createFileRegistry(file_dev_restate_services.proto, (name) => WKT.get(name));

@@ -11,7 +11,7 @@ import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../regist
 import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import type { Kicker } from '../driver/driver.js';
 import { builtinService, runBuiltin } from './builtins.js';
-import { expiresHeader, idempotencyLink, idempotencyOf, idempotencyScope, idempotentInvocationId, requestHash, type IdempotencyRequest } from './idempotency.js';
+import { expiresHeader, idempotencyOf, idempotentOptions } from './idempotency.js';
 import { resolveTarget } from './connect.js';
 
 export interface CallDeps {
@@ -72,13 +72,6 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   }
   if (idem) responseHeaders['idempotency-expires'] = expiresHeader(done?.modifiedAt ?? now(), done?.retentionSec ?? idem.retentionSec);
   return { id, service, method, result: outcome.result };
-}
-
-/** The id and record link of an idempotent call (scope: service + method [+ key] + idempotency key). */
-export function idempotentOptions(service: ResolvedService, method: string, input: { bytes: Uint8Array; key: string }, idem: IdempotencyRequest) {
-  const keyed = service.meta.instance_type === 'Keyed';
-  const scope = idempotencyScope(service.meta.name, method, keyed ? input.key : undefined, idem.key);
-  return { id: idempotentInvocationId(scope), idempotency: idempotencyLink(scope, requestHash(method, input.bytes), idem.retentionSec), retentionSec: idem.retentionSec };
 }
 
 async function waitFor(deps: CallDeps, id: string, driven: Promise<unknown> | undefined, deadline: number, signal?: AbortSignal, known?: InvocationRecord) {

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { RuntimeConfig } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { IdempotencyLink } from '../store/invocation-store.js';
+import type { ResolvedService } from '../registry/types.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const RETENTION_HEADER = 'idempotency-retention-period';
@@ -75,4 +76,11 @@ export function idempotencyLink(scope: string, hash: string, retentionSec: numbe
 /** RFC 3339, second precision: when the kept response is dropped. */
 export function expiresHeader(completedAtMs: number, retentionSec: number): string {
   return new Date(Math.ceil(completedAtMs / 1000) * 1000 + retentionSec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The id and record link of an idempotent call (scope: service + method [+ key] + idempotency key). */
+export function idempotentOptions(service: ResolvedService, method: string, input: { bytes: Uint8Array; key: string }, idem: IdempotencyRequest) {
+  const keyed = service.meta.instance_type === 'Keyed';
+  const scope = idempotencyScope(service.meta.name, method, keyed ? input.key : undefined, idem.key);
+  return { id: idempotentInvocationId(scope), idempotency: idempotencyLink(scope, requestHash(method, input.bytes), idem.retentionSec), retentionSec: idem.retentionSec };
 }
