@@ -64,7 +64,7 @@ export interface FailureInfo {
   at: number;
 }
 
-export interface InvocationRecord {
+export interface NewInvocation {
   id: string;
   service: string;
   method: string;
@@ -73,6 +73,13 @@ export interface InvocationRecord {
   kind: InstanceKind;
   input: Uint8Array;
   endpointId: string;
+  caller?: CallerLink;
+  idempotency?: IdempotencyLink;
+  /** How long the result is kept after completion, seconds. */
+  retentionSec: number;
+}
+
+export interface InvocationRecord extends NewInvocation {
   status: InvocationStatus;
   epoch: number;
   /** ms since the epoch; an attempt holding a lease past this is presumed dead. */
@@ -88,25 +95,8 @@ export interface InvocationRecord {
   /** TTL in seconds once completed. */
   expiresAt?: number;
   lastFailure?: FailureInfo;
-  caller?: CallerLink;
-  idempotency?: IdempotencyLink;
-  /** How long the result is kept after completion, seconds. */
-  retentionSec: number;
   /** A graceful cancel was asked for: pending entries fail with CANCELLED at the next attempt. */
   cancelRequested: boolean;
-}
-
-export interface NewInvocation {
-  id: string;
-  service: string;
-  method: string;
-  key: string;
-  kind: InstanceKind;
-  input: Uint8Array;
-  endpointId: string;
-  caller?: CallerLink;
-  idempotency?: IdempotencyLink;
-  retentionSec: number;
 }
 
 export interface ServiceInstance {
@@ -115,8 +105,6 @@ export interface ServiceInstance {
   state: StateMap;
 }
 
-/** A state change produced by one attempt, applied with the attempt's next write. */
-export type StateWrite = { kind: 'replace'; state: StateMap };
 
 // Stored shapes ------------------------------------------------------------------------------
 
@@ -170,9 +158,6 @@ function fromStoredCompletion(s: StoredCompletion): Completion {
   }
 }
 
-function toStoredResult(r: InvocationResult): StoredCompletion {
-  return toStoredCompletion(r);
-}
 
 function recordFromItem(item: Record<string, unknown>): InvocationRecord {
   const completions = new Map<number, Completion>();
@@ -247,6 +232,33 @@ function createValues(now: number): Record<string, unknown> {
   return { ':completed': InvocationStatus.Completed, ':nowSec': Math.floor(now / 1000) };
 }
 
+/** The stored item of a new invocation (no journal, no completions yet). */
+function newInvocationItem(inv: NewInvocation, now: number, at: { status: InvocationStatus; epoch: number; leaseUntil: number; indexedAt: number; attempts: number }) {
+  return {
+    ...keys.invocation(inv.id),
+    id: inv.id,
+    service: inv.service,
+    method: inv.method,
+    key: inv.key,
+    kind: inv.kind,
+    input: inv.input,
+    endpointId: inv.endpointId,
+    status: at.status,
+    epoch: at.epoch,
+    leaseUntil: at.leaseUntil,
+    [TABLE_SCHEMA.dueIndex.partitionKey]: leaseIndexPk(inv.id),
+    [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(at.indexedAt, inv.id),
+    journal: [] as StoredEntry[],
+    c: {},
+    attempts: at.attempts,
+    createdAt: now,
+    modifiedAt: now,
+    caller: inv.caller,
+    idempotency: inv.idempotency,
+    retentionSec: inv.retentionSec,
+  };
+}
+
 /** Options of the write that ends an attempt. */
 export interface AttemptWrite {
   /** Entries appended to the journal (index = current length + i). */
@@ -274,29 +286,8 @@ export class InvocationStore {
   async create(inv: NewInvocation, opts: { take: boolean; leaseMs: number; delayedUntil?: number }): Promise<InvocationRecord> {
     const now = this.now();
     const status = opts.delayedUntil !== undefined ? InvocationStatus.Delayed : InvocationStatus.Invoked;
-    const item = {
-      ...keys.invocation(inv.id),
-      id: inv.id,
-      service: inv.service,
-      method: inv.method,
-      key: inv.key,
-      kind: inv.kind,
-      input: inv.input,
-      endpointId: inv.endpointId,
-      status,
-      epoch: opts.take ? 1 : 0,
-      leaseUntil: opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? 0),
-      [TABLE_SCHEMA.dueIndex.partitionKey]: leaseIndexPk(inv.id),
-      [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? now), inv.id),
-      journal: [] as StoredEntry[],
-      c: {},
-      attempts: opts.take ? 1 : 0,
-      createdAt: now,
-      modifiedAt: now,
-      caller: inv.caller,
-      idempotency: inv.idempotency,
-      retentionSec: inv.retentionSec,
-    };
+    const leaseUntil = opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? 0);
+    const item = newInvocationItem(inv, now, { status, epoch: opts.take ? 1 : 0, leaseUntil, indexedAt: opts.take || opts.delayedUntil !== undefined ? leaseUntil : now, attempts: opts.take ? 1 : 0 });
     await this.put(item, CREATE_CONDITION, createValues(now));
     return recordFromItem(item);
   }
@@ -309,45 +300,15 @@ export class InvocationStore {
         {
           Put: {
             TableName: this.table,
-            Item: {
-              ...keys.invocation(inv.id),
-              id: inv.id,
-              service: inv.service,
-              method: inv.method,
-              key: inv.key,
-              kind: inv.kind,
-              input: inv.input,
-              endpointId: inv.endpointId,
-              status: InvocationStatus.Inboxed,
-              epoch: 0,
-              leaseUntil: 0,
-              // Indexed so the sweep finds a head of inbox whose kick got lost.
-              [TABLE_SCHEMA.dueIndex.partitionKey]: leaseIndexPk(inv.id),
-              [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(now, inv.id),
-              journal: [],
-              c: {},
-              attempts: 0,
-              createdAt: now,
-              modifiedAt: now,
-              caller: inv.caller,
-              idempotency: inv.idempotency,
-              retentionSec: inv.retentionSec,
-            },
+            // Indexed so the sweep finds a head of inbox whose kick got lost.
+            Item: newInvocationItem(inv, now, { status: InvocationStatus.Inboxed, epoch: 0, leaseUntil: 0, indexedAt: now, attempts: 0 }),
             ConditionExpression: CREATE_CONDITION,
             ExpressionAttributeNames: CREATE_NAMES,
             ExpressionAttributeValues: createValues(now),
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
         },
-        {
-          Update: {
-            TableName: this.table,
-            Key: keys.instance(inv.service, inv.key),
-            UpdateExpression: 'SET #q = list_append(if_not_exists(#q, :empty), :me)',
-            ExpressionAttributeNames: { '#q': 'q' },
-            ExpressionAttributeValues: { ':empty': [], ':me': [inv.id] },
-          },
-        },
+        { Update: this.joinInbox(inv.service, inv.key, inv.id) },
       ],
     };
     try {
@@ -360,6 +321,17 @@ export class InvocationStore {
       }
       throw err;
     }
+  }
+
+  /** Appends `id` to the key's inbox (its head holds the lock). */
+  private joinInbox(service: string, key: string, id: string) {
+    return {
+      TableName: this.table,
+      Key: keys.instance(service, key),
+      UpdateExpression: 'SET #q = list_append(if_not_exists(#q, :empty), :me)',
+      ExpressionAttributeNames: { '#q': 'q' },
+      ExpressionAttributeValues: { ':empty': [], ':me': [id] },
+    };
   }
 
   async get(id: string): Promise<InvocationRecord | undefined> {
@@ -463,7 +435,7 @@ export class InvocationStore {
     if (end.status === InvocationStatus.Completed) {
       names['#result'] = 'result';
       names['#expires'] = TABLE_SCHEMA.ttlAttribute;
-      values[':result'] = toStoredResult(end.result);
+      values[':result'] = toStoredCompletion(end.result);
       values[':expires'] = Math.ceil((now + end.retentionSec * 1000) / 1000);
       sets.push('#result = :result', '#expires = :expires');
       removes.push('#lease');
@@ -581,7 +553,7 @@ export class InvocationStore {
     return this.updateUnlessCompleted(id, ReturnValue.ALL_OLD, {
       UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease, #gpk, #gsk',
       ExpressionAttributeNames: { '#epoch': 'epoch', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
-      ExpressionAttributeValues: { ':one': 1, ':result': toStoredResult(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
+      ExpressionAttributeValues: { ':one': 1, ':result': toStoredCompletion(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
     });
   }
 
@@ -640,15 +612,7 @@ export class InvocationStore {
           new TransactWriteCommand({
             TransactItems: [
               { Update: update },
-              {
-                Update: {
-                  TableName: this.table,
-                  Key: keys.instance(rec.service, rec.key),
-                  UpdateExpression: 'SET #q = list_append(if_not_exists(#q, :empty), :me)',
-                  ExpressionAttributeNames: { '#q': 'q' },
-                  ExpressionAttributeValues: { ':empty': [], ':me': [rec.id] },
-                },
-              },
+              { Update: this.joinInbox(rec.service, rec.key, rec.id) },
             ],
           }),
         );
