@@ -75,7 +75,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   let kicker: Kicker;
   let localTimers: LocalKicker | undefined;
   if (opts.timers === 'local') {
-    localTimers = new LocalKicker(tables, (e) => (opts.timerSink ?? timer)(e), log);
+    localTimers = new LocalKicker(store, (e) => (opts.timerSink ?? timer)(e), log);
     kicker = localTimers;
   } else {
     if (!config.timerFunctionArn || !config.schedulerRoleArn || !config.schedulerGroup) {
@@ -90,7 +90,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     hub,
     config,
     log,
-    startInBackground: (id) => (opts.timers === 'local' ? kicker.kick(id) : kicker.kick(id)),
+    startInBackground: (id) => kicker.kick(id),
   });
   timer = createTimerHandler({ driver, store, log, kick: (id) => kicker.kick(id) });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });

@@ -9,7 +9,7 @@ import { isInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import { childInvocationId } from '../driver/enqueue.js';
-import { Flags, MessageType } from '../protocol/framing.js';
+import { pendingCallIndexes } from '../driver/plan.js';
 
 export const KILLED: InvocationResult = { kind: 'failure', code: Code.Aborted, message: 'killed' };
 export const CANCELED: InvocationResult = { kind: 'failure', code: Code.Cancelled, message: 'canceled' };
@@ -19,12 +19,7 @@ const MAX_DEPTH = 32;
 
 /** Children behind Invoke entries that have no result yet. */
 function pendingChildren(rec: InvocationRecord): string[] {
-  const out: string[] = [];
-  rec.journal.forEach((entry, i) => {
-    const index = i + 1;
-    if (entry.type === MessageType.Invoke && (entry.flags & Flags.Completed) === 0 && !rec.completions.has(index)) out.push(childInvocationId(rec.id, index));
-  });
-  return out;
+  return pendingCallIndexes(rec.journal, rec.completions).map((index) => childInvocationId(rec.id, index));
 }
 
 export interface InvocationStatusView {
@@ -83,6 +78,8 @@ export class InvocationAdminService {
   /**
    * Kill (0.8 semantics): children behind calls that are still pending first (recursively),
    * one-way children are detached and live on; then the invocation fails with ABORTED "killed".
+   * Each kill is one transaction (result, caller's completion, inbox, lock hand-over) that bumps
+   * the epoch, so an attempt running in any process can no longer write anything.
    */
   private async killTree(id: string, depth: number): Promise<boolean> {
     const rec = await this.deps.store.get(id);
@@ -90,54 +87,39 @@ export class InvocationAdminService {
     if (depth < MAX_DEPTH) {
       for (const child of pendingChildren(rec)) await this.killTree(child, depth + 1);
     }
-    const before = await this.deps.store.forceComplete(id, KILLED);
-    if (!before) return false;
+    return this.end(id, KILLED, 'invocation killed');
+  }
+
+  /** Ends one invocation with `result` and wakes whoever that concerns. */
+  private async end(id: string, result: InvocationResult, what: string): Promise<boolean> {
+    const ended = await this.deps.store.kill(id, result);
+    if (!ended) return false;
     this.deps.abortAttempt?.(id);
-    this.deps.log.log('info', 'invocation killed', { [INVOCATION_ID_ATTR]: id, previousStatus: before.status });
-    this.deps.listener?.completed(id, KILLED);
-    // A killed child still completes its caller's entry, as any result does.
-    if (before.caller && depth === 0) {
-      if (await this.deps.store.addCompletion(before.caller.invocationId, before.caller.entryIndex, KILLED)) await this.deps.kicker?.kick(before.caller.invocationId);
+    this.deps.log.log('info', what, { [INVOCATION_ID_ATTR]: id, previousStatus: ended.before.status });
+    this.deps.listener?.completed(id, result);
+    for (const wake of [ended.before.caller?.invocationId, ended.nextHolder]) {
+      if (wake) await this.deps.kicker?.kick(wake).catch(() => undefined);
     }
-    if (before.kind !== 'unkeyed') await this.leaveInbox(before);
     return true;
   }
 
   /**
-   * Graceful cancel: pending children are cancelled, then the invocation is flagged; its next
-   * attempt fails every pending entry with CANCELLED so the handler can compensate. An
-   * invocation that never started (inbox, delayed) just ends as CANCELLED.
+   * Graceful cancel: pending children are cancelled, then the invocation is flagged (and made
+   * due); its next attempt fails every pending entry with CANCELLED so the handler can
+   * compensate. An invocation that never started (inbox, delayed) just ends as CANCELLED.
    */
   private async cancelTree(id: string, depth: number): Promise<boolean> {
     const rec = await this.deps.store.get(id);
     if (!rec || rec.status === InvocationStatus.Completed) return false;
-    if (rec.status === InvocationStatus.Inboxed || rec.status === InvocationStatus.Delayed) {
-      const before = await this.deps.store.forceComplete(id, CANCELED);
-      if (!before) return false;
-      this.deps.listener?.completed(id, CANCELED);
-      if (before.caller && (await this.deps.store.addCompletion(before.caller.invocationId, before.caller.entryIndex, CANCELED))) await this.deps.kicker?.kick(before.caller.invocationId);
-      if (before.kind !== 'unkeyed') await this.leaveInbox(before);
-      return true;
-    }
+    if (rec.status === InvocationStatus.Inboxed || rec.status === InvocationStatus.Delayed) return this.end(id, CANCELED, 'invocation canceled before it started');
     if (depth < MAX_DEPTH) {
       for (const child of pendingChildren(rec)) await this.cancelTree(child, depth + 1);
     }
-    if (!(await this.deps.store.requestCancel(id))) return false;
+    const flagged = await this.deps.store.requestCancel(id);
+    if (!flagged) return false;
+    if (flagged.status === InvocationStatus.Inboxed || flagged.status === InvocationStatus.Delayed) return this.end(id, CANCELED, 'invocation canceled before it started');
     this.deps.log.log('info', 'invocation cancel requested', { [INVOCATION_ID_ATTR]: id });
-    await this.deps.kicker?.kick(id);
+    await this.deps.kicker?.kick(id).catch(() => undefined);
     return true;
-  }
-
-  /** Out of the key's inbox (waiting) or off its lock (holder), then the next in line runs. */
-  private async leaveInbox(rec: InvocationRecord): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const instance = await this.deps.store.getInstance(rec.service, rec.key);
-      const position = instance.queue.indexOf(rec.id);
-      if (position < 0) return;
-      const after = await this.deps.store.removeFromQueue(rec.service, rec.key, rec.id, position);
-      if (after === undefined) continue; // the queue moved under us: look again
-      if (position === 0 && after[0]) await this.deps.kicker?.kick(after[0]);
-      return;
-    }
   }
 }

@@ -3,13 +3,17 @@
  * taken; keyed: through the key's FIFO inbox) and, for synchronous callers, wait for its result.
  */
 import type { RuntimeConfig } from '../config.js';
-import { Code, RestlessError } from '../errors.js';
+import { Code, InvalidArgumentError, RestlessError } from '../errors.js';
 import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { ResolvedService } from '../registry/types.js';
 import { instanceKind } from './kinds.js';
-import { FencedStateError, InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
-import type { CompletionListener, Driver } from './driver.js';
+import { InvocationExistsError, InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationResult, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
+import type { CompletionListener, DriveOutcome, Driver } from './driver.js';
+import { MAX_KEY_BYTES } from './enqueue.js';
+import { checkInputSize } from './limits.js';
+
+export { checkInputSize, MAX_INPUT_BYTES } from './limits.js';
 
 export interface CallTarget {
   service: ResolvedService;
@@ -25,7 +29,6 @@ export interface CallOptions {
   idempotency?: IdempotencyLink;
   retentionSec?: number;
 }
-
 
 /** In-process notifications of finished invocations; waiters fall back to polling the store. */
 export class CompletionHub implements CompletionListener {
@@ -49,22 +52,10 @@ export class CompletionHub implements CompletionListener {
   }
 }
 
-/**
- * An invocation (input, journal, unkeyed state) lives in one DynamoDB item of at most 400 KB;
- * inputs above this leave room for the journal and are refused up front with a clear error.
- */
-export const MAX_INPUT_BYTES = 256 * 1024;
-
-export function checkInputSize(bytes: number): void {
-  if (bytes > MAX_INPUT_BYTES) {
-    throw new RestlessError(Code.ResourceExhausted, `the request is ${bytes} bytes; at most ${MAX_INPUT_BYTES} bytes are accepted`, { httpStatus: 413 });
-  }
-}
-
 export interface Accepted {
   id: string;
   /** The attempt driven inline (when asked to drive and the invocation could run at once). */
-  driven?: Promise<unknown>;
+  driven?: Promise<DriveOutcome>;
   /** Set when the call repeated an idempotency key: the invocation that already exists. */
   duplicateOf?: InvocationRecord;
 }
@@ -79,6 +70,17 @@ export class IdempotencyConflictError extends RestlessError {
 
 export type WaitOutcome = { kind: 'result'; result: InvocationResult } | { kind: 'timeout' };
 
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** The record the caller just read (saves the first poll). */
+  known?: InvocationRecord;
+  /** Fires when the waiter must stop (its deadline); attempts it revived are handed off. */
+  handoff?: AbortSignal;
+}
+
+/** A waiter revives an invocation whose due time passed this long ago (the sweep would, later). */
+const REVIVE_AFTER_MS = 1_000;
+
 export class Dispatcher {
   constructor(
     private readonly deps: {
@@ -87,21 +89,21 @@ export class Dispatcher {
       hub: CompletionHub;
       config: RuntimeConfig;
       log: Logger;
-      /** Starts an invocation in the background (local: drive in process; AWS: async kick). */
+      /** Starts an invocation in the background (local: drive in process; AWS: a kick). */
       startInBackground(id: string): Promise<void>;
       now?: () => number;
     },
   ) {}
 
-  private get leaseMs(): number {
-    return this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs + 5_000;
+  private get now(): () => number {
+    return this.deps.now ?? Date.now;
   }
 
   /**
    * Accepts the call. With `drive`, an unkeyed call is driven right here (the hot path: the
    * accept write also takes the invocation, so a plain call costs two writes in all).
    */
-  async accept(target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<Accepted> {
+  async accept(target: CallTarget, opts: CallOptions & { drive: boolean; handoff?: AbortSignal }): Promise<Accepted> {
     checkInputSize(target.input.byteLength);
     const id = opts.id ?? newInvocationId();
     if (opts.idempotency) {
@@ -112,7 +114,7 @@ export class Dispatcher {
         return await this.create(id, target, opts);
       } catch (err) {
         // Lost the race against a concurrent duplicate: the failed write carries the winner.
-        if (err instanceof FencedStateError) return this.duplicate(err.stored, opts.idempotency);
+        if (err instanceof InvocationExistsError) return this.duplicate(err.stored, opts.idempotency);
         throw err;
       }
     }
@@ -124,10 +126,13 @@ export class Dispatcher {
     return { id: existing.id, duplicateOf: existing };
   }
 
-  private async create(id: string, target: CallTarget, opts: CallOptions & { drive: boolean }): Promise<Accepted> {
+  private async create(id: string, target: CallTarget, opts: CallOptions & { drive: boolean; handoff?: AbortSignal }): Promise<Accepted> {
     const kind = instanceKind(target.service.meta.instance_type);
     const key = kind === 'keyed' ? target.key : kind === 'singleton' ? '' : id;
-    const inv = {
+    if (kind === 'keyed' && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+      throw new InvalidArgumentError(`the key is ${Buffer.byteLength(key, 'utf8')} bytes; keys of at most ${MAX_KEY_BYTES} bytes are accepted`);
+    }
+    const inv: NewInvocation = {
       id,
       service: target.service.meta.name,
       method: target.method,
@@ -142,49 +147,67 @@ export class Dispatcher {
     const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: id });
     log.log('info', 'invocation accepted', { service: inv.service, method: inv.method, kind });
     if (kind === 'unkeyed') {
-      const rec = await this.deps.store.create(inv, { take: opts.drive, leaseMs: this.leaseMs });
-      if (opts.drive) return { id, driven: this.deps.driver.drive(rec) };
-      await this.deps.startInBackground(id);
+      const rec = await this.deps.store.accept(inv, opts.drive ? { kind: 'take', leaseMs: this.deps.driver.leaseMs } : { kind: 'runnable' });
+      if (opts.drive) return { id, driven: this.deps.driver.drive(rec, { handoff: opts.handoff }) };
+      await this.deps.startInBackground(id).catch(() => undefined);
       return { id };
     }
-    await this.deps.store.createQueued(inv);
-    const instance = await this.deps.store.getInstance(inv.service, key);
-    if (instance.queue[0] === id) {
-      if (opts.drive) return { id, driven: this.deps.driver.driveById(id, { instance }) };
-      await this.deps.startInBackground(id);
+    await this.deps.store.accept(inv, { kind: 'runnable' });
+    if (!opts.drive) {
+      await this.deps.startInBackground(id).catch(() => undefined);
+      return { id };
     }
+    const instance = await this.deps.store.getInstance(inv.service, key);
+    if (instance.queue[0] === id) return { id, driven: this.deps.driver.driveById(id, { instance, handoff: opts.handoff }) };
     return { id };
   }
 
-  /** Waits for an invocation's result until `deadlineMs` (absolute). */
-  async waitForResult(id: string, deadlineMs: number, signal?: AbortSignal, known?: InvocationRecord): Promise<WaitOutcome> {
-    const now = this.deps.now ?? Date.now;
+  /**
+   * What a waiter may drive to get its answer sooner: its invocation when overdue, or, while it
+   * waits in a key's inbox, the key's holder when that is overdue (every few polls: two reads).
+   */
+  private async overdue(rec: InvocationRecord, polls: number): Promise<string | undefined> {
+    const late = (r: InvocationRecord | undefined) => r?.dueAt !== undefined && r.dueAt + REVIVE_AFTER_MS < this.now();
+    if (late(rec)) return rec.id;
+    if (rec.status !== InvocationStatus.Inboxed || polls % 4 !== 0) return undefined;
+    const head = (await this.deps.store.getInstance(rec.service, rec.key)).queue[0];
+    if (!head || head === rec.id) return undefined;
+    return late(await this.deps.store.get(head)) ? head : undefined;
+  }
+
+  /**
+   * Waits for an invocation's result until `deadlineMs` (absolute), polling the table (the only
+   * truth across processes; an in-process notification only ends a wait sooner). An invocation
+   * that is overdue (its attempt died, its kick got lost) is driven from here, so a waiter never
+   * waits for the sweep.
+   */
+  async waitForResult(id: string, deadlineMs: number, opts: WaitOptions = {}): Promise<WaitOutcome> {
     let notified: InvocationResult | undefined;
     let wake: (() => void) | undefined;
     const unsubscribe = this.deps.hub.wait(id, (r) => {
       notified = r;
       wake?.();
     });
+    const revived: Promise<unknown>[] = [];
+    // Attempts revived here stop when the waiter does (a Lambda freezes after answering).
+    const stop = new AbortController();
+    const handoff = opts.handoff ? AbortSignal.any([opts.handoff, stop.signal]) : stop.signal;
     try {
       let pollMs = 20;
       let polls = 0;
       for (;;) {
         if (notified) return { kind: 'result', result: notified };
         // The caller may have just read it (an attaching duplicate): do not read it again at once.
-        const rec = polls === 0 && known ? known : await this.deps.store.get(id);
+        const rec = polls === 0 && opts.known ? opts.known : await this.deps.store.get(id);
         if (!rec) throw new RestlessError(Code.NotFound, `invocation ${id} not found`);
         if (rec.status === InvocationStatus.Completed && rec.result) return { kind: 'result', result: rec.result };
         polls++;
-        // Self-healing, so a waiter need not wait for the sweep: an inboxed invocation at the head
-        // of its inbox whose kick got lost, or a runnable one whose attempt died (lease lapsed).
-        if (rec.status === InvocationStatus.Inboxed && polls % 10 === 0) {
-          const instance = await this.deps.store.getInstance(rec.service, rec.key);
-          if (instance.queue[0] === id) void this.deps.driver.driveById(id).catch(() => undefined);
-        } else if (rec.status === InvocationStatus.Invoked && rec.leaseUntil > 0 && rec.leaseUntil < now()) {
-          void this.deps.driver.driveById(id).catch(() => undefined);
+        if (!opts.handoff?.aborted && revived.length < 3) {
+          const overdue = await this.overdue(rec, polls);
+          if (overdue) revived.push(this.deps.driver.driveById(overdue, { handoff }).catch((err: unknown) => this.deps.log.log('warn', 'revive failed', { [INVOCATION_ID_ATTR]: overdue, error: err })));
         }
-        const remaining = deadlineMs - now();
-        if (remaining <= 0 || signal?.aborted) return { kind: 'timeout' };
+        const remaining = deadlineMs - this.now();
+        if (remaining <= 0 || opts.signal?.aborted || opts.handoff?.aborted) return { kind: 'timeout' };
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(pollMs, remaining));
           wake = () => {
@@ -197,6 +220,8 @@ export class Dispatcher {
       }
     } finally {
       unsubscribe();
+      stop.abort();
+      if (revived.length > 0) await Promise.race([Promise.allSettled(revived), new Promise((r) => setTimeout(r, 2_000).unref?.())]);
     }
   }
 }

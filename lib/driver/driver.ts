@@ -4,46 +4,46 @@
  *
  *   take (epoch+1, lease) ─▶ load state ─▶ POST Start+journal ─▶ read new entries + terminal
  *        ▲                                                          │
- *        └──── resumable at once (completions produced here) ◀──────┤ Suspension
- *                                                                   ├─ End    → store result (1 write)
- *                                                                   └─ Error  → backoff, retry
+ *        └── continue inline (resumable now, short sleep) ◀─────────┤ Suspension → suspend (1 write)
+ *                                                                   ├─ End    → complete (1 write)
+ *                                                                   └─ Error  → retry at backoff
  *
- * Every write is conditional on the attempt's epoch, so a stale attempt changes nothing.
+ * Every write is conditional on the attempt's epoch (lib/store/invocation-store.ts), so a stale
+ * attempt changes nothing, and whatever is left to do is in the due index: a crash at any point
+ * costs latency, never an invocation. The rules that need no I/O are in plan.ts.
  */
-import { fromBinary } from '@bufbuild/protobuf';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  BackgroundInvokeEntryMessageSchema,
-  CompleteAwakeableEntryMessageSchema,
-  InvokeEntryMessageSchema,
-  ClearStateEntryMessageSchema,
-  GetStateEntryMessageSchema,
-  OutputStreamEntryMessageSchema,
-  SetStateEntryMessageSchema,
-  SleepEntryMessageSchema,
-} from '../../gen/dev/restate/service/protocol_pb.js';
 import type { RuntimeConfig } from '../config.js';
 import type { EndpointTransport } from '../endpoint/types.js';
 import { Code, FencedError, RestlessError } from '../errors.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
-import type { EndpointRecord, ServiceResolver } from '../registry/types.js';
-import { InvocationStatus, type Completion, type InvocationRecord, type InvocationResult, type InvocationStore, type JournalEntry, type ServiceInstance, type StateMap } from '../store/invocation-store.js';
+import type { EndpointRecord, ResolvedService, ServiceResolver } from '../registry/types.js';
+import {
+  InvocationStatus,
+  ItemTooLargeError,
+  MAX_EFFECTS_PER_COMMIT,
+  NO_PROGRESS,
+  type AttemptProgress,
+  type AttemptRef,
+  type CommitOutcome,
+  type Completion,
+  type InvocationRecord,
+  type InvocationResult,
+  type InvocationStore,
+  type NewInvocation,
+  type ServiceInstance,
+  type StoreEffect,
+} from '../store/invocation-store.js';
 import { attemptsExhausted, retryDelayMs } from './backoff.js';
-import { buildRequestBody, isCompletable, parseResponseBody } from './wire.js';
-import { childInvocationId, enqueueInvocation, type EnqueueSpec } from './enqueue.js';
-import { decodeAwakeableId } from '../protocol/awakeable-id.js';
-import { invocationIdFromBytes } from '../ids.js';
+import { buildRequestBody, parseResponseBody } from './wire.js';
+import { childInvocationId, newInvocationFor } from './enqueue.js';
+import { cancelCompletions, entriesThatFit, misdirectedAwakeables, planEntries, planSuspension, replayCompletions, type PlannedEffect } from './plan.js';
 import { Flags, MessageType } from '../protocol/framing.js';
-import { stateKeysResult } from '../protocol/messages.js';
-
-const FLAG_COMPLETED = Flags.Completed;
-const FLAG_REQUIRES_ACK = Flags.RequiresAck;
 
 const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 const tracer = trace.getTracer('restless');
 
-/** Something that can wake an invocation later: in process locally, a timer Lambda on AWS. */
+/** Something that can wake an invocation later: in process locally, a timer Lambda on AWS. Only ever a shortcut: the due index is the truth. */
 export interface Kicker {
   /** Drive `id` again as soon as possible. */
   kick(id: string): Promise<void>;
@@ -65,7 +65,7 @@ export interface DriverDeps {
   log: Logger;
   listener?: CompletionListener;
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Waits at most this long inside the current process (sleep timers, retry backoff). */
   inlineWaitMs?: number;
   /**
@@ -76,15 +76,27 @@ export interface DriverDeps {
   deadlineArmAfterMs?: number;
 }
 
+export interface DriveOptions {
+  /** The key's lock and state, just read with this invocation at the head (saves a read). */
+  instance?: ServiceInstance;
+  /**
+   * Fires when the caller must stop driving (a synchronous caller's deadline; a Lambda about to be
+   * frozen): the attempt is cut and released, and a kick hands it to someone who has time.
+   */
+  handoff?: AbortSignal;
+}
+
 export type DriveOutcome =
   | { kind: 'completed'; result: InvocationResult }
   | { kind: 'suspended' }
   | { kind: 'retrying'; atMs: number }
-  /** Someone else owns the invocation (a newer attempt, a lease that has not lapsed), or it is done. */
+  /** Stopped at the caller's request; released for another process to carry on. */
+  | { kind: 'handed-off' }
+  /** Someone else owns the invocation (a newer attempt, a lease that has not lapsed), it waits, or it is done. */
   | { kind: 'skipped'; reason: string };
 
 /** A failure of one attempt; always retried (the 0.x semantics: only Output failures are terminal). */
-class AttemptError extends Error {
+export class AttemptError extends Error {
   constructor(
     readonly code: number,
     message: string,
@@ -94,20 +106,27 @@ class AttemptError extends Error {
   }
 }
 
+class HandedOff extends Error {}
+
+type Step = { kind: 'continue'; rec: AttemptRef } | { kind: 'done'; outcome: DriveOutcome };
+
+/** How early a timer may fire and still be waited for here (clocks and Scheduler differ a little). */
+const EARLY_TIMER_TOLERANCE_MS = 2_000;
+
 export class Driver {
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly inlineWaitMs: number;
   /** Attempts running in this process, so a kill can cut them at once (elsewhere, fencing stops them). */
   private readonly running = new Map<string, AbortController>();
 
   constructor(private readonly deps: DriverDeps) {
     this.now = deps.now ?? Date.now;
-    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.sleep = deps.sleep ?? abortableSleep;
     this.inlineWaitMs = deps.inlineWaitMs ?? 2_000;
   }
 
-  private get leaseMs(): number {
+  get leaseMs(): number {
     return this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs + 5_000;
   }
 
@@ -116,34 +135,78 @@ export class Driver {
     this.running.get(id)?.abort();
   }
 
-  /** Takes the invocation (if runnable and not leased) and drives it. */
-  async driveById(id: string, known?: { instance?: ServiceInstance }): Promise<DriveOutcome> {
-    let rec: InvocationRecord;
-    try {
-      rec = await this.deps.store.take(id, this.leaseMs, { fromStatuses: [InvocationStatus.Invoked, InvocationStatus.Suspended, InvocationStatus.Inboxed] });
-    } catch (err) {
-      if (err instanceof FencedError || (err instanceof RestlessError && err.code === Code.NotFound)) return { kind: 'skipped', reason: err.message };
-      throw err;
+  /**
+   * Drives `id` if there is something to do: takes it when runnable and not leased, due after a
+   * suspension, a due delayed send, or the head of its key's inbox. Anything else is a no-op, so
+   * a doubled, late or stray kick or timer costs one conditional write at most.
+   */
+  async driveById(id: string, opts: DriveOptions = {}): Promise<DriveOutcome> {
+    for (let round = 0; round < 3; round++) {
+      // The caller just read that it holds its key's lock: take it as the head straight away.
+      const taken = await this.deps.store.take(id, this.leaseMs, { head: opts.instance?.queue[0] === id });
+      if (taken.taken) return this.drive(taken.rec, opts);
+      const stored = taken.stored;
+      if (!stored) return { kind: 'skipped', reason: `invocation ${id} not found` };
+      const now = this.now();
+      switch (stored.status) {
+        case InvocationStatus.Completed:
+          return { kind: 'skipped', reason: 'finished' };
+        case InvocationStatus.Delayed:
+          if (stored.dueAt !== undefined && stored.dueAt <= now && stored.kind !== 'unkeyed') {
+            await this.deps.store.activateDelayed(stored);
+            return this.takeIfHead({ ...stored, status: InvocationStatus.Inboxed, dueAt: now }, opts);
+          }
+          break;
+        case InvocationStatus.Inboxed:
+          return this.takeIfHead(stored, opts);
+        case InvocationStatus.Invoked:
+          return { kind: 'skipped', reason: `leased until ${new Date(stored.leaseUntil).toISOString()}` };
+        case InvocationStatus.Suspended:
+          if (stored.dueAt === undefined) return { kind: 'skipped', reason: 'suspended, waiting for a completion' };
+          break;
+      }
+      // Not due yet. A timer a little early (clock skew, Scheduler) is waited for here.
+      const due = stored.dueAt;
+      if (due === undefined || due - now > EARLY_TIMER_TOLERANCE_MS || round > 0) return { kind: 'skipped', reason: `not due before ${due === undefined ? 'a completion' : new Date(due).toISOString()}` };
+      try {
+        await this.sleep(due - now + 1, opts.handoff);
+      } catch {
+        return { kind: 'skipped', reason: 'handed off before it was due' };
+      }
     }
-    return this.drive(rec, known?.instance);
+    return { kind: 'skipped', reason: 'not due' };
   }
 
-  /**
-   * Drives an invocation this process has just taken (epoch bumped, lease set). `instance` is the
-   * key's lock and state when the caller has just read them with this invocation at the head: only
-   * the holder changes the state, so they are still current (saves a read).
-   */
-  async drive(taken: InvocationRecord, instance?: ServiceInstance): Promise<DriveOutcome> {
+  /** An inboxed invocation runs if it holds its key's lock; otherwise it leaves the due index and waits for its turn. */
+  private async takeIfHead(stored: InvocationRecord, opts: DriveOptions): Promise<DriveOutcome> {
+    if (stored.dueAt === undefined) return { kind: 'skipped', reason: 'waiting in the inbox' };
+    const instance = opts.instance?.queue[0] === stored.id ? opts.instance : await this.deps.store.getInstance(stored.service, stored.key);
+    if (instance.queue[0] !== stored.id) {
+      if (instance.queue.includes(stored.id)) await this.deps.store.parkWaiter(stored);
+      else this.deps.log.log('error', 'inboxed invocation missing from its inbox', { [INVOCATION_ID_ATTR]: stored.id });
+      return { kind: 'skipped', reason: `waiting for the lock of ${stored.service}/${stored.key}` };
+    }
+    const taken = await this.deps.store.take(stored.id, this.leaseMs, { head: true });
+    if (!taken.taken) return { kind: 'skipped', reason: 'taken by another process' };
+    return this.drive(taken.rec, { ...opts, instance });
+  }
+
+  /** Drives an invocation this process has just taken (epoch bumped, lease set). */
+  async drive(taken: InvocationRecord, opts: DriveOptions = {}): Promise<DriveOutcome> {
     const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: taken.id, service: taken.service, method: taken.method });
     return tracer.startActiveSpan(`invoke ${taken.service}/${taken.method}`, { attributes: { [INVOCATION_ID_ATTR]: taken.id, 'rpc.service': taken.service, 'rpc.method': taken.method } }, otelContext.active(), async (span) => {
       try {
-        const outcome = await this.run(taken, log, instance).catch((err: unknown) => {
-          if (err instanceof FencedError) return { kind: 'skipped' as const, reason: err.message };
+        const outcome = await this.run(taken, log, opts).catch((err: unknown) => {
+          if (err instanceof FencedError) {
+            log.log('info', 'attempt fenced', { reason: err.message });
+            return { kind: 'skipped' as const, reason: err.message };
+          }
           throw err;
         });
         span.setAttribute('restless.outcome', outcome.kind);
         return outcome;
       } catch (err) {
+        log.log('error', 'drive failed; the due index brings the invocation back', { error: err });
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         throw err;
       } finally {
@@ -152,46 +215,40 @@ export class Driver {
     });
   }
 
-  private async run(taken: InvocationRecord, log: Logger, known?: ServiceInstance): Promise<DriveOutcome> {
-    let rec = taken;
+  private async run(taken: InvocationRecord, log: Logger, opts: DriveOptions): Promise<DriveOutcome> {
+    let rec: AttemptRef = taken;
     if (rec.kind !== 'unkeyed') {
-      let instance = known?.queue[0] === rec.id ? known : await this.deps.store.getInstance(rec.service, rec.key);
+      const instance = opts.instance?.queue[0] === rec.id ? opts.instance : await this.deps.store.getInstance(rec.service, rec.key);
       if (instance.queue[0] !== rec.id) {
-        // Not our turn: back to the inbox; the holder passes the lock on when it ends.
-        await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Inboxed, leaseUntil: 0 });
-        // The holder may have finished (and kicked us, in vain) while we held the lease: look again.
-        instance = await this.deps.store.getInstance(rec.service, rec.key);
-        if (instance.queue[0] !== rec.id) return { kind: 'skipped', reason: `waiting for the lock of ${rec.service}/${rec.key}` };
-        rec = await this.deps.store.take(rec.id, this.leaseMs, { fromStatuses: [InvocationStatus.Inboxed] });
+        // Only the head of an inbox is ever taken; anything else is damage worth a loud line.
+        log.log('error', 'a keyed invocation runs without holding its key lock', { queue: instance.queue.slice(0, 3) });
+        throw new FencedError(`invocation ${rec.id} does not hold the lock of ${rec.service}/${rec.key}`);
       }
-      rec = { ...rec, state: instance.state };
+      rec = { ...rec, state: instance.state, queue: instance.queue };
     }
     for (;;) {
-      const resolved = await this.deps.resolver.resolve(rec.service);
+      if (opts.handoff?.aborted) return this.handOff(rec, this.now(), log);
       try {
-        if (!resolved) throw new AttemptError(Code.NotFound, `service ${rec.service} is not registered`);
-        const transport = this.deps.transportFor(resolved.endpoint);
-        const step = await this.attempt(rec, transport, log);
+        const resolved = await this.resolveFor(rec);
+        const step = await this.attempt(rec, resolved, log, opts);
         if (step.kind === 'continue') {
           rec = step.rec;
           continue;
         }
         return step.outcome;
       } catch (err) {
-        if (err instanceof FencedError) {
-          log.log('info', 'attempt fenced', { reason: err.message });
-          return { kind: 'skipped', reason: err.message };
-        }
-        if (isItemTooLarge(err)) {
+        if (err instanceof FencedError) throw err;
+        if (err instanceof HandedOff) return this.handOff(rec, this.now(), log);
+        if (err instanceof ItemTooLargeError) {
           // Retrying cannot help: the journal (or state) outgrew DynamoDB's 400 KB item limit.
           const result: InvocationResult = { kind: 'failure', code: Code.ResourceExhausted, message: 'the invocation outgrew the storage limit (400 KB for input, journal and state); it was stopped' };
-          await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Completed, result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
           log.log('error', 'invocation stopped: item size limit', { error: err });
-          await this.finished(rec, result, log);
+          const done = await this.deps.store.complete(rec, NO_PROGRESS, result);
+          await this.finished(rec, result, done, log);
           return { kind: 'completed', result };
         }
-        const failure = err instanceof AttemptError ? err : new AttemptError(Code.Unknown, (err as Error).message ?? String(err), { cause: err });
-        const next = await this.failAttempt(rec, failure, log);
+        const failure = err instanceof AttemptError ? err : new AttemptError(err instanceof RestlessError ? err.code : Code.Unknown, (err as Error).message ?? String(err), { cause: err });
+        const next = await this.failAttempt(rec, failure, log, opts);
         if (next.kind === 'continue') {
           rec = next.rec;
           continue;
@@ -201,33 +258,32 @@ export class Driver {
     }
   }
 
-  /** One request/response exchange with the endpoint, and the write that records it. */
-  private async attempt(rec: InvocationRecord, transport: EndpointTransport, log: Logger): Promise<{ kind: 'continue'; rec: InvocationRecord } | { kind: 'done'; outcome: DriveOutcome }> {
-    // Sleeps that are already due are completed before the replay, so the endpoint sees them done.
-    rec = this.completeDueSleeps(rec);
-    if (rec.cancelRequested) rec = await this.cancelPending(rec, log);
-    const body = buildRequestBody(rec, rec.state);
-    const timeout = AbortSignal.timeout(this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs);
-    const cut = new AbortController();
-    this.running.set(rec.id, cut);
-    const deadline = setTimeout(() => {
-      this.deps.kicker.schedule(rec.id, rec.leaseUntil, { epoch: rec.epoch, kind: 'deadline' }).catch((err: unknown) => log.log('warn', 'could not arm the attempt deadline', { error: err }));
-    }, this.deps.deadlineArmAfterMs ?? 5_000);
-    let res;
-    try {
-      res = await transport.call({
-        path: `/invoke/${rec.service}/${rec.method}`,
-        headers: { 'content-type': 'application/restate', accept: 'application/restate' },
-        body,
-        signal: AbortSignal.any([timeout, cut.signal]),
-      });
-    } catch (err) {
-      if (cut.signal.aborted) throw new FencedError(`attempt of ${rec.id} cut: the invocation was killed`);
-      throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, timeout.aborted ? `the endpoint did not answer within ${this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs} ms (inactivity + abort timeout)` : `endpoint call failed: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(deadline);
-      if (this.running.get(rec.id) === cut) this.running.delete(rec.id);
+  /**
+   * The deployment an attempt runs on: the one its journal was written against, once it has one
+   * (a journal replays only against the code that wrote it); before that, the service's current one.
+   */
+  private async resolveFor(rec: AttemptRef): Promise<ResolvedService> {
+    const pinned = rec.journal.length > 0 ? (rec.pinnedTo ?? rec.endpointId) : undefined;
+    if (pinned && this.deps.resolver.resolveDeployment) {
+      const resolved = await this.deps.resolver.resolveDeployment(pinned, rec.service);
+      if (!resolved) throw new AttemptError(Code.NotFound, `deployment ${pinned}, which this invocation started on, no longer serves ${rec.service}`);
+      return resolved;
     }
+    const resolved = await this.deps.resolver.resolve(rec.service);
+    if (!resolved) throw new AttemptError(Code.NotFound, `service ${rec.service} is not registered`);
+    return resolved;
+  }
+
+  /** One request/response exchange with the endpoint, and the write that records it. */
+  private async attempt(rec: AttemptRef, resolved: ResolvedService, log: Logger, opts: DriveOptions): Promise<Step> {
+    const transport = this.deps.transportFor(resolved.endpoint);
+    let completions = replayCompletions(rec, this.now());
+    for (const index of misdirectedAwakeables(rec)) log.log('warn', 'awakeable result held for an entry that is not an awakeable; ignored', { entry: index });
+    const cancel = rec.cancelRequested ? cancelCompletions(rec.journal, completions) : new Map<number, Completion>();
+    if (cancel.size > 0) log.log('info', 'pending entries canceled', { entries: [...cancel.keys()] });
+    completions = new Map([...completions, ...cancel]);
+    const body = buildRequestBody({ ...rec, completions }, rec.state);
+    const res = await this.callEndpoint(rec, transport, body, log, opts);
     if (res.status < 200 || res.status >= 300) {
       throw new AttemptError(Code.Unavailable, `endpoint answered HTTP ${res.status}: ${decoder.decode(res.body.slice(0, 300))}`);
     }
@@ -241,277 +297,227 @@ export class Driver {
     } catch (err) {
       throw new AttemptError(Code.Internal, `protocol violation: ${(err as Error).message}`, { cause: err });
     }
-    const terminal = parsed.terminal;
+    let terminal = parsed.terminal;
     if (terminal.kind === 'error') {
       // The SDK replays from the journal we hold; entries sent with the error are not kept.
       throw new AttemptError(terminal.code, terminal.message);
     }
-    // Fallible entries (unknown target, bad awakeable id) fail the attempt before anything is written.
-    const applied = await this.applyEntries(rec, parsed.entries);
-    // Side effects on other invocations go first: they are idempotent (deterministic child ids,
-    // first completion wins), so a retry after a lost write repeats them harmlessly.
-    await this.runEffects(applied.effects, log);
-    if (applied.result && (terminal.kind === 'end' || terminal.kind === 'eof')) {
-      await this.deps.store.writeAttempt(rec, { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined }, { status: InvocationStatus.Completed, result: applied.result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
-      log.log('info', 'invocation completed', { outcome: applied.result.kind, attempts: rec.attempts, journal: rec.journal.length + applied.append.length + 1 });
-      await this.finished(rec, applied.result, log);
-      return { kind: 'done', outcome: { kind: 'completed', result: applied.result } };
+    // More effects than one transaction holds: journal a first part; the replay brings the rest.
+    const fit = entriesThatFit(parsed.entries, MAX_EFFECTS_PER_COMMIT);
+    const entries = parsed.entries.slice(0, fit);
+    const truncated = fit < parsed.entries.length;
+    if (truncated) terminal = { kind: 'eof' };
+    const plan = planEntries(rec.journal.length + 1, rec.state, entries);
+    const effects = await this.storeEffects(rec, plan.effects, log);
+    const progress: AttemptProgress = {
+      append: plan.append,
+      completions: new Map([...cancel, ...plan.completions]),
+      state: plan.stateChanged ? plan.state : undefined,
+      clearCancel: rec.cancelRequested || undefined,
+      pin: resolved.endpoint.id,
+      effects: effects.effects,
+      awakeables: effects.own,
+    };
+    // The view after this step, as the next round of this attempt sees it.
+    const after: AttemptRef = {
+      ...rec,
+      journal: [...rec.journal, ...plan.append.map((e) => ({ ...e, flags: e.flags & ~Flags.RequiresAck }))],
+      completions: new Map([...rec.completions, ...progress.completions]),
+      awakeables: new Map([...rec.awakeables, ...(effects.own ?? [])]),
+      state: plan.state,
+      cancelRequested: false,
+      pinnedTo: resolved.endpoint.id,
+    };
+    if (plan.result && (terminal.kind === 'end' || terminal.kind === 'eof')) {
+      const done = await this.deps.store.complete(rec, progress, plan.result);
+      log.log('info', 'invocation completed', { outcome: plan.result.kind, attempts: rec.attempts, journal: after.journal.length });
+      await this.finished(rec, plan.result, done, log);
+      return { kind: 'done', outcome: { kind: 'completed', result: plan.result } };
+    }
+    if (truncated) {
+      const leaseUntil = this.now() + this.leaseMs;
+      await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
+      return { kind: 'continue', rec: { ...after, leaseUntil } };
     }
     if (terminal.kind === 'end' || terminal.kind === 'eof') {
       throw new AttemptError(Code.Internal, terminal.kind === 'end' ? 'the endpoint ended without an output entry' : 'the endpoint closed the stream without End, Suspension or Error');
     }
     // Suspension.
-    const next: InvocationRecord = {
-      ...rec,
-      journal: [...rec.journal, ...applied.append.map((e) => ({ ...e, flags: e.flags & ~FLAG_REQUIRES_ACK }))],
-      completions: new Map([...rec.completions, ...applied.completions]),
-      state: applied.state,
-    };
-    const resumable = terminal.indexes.some((i) => this.isResumable(next, i));
-    const wake = resumable ? this.now() : this.nextWake(next, terminal.indexes);
-    const waitInline = wake !== undefined && wake - this.now() <= this.inlineWaitMs;
-    const extendedLease = this.now() + this.leaseMs;
-    const written = await this.deps.store.writeAttempt(
-      rec,
-      { append: applied.append, completions: applied.completions, state: applied.stateChanged ? applied.state : undefined },
-      // The index keeps the attempt's first lease end while it continues inline: rewriting it
-      // would delete and re-insert the index entry (2 WCU) on every continuation. The sweep then
-      // may look at a still-running attempt, and its take is refused by the real lease.
-      waitInline ? { status: InvocationStatus.Invoked, leaseUntil: extendedLease, keepIndex: true } : { status: InvocationStatus.Suspended, leaseUntil: 0 },
-    );
-    const arrived = (written.completions && terminal.indexes.some((i) => written.completions!.has(i))) || (written.cancelRequested && !rec.cancelRequested);
-    if (!waitInline && arrived) {
-      // A completion landed while this attempt ran (its kick found us leased): resume now.
-      const retaken = await this.deps.store.take(rec.id, this.leaseMs, { steal: true });
-      return { kind: 'continue', rec: rec.kind !== 'unkeyed' ? { ...retaken, state: next.state } : retaken };
+    const now = this.now();
+    const wait = planSuspension(after.journal, replayCompletions(after, now), after.awakeables, terminal.indexes, now);
+    const leaseUntil = now + this.leaseMs;
+    if (wait.resumable) {
+      await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
+      return { kind: 'continue', rec: { ...after, leaseUntil } };
     }
-    if (waitInline) {
-      // Timers may fire a millisecond early: wait until the wake-up time has really passed, or
-      // the endpoint would find the sleep not due and suspend on it again (a wasted round trip).
-      while (this.now() < wake) await this.sleep(wake - this.now() + 1);
-      return { kind: 'continue', rec: { ...next, leaseUntil: extendedLease } };
+    const wake = wait.wakeAt;
+    if (wake !== undefined && wake - now <= this.inlineWaitMs) {
+      // A short sleep: wait here. The index keeps the attempt's lease end (at or before the lease).
+      await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
+      const next = { ...after, leaseUntil };
+      // Timers may fire a millisecond early: wait until the wake-up time has really passed, or the
+      // endpoint would find the sleep not due and suspend on it again (a wasted round trip).
+      while (this.now() < wake) {
+        if (opts.handoff?.aborted) return { kind: 'done', outcome: await this.parkUntil(next, wake, log) };
+        await this.sleep(wake - this.now() + 1, opts.handoff).catch(() => undefined);
+      }
+      return { kind: 'continue', rec: next };
     }
-    if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' });
+    const suspended = await this.deps.store.suspend(rec, progress, { dueAt: wake, awaiting: wait.awaiting });
+    if (suspended.kind === 'woken') {
+      // What it waits for arrived while the attempt ran: record the progress and go on at once.
+      await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
+      const stored = suspended.stored;
+      return { kind: 'continue', rec: { ...after, leaseUntil, completions: new Map([...stored.completions, ...after.completions]), awakeables: new Map([...stored.awakeables, ...after.awakeables]), cancelRequested: stored.cancelRequested } };
+    }
+    await this.afterCommit(suspended, log);
+    if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' }).catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
     log.log('info', 'invocation suspended', { waitingOn: terminal.indexes, wakeAt: wake });
     return { kind: 'done', outcome: { kind: 'suspended' } };
   }
 
-  /** Applies new entries to the in-memory view: state changes, completions produced here, output. */
-  private async applyEntries(rec: InvocationRecord, entries: JournalEntry[]) {
-    const effects: Effect[] = [];
-    const state: StateMap = new Map(rec.state);
-    let stateChanged = false;
-    const completions = new Map<number, Completion>();
-    let result: InvocationResult | undefined;
-    const firstIndex = rec.journal.length + 1;
-    const append: JournalEntry[] = [];
-    entries.forEach((entry, i) => {
-      const index = firstIndex + i;
-      const completed = (entry.flags & FLAG_COMPLETED) !== 0;
-      switch (entry.type) {
-        case MessageType.GetState: {
-          if (!completed) {
-            const key = decoder.decode(fromBinary(GetStateEntryMessageSchema, entry.body).key);
-            const value = state.get(key);
-            completions.set(index, value === undefined ? { kind: 'empty' } : { kind: 'value', value });
-          }
-          break;
-        }
-        case MessageType.SetState: {
-          const m = fromBinary(SetStateEntryMessageSchema, entry.body);
-          state.set(decoder.decode(m.key), m.value);
-          stateChanged = true;
-          break;
-        }
-        case MessageType.ClearState: {
-          state.delete(decoder.decode(fromBinary(ClearStateEntryMessageSchema, entry.body).key));
-          stateChanged = true;
-          break;
-        }
-        case MessageType.ClearAllState:
-          state.clear();
-          stateChanged = true;
-          break;
-        case MessageType.GetStateKeys:
-          if (!completed) {
-            completions.set(index, stateKeysResult([...state.keys()].map((k) => encoder.encode(k))));
-          }
-          break;
-        case MessageType.OutputStream: {
-          const m = fromBinary(OutputStreamEntryMessageSchema, entry.body);
-          result = m.result.case === 'failure' ? { kind: 'failure', code: m.result.value.code, message: m.result.value.message } : { kind: 'value', value: m.result.case === 'value' ? m.result.value : new Uint8Array(0) };
-          break;
-        }
-        default:
-          break;
-      }
-      append.push(entry);
-    });
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const index = firstIndex + i;
-      if (entry.type === MessageType.Invoke) {
-        const m = fromBinary(InvokeEntryMessageSchema, entry.body);
-        effects.push({ kind: 'call', spec: await this.childSpec(rec, index, m.serviceName, m.methodName, m.parameter, { invocationId: rec.id, entryIndex: index }) });
-      } else if (entry.type === MessageType.BackgroundInvoke) {
-        const m = fromBinary(BackgroundInvokeEntryMessageSchema, entry.body);
-        const at = Number(m.invokeTime);
-        effects.push({ kind: 'send', spec: await this.childSpec(rec, index, m.serviceName, m.methodName, m.parameter, undefined), notBefore: at > 0 ? at : undefined });
-      } else if (entry.type === MessageType.CompleteAwakeable) {
-        const m = fromBinary(CompleteAwakeableEntryMessageSchema, entry.body);
-        let target;
-        try {
-          const parts = decodeAwakeableId(m.id);
-          target = { invocationId: invocationIdFromBytes(parts.invocationIdBytes), entryIndex: parts.entryIndex };
-        } catch (err) {
-          throw new AttemptError(Code.InvalidArgument, `entry ${index}: bad awakeable id '${m.id}': ${(err as Error).message}`);
-        }
-        const completion: Completion = m.result.case === 'failure' ? { kind: 'failure', code: m.result.value.code, message: m.result.value.message } : { kind: 'value', value: m.result.case === 'value' ? m.result.value : new Uint8Array(0) };
-        effects.push({ kind: 'complete', ...target, completion });
-      }
+  private async callEndpoint(rec: AttemptRef, transport: EndpointTransport, body: Uint8Array, log: Logger, opts: DriveOptions) {
+    const limitMs = this.deps.config.inactivityTimeoutMs + this.deps.config.abortTimeoutMs;
+    const timeout = AbortSignal.timeout(limitMs);
+    const cut = new AbortController();
+    this.running.set(rec.id, cut);
+    const signals = [timeout, cut.signal, ...(opts.handoff ? [opts.handoff] : [])];
+    const deadline = setTimeout(() => {
+      this.deps.kicker.schedule(rec.id, rec.leaseUntil, { epoch: rec.epoch, kind: 'deadline' }).catch((err: unknown) => log.log('warn', 'could not arm the attempt deadline', { error: err }));
+    }, this.deps.deadlineArmAfterMs ?? 5_000);
+    try {
+      return await transport.call({
+        path: `/invoke/${rec.service}/${rec.method}`,
+        headers: { 'content-type': 'application/restate', accept: 'application/restate' },
+        body,
+        signal: AbortSignal.any(signals),
+      });
+    } catch (err) {
+      if (cut.signal.aborted) throw new FencedError(`attempt of ${rec.id} cut: the invocation was killed`);
+      if (opts.handoff?.aborted) throw new HandedOff();
+      throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, timeout.aborted ? `the endpoint did not answer within ${limitMs} ms (inactivity + abort timeout)` : `endpoint call failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(deadline);
+      if (this.running.get(rec.id) === cut) this.running.delete(rec.id);
     }
-    return { state, stateChanged, completions, result, append, effects };
-  }
-
-  /** Resolves a call's target; an unknown service or method fails the attempt (it is retried). */
-  private async childSpec(parent: InvocationRecord, index: number, serviceName: string, methodName: string, parameter: Uint8Array, caller: EnqueueSpec['caller']): Promise<EnqueueSpec> {
-    const target = await this.deps.resolver.resolve(serviceName);
-    const method = target?.methods.get(methodName);
-    if (!target || !method) throw new AttemptError(Code.NotFound, `entry ${index}: ${target ? `method ${serviceName}/${methodName}` : `service ${serviceName}`} not found`);
-    return {
-      id: childInvocationId(parent.id, index),
-      service: serviceName,
-      method: methodName,
-      input: parameter,
-      endpointId: target.endpoint.id,
-      caller,
-      retentionSec: this.deps.config.idempotencyDefaultRetentionSec,
-      target,
-      resolvedMethod: method,
-    };
-  }
-
-  private async runEffects(effects: Effect[], log: Logger): Promise<void> {
-    for (const effect of effects) {
-      if (effect.kind === 'complete') {
-        const stored = await this.deps.store.addCompletion(effect.invocationId, effect.entryIndex, effect.completion);
-        if (stored) await this.deps.kicker.kick(effect.invocationId);
-        else log.log('info', 'awakeable completion dropped (already completed or unknown)', { target: effect.invocationId, entry: effect.entryIndex });
-        continue;
-      }
-      const { created } = await enqueueInvocation(this.deps.store, this.deps.kicker, effect.spec, { notBefore: effect.kind === 'send' ? effect.notBefore : undefined, now: this.now() });
-      if (created) log.log('info', effect.kind === 'call' ? 'child invocation started' : 'one-way invocation sent', { child: effect.spec.id, target: `${effect.spec.service}/${effect.spec.method}` });
-    }
-  }
-
-  private isResumable(rec: InvocationRecord, index: number): boolean {
-    if (index === 0) return true;
-    const entry = rec.journal[index - 1];
-    if (!entry) return false;
-    if (!isCompletable(entry.type)) return true; // e.g. a side effect that asked for an ack: stored = acked
-    return (entry.flags & FLAG_COMPLETED) !== 0 || rec.completions.has(index) || this.sleepDue(entry, this.now());
-  }
-
-  private sleepDue(entry: JournalEntry, now: number): boolean {
-    return entry.type === MessageType.Sleep && Number(fromBinary(SleepEntryMessageSchema, entry.body).wakeUpTime) <= now;
-  }
-
-  /** Earliest wake-up among the sleeps the suspension waits on. */
-  private nextWake(rec: InvocationRecord, indexes: number[]): number | undefined {
-    let wake: number | undefined;
-    for (const i of indexes) {
-      const entry = rec.journal[i - 1];
-      if (entry?.type !== MessageType.Sleep || rec.completions.has(i)) continue;
-      const at = Number(fromBinary(SleepEntryMessageSchema, entry.body).wakeUpTime);
-      wake = wake === undefined ? at : Math.min(wake, at);
-    }
-    return wake;
   }
 
   /**
-   * Graceful cancel (0.8 semantics): every entry still waiting (sleep, awakeable, call) fails with
-   * CANCELLED, so the handler sees a TerminalError at its await and can compensate. Children
-   * behind pending calls are cancelled by the admin action; their failure completes our entry.
+   * Turns the entries' effects into what the store commits with them: calls and sends become new
+   * invocations (deterministic ids: a replayed entry creates nothing new), awakeable completions
+   * go to their target (our own ones into our own update). An unknown target fails the attempt.
    */
-  private async cancelPending(rec: InvocationRecord, log: Logger): Promise<InvocationRecord> {
-    const completions = new Map(rec.completions);
-    for (const [i, entry] of rec.journal.entries()) {
-      const index = i + 1;
-      const waiting = (entry.flags & FLAG_COMPLETED) === 0 && !completions.has(index);
-      if (!waiting || (entry.type !== MessageType.Sleep && entry.type !== MessageType.Awakeable && entry.type !== MessageType.GetState)) continue;
-      const canceled: Completion = { kind: 'failure', code: Code.Cancelled, message: 'canceled' };
-      await this.deps.store.addCompletion(rec.id, index, canceled);
-      completions.set(index, canceled);
-      log.log('info', 'pending entry canceled', { entry: index });
-    }
-    await this.deps.store.clearCancel(rec.id);
-    return { ...rec, completions, cancelRequested: false };
-  }
-
-  private completeDueSleeps(rec: InvocationRecord): InvocationRecord {
-    const now = this.now();
-    let completions: Map<number, Completion> | undefined;
-    rec.journal.forEach((entry, i) => {
-      const index = i + 1;
-      if ((entry.flags & FLAG_COMPLETED) === 0 && !rec.completions.has(index) && this.sleepDue(entry, now)) {
-        completions ??= new Map(rec.completions);
-        completions.set(index, { kind: 'empty' });
+  private async storeEffects(rec: AttemptRef, planned: PlannedEffect[], log: Logger): Promise<{ effects: StoreEffect[]; own?: Map<number, Completion> }> {
+    const effects: StoreEffect[] = [];
+    let own: Map<number, Completion> | undefined;
+    for (const p of planned) {
+      if (p.kind === 'bad-awakeable') {
+        log.log('warn', 'CompleteAwakeable with an id we never handed out; nothing completed', { entry: p.index, awakeableId: p.id.slice(0, 100), reason: p.reason });
+      } else if (p.kind === 'awakeable') {
+        if (p.target === rec.id) {
+          const entry = rec.journal[p.entryIndex - 1];
+          if (entry && entry.type !== MessageType.Awakeable) log.log('warn', 'CompleteAwakeable names an entry that is not an awakeable; ignored', { entry: p.entryIndex });
+          else if (!rec.awakeables.has(p.entryIndex)) (own ??= new Map()).set(p.entryIndex, p.completion);
+        } else {
+          effects.push({ kind: 'awakeable', target: p.target, index: p.entryIndex, completion: p.completion });
+        }
+      } else {
+        const target = await this.deps.resolver.resolve(p.service);
+        const method = target?.methods.get(p.method);
+        if (!target || !method) throw new AttemptError(Code.NotFound, `entry ${p.index}: ${target ? `method ${p.service}/${p.method}` : `service ${p.service}`} not found`);
+        const inv: NewInvocation = newInvocationFor(target, method, {
+          id: childInvocationId(rec.id, p.index),
+          input: p.parameter,
+          caller: p.kind === 'call' ? { invocationId: rec.id, entryIndex: p.index } : undefined,
+          retentionSec: this.deps.config.idempotencyDefaultRetentionSec,
+        });
+        effects.push({ kind: 'create', inv, ...(p.kind === 'send' && p.notBefore !== undefined ? { delayedUntil: p.notBefore } : {}) });
       }
-    });
-    return completions ? { ...rec, completions } : rec;
+    }
+    return { effects, own };
   }
 
-  private async failAttempt(rec: InvocationRecord, failure: AttemptError, log: Logger): Promise<{ kind: 'continue'; rec: InvocationRecord } | { kind: 'done'; outcome: DriveOutcome }> {
+  /** After a commit: start what it created (the index would, later; this is the fast path). */
+  private async afterCommit(outcome: CommitOutcome, log: Logger): Promise<void> {
+    if (outcome.kind !== 'committed') return;
+    for (const dropped of outcome.dropped) {
+      if (dropped.kind === 'awakeable') log.log('info', 'awakeable completion dropped (unknown, finished, not an awakeable, or already completed)', { target: dropped.target, entry: dropped.index });
+      else log.log('info', 'invocation already existed', { child: dropped.inv.id });
+    }
+    for (const { inv } of outcome.created) log.log('info', inv.caller ? 'child invocation started' : 'one-way invocation sent', { child: inv.id, target: `${inv.service}/${inv.method}` });
+    const starts = outcome.created.map(({ inv, delayedUntil }) => (delayedUntil !== undefined ? this.deps.kicker.schedule(inv.id, delayedUntil, { epoch: 0, kind: 'sleep' }) : this.deps.kicker.kick(inv.id)));
+    const wakes = outcome.awakened.map((id) => this.deps.kicker.kick(id));
+    for (const r of await Promise.allSettled([...starts, ...wakes])) {
+      if (r.status === 'rejected') log.log('warn', 'could not kick; the sweep will', { error: r.reason });
+    }
+  }
+
+  private async failAttempt(rec: AttemptRef, failure: AttemptError, log: Logger, opts: DriveOptions): Promise<Step> {
     const policy = this.deps.config.retry;
     log.log('warn', 'attempt failed', { code: failure.code, error: failure.message, attempt: rec.attempts });
     if (attemptsExhausted(policy, rec.attempts)) {
       const result: InvocationResult = { kind: 'failure', code: failure.code === Code.Ok ? Code.Unknown : failure.code, message: `gave up after ${rec.attempts} attempts: ${failure.message}` };
-      await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Completed, result, retentionSec: rec.retentionSec, releaseLock: rec.kind !== 'unkeyed' });
+      const done = await this.deps.store.complete(rec, NO_PROGRESS, result);
       log.log('error', 'invocation failed: retries exhausted', { attempts: rec.attempts });
-      await this.finished(rec, result, log);
+      await this.finished(rec, result, done, log);
       return { kind: 'done', outcome: { kind: 'completed', result } };
     }
     const delay = retryDelayMs(policy, rec.attempts);
     const at = this.now() + delay;
-    const info = { code: failure.code, message: failure.message, at: this.now() };
-    if (delay <= this.inlineWaitMs) {
+    await this.deps.store.retryLater(rec, at, { code: failure.code, message: failure.message, at: this.now() });
+    if (delay <= this.inlineWaitMs && !opts.handoff?.aborted) {
       // Short backoff: wait here and retry as a new attempt (a new epoch fences this one).
-      await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Invoked, leaseUntil: at, failure: info });
-      await this.sleep(delay);
-      const retaken = await this.deps.store.take(rec.id, this.leaseMs, { steal: true });
-      const withState = rec.kind !== 'unkeyed' ? { ...retaken, state: rec.state } : retaken;
-      return { kind: 'continue', rec: withState };
+      try {
+        await this.sleep(delay, opts.handoff);
+      } catch {
+        // handed off while waiting: the retry is stored with its time
+      }
+      if (!opts.handoff?.aborted) {
+        const retaken = await this.deps.store.take(rec.id, this.leaseMs);
+        if (!retaken.taken) return { kind: 'done', outcome: { kind: 'skipped', reason: 'taken by another process during the backoff' } };
+        return { kind: 'continue', rec: { ...retaken.rec, state: rec.kind !== 'unkeyed' ? rec.state : retaken.rec.state, queue: rec.queue } };
+      }
     }
-    // Long backoff: leave it to the timer; the lease blocks sweeps until the retry is due.
-    await this.deps.store.writeAttempt(rec, { append: [], completions: new Map() }, { status: InvocationStatus.Invoked, leaseUntil: at, failure: info });
-    await this.deps.kicker.schedule(rec.id, at, { epoch: rec.epoch, kind: 'retry' });
-    return { kind: 'done', outcome: { kind: 'retrying', atMs: at } };
+    // Long backoff (or a hand-off): leave it to the timer; the lease blocks takes until the retry is due.
+    await this.deps.kicker.schedule(rec.id, at, { epoch: rec.epoch, kind: 'retry' }).catch((err: unknown) => log.log('warn', 'could not schedule the retry; the sweep will', { error: err }));
+    return { kind: 'done', outcome: opts.handoff?.aborted ? { kind: 'handed-off' } : { kind: 'retrying', atMs: at } };
   }
 
-  /** After the result is stored: tell waiters and pass the key's lock on. */
-  private async finished(rec: InvocationRecord, result: InvocationResult, log: Logger): Promise<void> {
+  /** Stops here and lets another process carry on at once (its attempt counts for nothing). */
+  private async handOff(rec: AttemptRef, at: number, log: Logger): Promise<DriveOutcome> {
+    await this.deps.store.release(rec, at);
+    log.log('info', 'attempt handed off', { at });
+    await this.deps.kicker.kick(rec.id).catch((err: unknown) => log.log('warn', 'could not kick after the hand-off; the sweep will', { error: err }));
+    return { kind: 'handed-off' };
+  }
+
+  /** Stops an inline sleep at a hand-off: runnable again at its wake time, by anyone. */
+  private async parkUntil(rec: AttemptRef, wake: number, log: Logger): Promise<DriveOutcome> {
+    await this.deps.store.release(rec, wake);
+    await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' }).catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
+    return { kind: 'handed-off' };
+  }
+
+  /** After the result is stored (with the caller's completion and the lock hand-over): wake who waits. */
+  private async finished(rec: AttemptRef, result: InvocationResult, done: CommitOutcome, log: Logger): Promise<void> {
     this.deps.listener?.completed(rec.id, result);
-    if (rec.caller) {
-      // The parent's Invoke entry is completed with our result (terminal failures included).
-      const stored = await this.deps.store.addCompletion(rec.caller.invocationId, rec.caller.entryIndex, result);
-      if (stored) await this.deps.kicker.kick(rec.caller.invocationId);
-    }
-    if (rec.kind === 'unkeyed') return;
-    try {
-      const instance = await this.deps.store.getInstance(rec.service, rec.key);
-      const next = instance.queue[0];
-      if (next) await this.deps.kicker.kick(next);
-    } catch (err) {
-      log.log('error', 'could not pass the key lock on', { error: err });
-    }
+    await this.afterCommit(done, log);
+    const wake = [rec.caller?.invocationId, done.kind === 'committed' ? done.nextHolder : undefined].filter((x): x is string => x !== undefined);
+    for (const id of wake) await this.deps.kicker.kick(id).catch((err: unknown) => log.log('warn', 'could not kick; the sweep will', { target: id, error: err }));
   }
 }
 
-function isItemTooLarge(err: unknown): boolean {
-  return (err as { name?: string }).name === 'ValidationException' && /item size/i.test((err as Error).message ?? '');
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new HandedOff());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new HandedOff());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
-
-type Effect =
-  | { kind: 'call'; spec: EnqueueSpec }
-  | { kind: 'send'; spec: EnqueueSpec; notBefore?: number }
-  | { kind: 'complete'; invocationId: string; entryIndex: number; completion: Completion };

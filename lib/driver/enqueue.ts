@@ -1,21 +1,24 @@
 /**
- * Starting an invocation that nobody drives inline: a child of Invoke, a one-way or delayed send,
- * an `Ingress/Invoke`. Children get deterministic ids (parent + entry index), so a retried
- * attempt that sends the same entry again creates nothing new.
+ * Building and starting invocations that nobody drives inline: a child of Invoke, a one-way or
+ * delayed send, an `Ingress/Invoke`. Children get deterministic ids (parent + entry index), so a
+ * retried attempt that sends the same entry again creates nothing new.
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
-import { FencedError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
-import { FencedStateError, type InvocationRecord, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
+import { InvocationExistsError, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
 import type { Kicker } from './driver.js';
 import { instanceKind } from './kinds.js';
-import { checkInputSize } from './dispatcher.js';
+import { checkInputSize } from './limits.js';
 
 /** The id of the invocation created by entry `index` of `parentId`. */
 export function childInvocationId(parentId: string, index: number): string {
   return `inv_${createHash('sha256').update(`${parentId}#${index}`).digest().subarray(0, 16).toString('base64url')}`;
 }
+
+/** Keys are the user's data and stored hashed, so they may be long; this is the documented limit. */
+export const MAX_KEY_BYTES = 64 * 1024;
 
 /** The service instance key of a call: the KEY field (keyed), '' (singleton) or the id (unkeyed). */
 export function instanceKeyOf(service: ResolvedService, method: ResolvedMethod, input: Uint8Array, id: string): string {
@@ -29,48 +32,54 @@ export function instanceKeyOf(service: ResolvedService, method: ResolvedMethod, 
   } catch (err) {
     throw new InvalidArgumentError(`the argument is not a valid ${method.input.typeName}: ${(err as Error).message}`);
   }
-  return String((message as unknown as Record<string, unknown>)[method.keyField.localName] ?? '');
+  const key = String((message as unknown as Record<string, unknown>)[method.keyField.localName] ?? '');
+  const size = Buffer.byteLength(key, 'utf8');
+  if (size > MAX_KEY_BYTES) throw new InvalidArgumentError(`the key is ${size} bytes; keys of at most ${MAX_KEY_BYTES} bytes are accepted`);
+  return key;
 }
 
-export type EnqueueSpec = Omit<NewInvocation, 'kind' | 'key'> & { target: ResolvedService; resolvedMethod: ResolvedMethod };
+/** A new invocation of `method` with `input`, on the service's current deployment. */
+export function newInvocationFor(
+  target: ResolvedService,
+  method: ResolvedMethod,
+  opts: { id: string; input: Uint8Array; caller?: CallerLink; idempotency?: IdempotencyLink; retentionSec: number },
+): NewInvocation {
+  checkInputSize(opts.input.byteLength);
+  return {
+    id: opts.id,
+    service: target.meta.name,
+    method: method.name,
+    key: instanceKeyOf(target, method, opts.input, opts.id),
+    kind: instanceKind(target.meta.instance_type),
+    input: opts.input,
+    endpointId: target.endpoint.id,
+    caller: opts.caller,
+    idempotency: opts.idempotency,
+    retentionSec: opts.retentionSec,
+  };
+}
+
+export interface Started {
+  created: boolean;
+  /** When not created: the invocation that already had this id (a repeated idempotency key). */
+  existing?: InvocationRecord;
+}
 
 /**
- * Creates the invocation and makes it run: unkeyed → kicked; keyed → appended to the key's inbox
- * and kicked if it holds the lock. With `notBefore` in the future it is created delayed and a
- * timer starts it. Creating an id that exists already is a no-op (returns false).
+ * Creates the invocation (runnable, queued in its key's inbox, or delayed) and gives it a kick.
+ * The accept write makes it due, so a lost kick only costs latency. Never reports success without
+ * the stored record: conflicts are retried by the store, other refusals are errors.
  */
-export async function enqueueInvocation(store: InvocationStore, kicker: Kicker, spec: EnqueueSpec, opts: { notBefore?: number; now?: number } = {}): Promise<Enqueued> {
+export async function startInvocation(store: InvocationStore, kicker: Kicker, inv: NewInvocation, opts: { notBefore?: number; now?: number } = {}): Promise<Started> {
   const now = opts.now ?? Date.now();
-  checkInputSize(spec.input.byteLength);
-  const kind = instanceKind(spec.target.meta.instance_type);
-  const key = instanceKeyOf(spec.target, spec.resolvedMethod, spec.input, spec.id);
-  const { target: _t, resolvedMethod: _m, ...rest } = spec;
-  const inv: NewInvocation = { ...rest, kind, key };
+  const delayed = opts.notBefore !== undefined && opts.notBefore > now;
   try {
-    if (opts.notBefore !== undefined && opts.notBefore > now) {
-      await store.create(inv, { take: false, leaseMs: 0, delayedUntil: opts.notBefore });
-      await kicker.schedule(inv.id, opts.notBefore, { epoch: 0, kind: 'sleep' });
-      return { created: true };
-    }
-    if (kind === 'unkeyed') {
-      await store.create(inv, { take: false, leaseMs: 0 });
-      await kicker.kick(inv.id);
-      return { created: true };
-    }
-    await store.createQueued(inv);
+    await store.accept(inv, delayed ? { kind: 'delayed', until: opts.notBefore! } : { kind: 'runnable' });
   } catch (err) {
-    // The id exists: the refused write carries the stored invocation (no extra read).
-    if (err instanceof FencedStateError) return { created: false, existing: err.stored };
-    if (err instanceof FencedError) return { created: false };
+    if (err instanceof InvocationExistsError) return { created: false, existing: err.stored };
     throw err;
   }
-  const instance = await store.getInstance(inv.service, key);
-  if (instance.queue[0] === inv.id) await kicker.kick(inv.id);
+  const start = delayed ? kicker.schedule(inv.id, opts.notBefore!, { epoch: 0, kind: 'sleep' }) : kicker.kick(inv.id);
+  await start.catch(() => undefined);
   return { created: true };
-}
-
-export interface Enqueued {
-  created: boolean;
-  /** When not created: the invocation that already had this id (a retried send, a repeated key). */
-  existing?: InvocationRecord;
 }

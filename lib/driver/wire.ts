@@ -24,10 +24,16 @@ export function replayFrames(rec: Pick<InvocationRecord, 'input' | 'journal' | '
     // Custom entries are replayed with the ack bit cleared (stored = acknowledged).
     const flags = e.flags & ~Flags.RequiresAck;
     if (completion && (e.flags & Flags.Completed) === 0 && isCompletable(e.type)) {
-      frames.push(encodeMessage(completeEntry(decodeFrame({ type: e.type, flags, body: e.body }), completion)));
-    } else {
-      frames.push(encodeFrame(e.type, flags, e.body));
+      try {
+        frames.push(encodeMessage(completeEntry(decodeFrame({ type: e.type, flags, body: e.body }), completion)));
+        return;
+      } catch (err) {
+        // A result this entry cannot hold is never sent: the entry stays pending rather than
+        // failing every replay of the invocation.
+        if (!(err instanceof ProtocolError)) throw err;
+      }
     }
+    frames.push(encodeFrame(e.type, flags, e.body));
   });
   return frames;
 }

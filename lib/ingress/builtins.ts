@@ -11,9 +11,9 @@ import {
   RejectAwakeableRequestSchema,
   ResolveAwakeableRequestSchema,
 } from '../../gen/dev/restate/services_pb.js';
-import { enqueueInvocation, instanceKeyOf } from '../driver/enqueue.js';
+import { instanceKeyOf, newInvocationFor, startInvocation } from '../driver/enqueue.js';
 import { InvalidArgumentError, NotFoundError, RestlessError, Code } from '../errors.js';
-import { invocationIdFromBytes, newInvocationId } from '../ids.js';
+import { invocationIdFromBytes, isInvocationId, newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import { decodeAwakeableId } from '../protocol/awakeable-id.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
@@ -99,15 +99,18 @@ async function invoke(deps: CallDeps, input: Uint8Array, idem: IdempotencyReques
     }
   }
   const key = instanceKeyOf(service, method, argument, '');
-  const idemOptions = idem ? idempotentOptions(service, method.name, { bytes: argument, key }, idem) : undefined;
+  const idemOptions = idem ? idempotentOptions(service, method, { bytes: argument, key }, idem) : undefined;
   const id = idemOptions?.id ?? newInvocationId();
-  const spec = { id, service: service.meta.name, method: method.name, input: argument, endpointId: service.endpoint.id, retentionSec: idemOptions?.retentionSec ?? deps.config.idempotencyDefaultRetentionSec, idempotency: idemOptions?.idempotency, target: service, resolvedMethod: method };
-  const { created, existing } = await enqueueInvocation(store, kicker, spec);
+  const inv = newInvocationFor(service, method, { id, input: argument, idempotency: idemOptions?.idempotency, retentionSec: idemOptions?.retentionSec ?? deps.config.idempotencyDefaultRetentionSec });
+  // Answered only once the invocation is stored: an id that leads nowhere is never handed out.
+  const { created, existing } = await startInvocation(store, kicker, inv);
   if (!created && idemOptions) {
     // Same idempotency key: the same id again, unless the request differs.
     if (existing?.idempotency && existing.idempotency.requestHash !== idemOptions.idempotency.requestHash) {
       throw new RestlessError(Code.FailedPrecondition, `the idempotency key '${idem!.key}' was already used for a different request; use a new key`, { httpStatus: 422 });
     }
+  } else if (!created) {
+    throw new RestlessError(Code.Unavailable, `invocation id ${id} is taken; try again`);
   }
   deps.log.log('info', created ? 'one-way invocation accepted' : 'one-way invocation repeated (idempotency key)', { [INVOCATION_ID_ATTR]: id, target: `${service.meta.name}/${method.name}` });
   return { id, value: toBinary(InvokeResponseSchema, create(InvokeResponseSchema, { id })) };
@@ -132,10 +135,25 @@ async function completeAwakeable(deps: CallDeps, method: string, input: Uint8Arr
   }
   const parts = decodeAwakeableId(awakeableId);
   const target = invocationIdFromBytes(parts.invocationIdBytes);
-  // Fire and forget, as in 0.x: the first completion wins, later ones are dropped quietly.
-  const stored = await store.addCompletion(target, parts.entryIndex, completion);
-  if (stored) await kicker.kick(target);
-  deps.log.log('info', stored ? 'awakeable completed' : 'awakeable completion dropped', { [INVOCATION_ID_ATTR]: target, entry: parts.entryIndex });
+  if (!isInvocationId(target)) throw new NotFoundError(`awakeable ${awakeableId.slice(0, 80)} not found`);
+  // Applied only to an awakeable entry; the first completion wins, a repeat changes nothing.
+  const outcome = await store.completeAwakeable(target, parts.entryIndex, completion);
+  deps.log.log('info', `awakeable completion: ${outcome}`, { [INVOCATION_ID_ATTR]: target, entry: parts.entryIndex });
+  switch (outcome) {
+    case 'stored':
+      await kicker.kick(target).catch(() => undefined);
+      break;
+    case 'duplicate':
+      break;
+    case 'not-awakeable':
+      throw new InvalidArgumentError(`entry ${parts.entryIndex} of invocation ${target} is not an awakeable`);
+    case 'not-started':
+      throw new InvalidArgumentError(`invocation ${target} has not started; it has no awakeable ${parts.entryIndex}`);
+    case 'finished':
+      throw new NotFoundError(`invocation ${target} has finished; its awakeables take no results`);
+    case 'not-found':
+      throw new NotFoundError(`invocation ${target} not found`);
+  }
   return { id: target, value: new Uint8Array(0) };
 }
 

@@ -4,12 +4,12 @@
  * result until the ingress deadline. Protocols only decode the input and encode the output.
  */
 import type { RuntimeConfig } from '../config.js';
-import type { Dispatcher } from '../driver/dispatcher.js';
+import type { Dispatcher, WaitOutcome } from '../driver/dispatcher.js';
 import { Code, NotFoundError, RestlessError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
 import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
-import type { Kicker } from '../driver/driver.js';
+import type { DriveOutcome, Kicker } from '../driver/driver.js';
 import { builtinService, runBuiltin } from './builtins.js';
 import { expiresHeader, idempotencyOf, idempotentOptions } from './idempotency.js';
 import { resolveTarget } from './connect.js';
@@ -61,12 +61,22 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   const { service, method } = await resolveTarget(deps.resolver, call.serviceName, call.methodName, { fromIngress: true });
   const input = call.decode(service, method);
   const deadline = now() + deps.config.ingressDeadlineMs;
-  const options = idem ? idempotentOptions(service, method.name, input, idem) : {};
-  const accepted = await deps.dispatcher.accept({ service, method: method.name, key: input.key, input: input.bytes }, { ...options, drive: true });
+  const options = idem ? idempotentOptions(service, method, input, idem) : {};
+  // Before the deadline, whatever this request drives is handed on (released and kicked): a Lambda
+  // is frozen once it answers, and an attempt it held would wait for its lease to lapse.
+  const handoff = new AbortController();
+  const stopDriving = AbortSignal.any([handoff.signal, ...(call.signal ? [call.signal] : [])]);
+  const accepted = await deps.dispatcher.accept({ service, method: method.name, key: input.key, input: input.bytes }, { ...options, drive: true, handoff: stopDriving });
   const id = accepted.id;
   responseHeaders['x-restate-id'] = id;
   const done = accepted.duplicateOf?.status === InvocationStatus.Completed ? accepted.duplicateOf : undefined;
-  const outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline, call.signal, accepted.duplicateOf);
+  let outcome;
+  try {
+    outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline - HANDOFF_MARGIN_MS, stopDriving, accepted.duplicateOf);
+  } finally {
+    handoff.abort();
+    if (accepted.driven) await Promise.race([accepted.driven.catch(() => undefined), sleepUntil(deadline)]);
+  }
   if (outcome.kind === 'timeout') {
     throw new RestlessError(Code.DeadlineExceeded, `the invocation is still running; fetch its result with GET /restate/invocation/${id}/attach`);
   }
@@ -74,12 +84,34 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   return { id, service, method, result: outcome.result };
 }
 
-async function waitFor(deps: CallDeps, id: string, driven: Promise<unknown> | undefined, deadline: number, signal?: AbortSignal, known?: InvocationRecord) {
+/** Time kept before the caller's deadline to hand the attempt on and answer. */
+const HANDOFF_MARGIN_MS = 1_500;
+
+/** While this process drives, the table is looked at now and then: another process (a kill) may end it first. */
+const POLL_WHILE_DRIVING_MS = 1_000;
+
+async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome> | undefined, until: number, handoff: AbortSignal, known?: InvocationRecord): Promise<WaitOutcome> {
   if (driven) {
-    const outcome = (await Promise.race([driven, sleepUntil(deadline)])) as { kind: string; result?: InvocationResult } | undefined;
-    if (outcome?.kind === 'completed' && outcome.result) return { kind: 'result' as const, result: outcome.result };
+    const stopPolling = new AbortController();
+    try {
+      const first = await Promise.race([driven.then((o) => ({ from: 'drive' as const, o })), sleepUntil(until).then(() => ({ from: 'deadline' as const })), pollWhileDriving(deps, id, until, stopPolling.signal).then((r) => ({ from: 'poll' as const, r }))]);
+      if (first.from === 'drive' && first.o.kind === 'completed') return { kind: 'result', result: first.o.result };
+      if (first.from === 'poll' && first.r) return { kind: 'result', result: first.r };
+      if (first.from === 'deadline') return { kind: 'timeout' };
+    } finally {
+      stopPolling.abort();
+    }
   }
-  return deps.dispatcher.waitForResult(id, deadline, signal, known);
+  return deps.dispatcher.waitForResult(id, until, { known, handoff });
+}
+
+async function pollWhileDriving(deps: CallDeps, id: string, until: number, stop: AbortSignal): Promise<InvocationResult | undefined> {
+  for (;;) {
+    await sleepUntil(Math.min(until, Date.now() + POLL_WHILE_DRIVING_MS));
+    if (stop.aborted || Date.now() >= until || !deps.store) return new Promise(() => undefined);
+    const rec = await deps.store.get(id).catch(() => undefined);
+    if (rec?.status === InvocationStatus.Completed && rec.result) return rec.result;
+  }
 }
 
 function sleepUntil(deadline: number): Promise<undefined> {

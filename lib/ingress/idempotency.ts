@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import type { RuntimeConfig } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { IdempotencyLink } from '../store/invocation-store.js';
-import type { ResolvedService } from '../registry/types.js';
+import { fromBinary, toJson } from '@bufbuild/protobuf';
+import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const RETENTION_HEADER = 'idempotency-retention-period';
@@ -65,8 +66,33 @@ export function idempotentInvocationId(scope: string): string {
 }
 
 /** Fingerprint of the request, to refuse a reused key with another body. */
-export function requestHash(method: string, input: Uint8Array): string {
+export function requestHash(method: string, input: Uint8Array | string): string {
   return sha256([method, input]).toString('base64url');
+}
+
+/**
+ * The request in a form that does not depend on how the client spelled it: protobuf bytes of a
+ * map or a Struct follow the client's key order (`{"a":1,"b":2}` and `{"b":2,"a":1}` differ), so
+ * the message is read and written back as JSON with sorted keys.
+ */
+export function canonicalRequest(method: ResolvedMethod, registry: ResolvedService['registry'] | undefined, input: Uint8Array): string | Uint8Array {
+  try {
+    const json = toJson(method.input, fromBinary(method.input, input), { registry });
+    return stableStringify(json);
+  } catch {
+    return input; // not decodable here: the bytes themselves
+  }
+}
+
+function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
 }
 
 export function idempotencyLink(scope: string, hash: string, retentionSec: number): IdempotencyLink {
@@ -79,8 +105,9 @@ export function expiresHeader(completedAtMs: number, retentionSec: number): stri
 }
 
 /** The id and record link of an idempotent call (scope: service + method [+ key] + idempotency key). */
-export function idempotentOptions(service: ResolvedService, method: string, input: { bytes: Uint8Array; key: string }, idem: IdempotencyRequest) {
+export function idempotentOptions(service: ResolvedService, method: ResolvedMethod, input: { bytes: Uint8Array; key: string }, idem: IdempotencyRequest) {
   const keyed = service.meta.instance_type === 'Keyed';
-  const scope = idempotencyScope(service.meta.name, method, keyed ? input.key : undefined, idem.key);
-  return { id: idempotentInvocationId(scope), idempotency: idempotencyLink(scope, requestHash(method, input.bytes), idem.retentionSec), retentionSec: idem.retentionSec };
+  const scope = idempotencyScope(service.meta.name, method.name, keyed ? input.key : undefined, idem.key);
+  const hash = requestHash(method.name, canonicalRequest(method, service.registry, input.bytes));
+  return { id: idempotentInvocationId(scope), idempotency: idempotencyLink(scope, hash, idem.retentionSec), retentionSec: idem.retentionSec };
 }

@@ -43,7 +43,7 @@ async function invocationResult(deps: IngressHandlerDeps, req: HttpRequest, rawI
     if (service && !service.meta.public) throw new PermissionDeniedError(`Service ${rec.service} is not accessible`);
     let result: InvocationResult | undefined = rec.status === InvocationStatus.Completed ? rec.result : undefined;
     if (!result && mode === 'attach') {
-      const waited = await deps.dispatcher.waitForResult(id, Date.now() + deps.config.ingressDeadlineMs, req.signal);
+      const waited = await deps.dispatcher.waitForResult(id, Date.now() + deps.config.ingressDeadlineMs - 1_500, { signal: req.signal, handoff: req.signal });
       if (waited.kind === 'timeout') throw new RestlessError(Code.DeadlineExceeded, `invocation ${id} is still running; attach again`);
       result = waited.result;
     }

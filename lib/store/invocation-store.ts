@@ -1,273 +1,154 @@
 /**
- * Invocations in DynamoDB. Only this file and the other lib/store files speak DynamoDB.
+ * Invocations in DynamoDB: one named method per transition, each with its condition in one place.
+ * Only the lib/store files speak DynamoDB.
  *
- * One item per invocation (`inv#{id}` / `meta`) holds the target, the input, the journal (a list),
- * completions that arrived for it (a map by entry index: whoever produces a completion writes one
- * attribute, never the journal), the state of unkeyed invocations and the result. One item per
- * keyed service instance (`obj#{service}#{key}`) holds the lock + FIFO inbox (a list whose head is
- * the holder) and the state. Keeping each in one item makes every step a single conditional write
- * (no read-modify-write), at the price of DynamoDB's 400 KB item limit per invocation and per key.
+ *            accept ──▶ invoked ──take──▶ invoked (leased) ──complete──▶ completed (terminal)
+ *   accept(delayed) ─▶ delayed ─take/activate─┘   │  ▲   │
+ *   accept(keyed) ──▶ inboxed ──take (head)───────┘  │   ├─suspend──▶ suspended ──take (due)──┐
+ *                                                    │   ├─retry / release (lease = due time)  │
+ *                                                    └───┴──────────────────────────────────────┘
+ *   kill: any unfinished status → completed (epoch + 1, so any running attempt is fenced)
  *
- * Fencing: every write of an attempt is conditional on `epoch = :epoch`; taking the invocation
- * bumps the epoch, so a stale attempt can never change the journal, the state or the result.
+ * Rules every method keeps:
+ * - **The table is the only truth.** Whatever needs a future action carries its due time in the
+ *   `due` index, written in the same request that makes it so: a runnable or leased invocation
+ *   (lease end), a retry (its time), a suspension with a timer (wake time), a completion or cancel
+ *   that arrived (now), a delayed send (its time), an inbox head after a hand-over (now). The sweep
+ *   drives whatever is due; kicks and timers only make it faster.
+ * - **Fencing.** Every write of an attempt is conditional on its epoch and on status `invoked`;
+ *   taking bumps the epoch, and so does kill. Terminal is terminal: nothing leaves `completed`.
+ * - **Effects commit with the journal.** Children, sends and awakeable completions an attempt
+ *   produced are written in the same transaction as the journal entries that made them.
+ * - **A child's result and its caller's completion commit together** (one transaction), and so do
+ *   a key's lock hand-over and the next holder becoming due.
+ * - Every refused write says why: exists, stale attempt, condition not met (with the stored item,
+ *   never an extra read), conflict (retried here), too large, unavailable.
  */
-import { ConditionalCheckFailedException, TransactionCanceledException, ReturnValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { FencedError, NotFoundError } from '../errors.js';
-import type { EntryResult } from '../protocol/messages.js';
+import { randomUUID } from 'node:crypto';
+import { ReturnValue } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { NotFoundError } from '../errors.js';
+import { MessageType } from '../protocol/framing.js';
+import { Expr } from './expression.js';
+import {
+  ATTR,
+  completionName,
+  DUE_INDEX_SHARDS,
+  dueAttributes,
+  dueFromSortKey,
+  dueSortKey,
+  instanceFromItem,
+  InvocationStatus,
+  newInvocationItem,
+  recordFromItem,
+  storedEntries,
+  toStoredCompletion,
+  toStoredState,
+  type Completion,
+  type FailureInfo,
+  type InvocationRecord,
+  type InvocationResult,
+  type JournalEntry,
+  type NewInvocation,
+  type ServiceInstance,
+  type StateMap,
+} from './invocation-item.js';
 import { isExpired, keys, TABLE_SCHEMA, type TableClients } from './table.js';
+import { collides, transactInput, type TxOp } from './transaction.js';
+import {
+  cancellationReasons,
+  conditionFailure,
+  conflictBackoff,
+  InvocationExistsError,
+  isItemTooLarge,
+  isTransient,
+  ItemTooLargeError,
+  StaleAttemptError,
+  StoreUnavailableError,
+  storeFailure,
+  type CancellationReason,
+} from './write-errors.js';
 
-export const InvocationStatus = {
-  /** A delayed send: created, starts at its due time (a timer enqueues it). */
-  Delayed: 'delayed',
-  /** Waiting in a key's inbox for the lock. */
-  Inboxed: 'inboxed',
-  /** Runnable: an attempt runs or is due (retry). */
-  Invoked: 'invoked',
-  /** Waiting for a completion (timer, child, awakeable). Keyed: keeps the lock. */
-  Suspended: 'suspended',
-  Completed: 'completed',
-} as const;
-export type InvocationStatus = (typeof InvocationStatus)[keyof typeof InvocationStatus];
+export * from './invocation-item.js';
+export { InvocationExistsError, ItemTooLargeError, StaleAttemptError, StoreUnavailableError } from './write-errors.js';
 
-export type InstanceKind = 'keyed' | 'unkeyed' | 'singleton';
+/** How an accepted invocation starts. */
+export type StartMode =
+  /** Unkeyed only: created already taken (epoch 1, leased), so the caller drives it with no other write. */
+  | { kind: 'take'; leaseMs: number }
+  /** Runnable now (unkeyed) or queued in its key's inbox (keyed); due at once. */
+  | { kind: 'runnable' }
+  /** A delayed send: starts at `until`. */
+  | { kind: 'delayed'; until: number };
 
-/** One stored journal entry: the message as the endpoint sent it (flags without the ack bit). */
-export interface JournalEntry {
-  type: number;
-  flags: number;
-  body: Uint8Array;
-}
-
-/** A completion of a journal entry: the protocol's entry result (value, empty or failure). */
-export type Completion = EntryResult;
-
-export type InvocationResult = { kind: 'value'; value: Uint8Array } | { kind: 'failure'; code: number; message: string };
-
-export type StateMap = Map<string, Uint8Array>;
-
-export interface CallerLink {
-  invocationId: string;
-  entryIndex: number;
-}
-
-export interface IdempotencyLink {
-  scope: string;
-  requestHash: string;
-  retentionSec: number;
-}
-
-export interface FailureInfo {
-  code: number;
-  message: string;
-  at: number;
-}
-
-export interface NewInvocation {
-  id: string;
-  service: string;
-  method: string;
-  /** Service instance key: the key for keyed services, '' for singletons, the id for unkeyed. */
-  key: string;
-  kind: InstanceKind;
-  input: Uint8Array;
-  endpointId: string;
-  caller?: CallerLink;
-  idempotency?: IdempotencyLink;
-  /** How long the result is kept after completion, seconds. */
-  retentionSec: number;
-}
-
-export interface InvocationRecord extends NewInvocation {
-  status: InvocationStatus;
-  epoch: number;
-  /** ms since the epoch; an attempt holding a lease past this is presumed dead. */
-  leaseUntil: number;
-  journal: JournalEntry[];
-  completions: Map<number, Completion>;
-  /** Unkeyed invocations only: their state lives with them. */
-  state: StateMap;
-  result?: InvocationResult;
-  attempts: number;
-  createdAt: number;
-  modifiedAt: number;
-  /** TTL in seconds once completed. */
-  expiresAt?: number;
-  lastFailure?: FailureInfo;
-  /** A graceful cancel was asked for: pending entries fail with CANCELLED at the next attempt. */
-  cancelRequested: boolean;
-}
-
-export interface ServiceInstance {
-  /** Head = lock holder; the rest wait in FIFO order. */
-  queue: string[];
-  state: StateMap;
-}
-
-
-// Stored shapes ------------------------------------------------------------------------------
-
-type StoredState = [Uint8Array, Uint8Array][];
-interface StoredEntry {
-  t: number;
-  f: number;
-  b: Uint8Array;
-}
-type StoredCompletion = { k: 'v'; v: Uint8Array } | { k: 'e' } | { k: 'f'; c: number; m: string };
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function toStoredState(state: StateMap): StoredState {
-  return [...state].map(([k, v]) => [encoder.encode(k), v]);
-}
-
-function fromStoredState(s: unknown): StateMap {
-  const out: StateMap = new Map();
-  if (!Array.isArray(s)) return out;
-  for (const pair of s as StoredState) out.set(decoder.decode(pair[0]), bytes(pair[1]));
-  return out;
-}
-
-function bytes(v: unknown): Uint8Array {
-  if (v instanceof Uint8Array) return v;
-  if (v === undefined || v === null) return new Uint8Array(0);
-  throw new TypeError('stored value is not binary');
-}
-
-export function toStoredCompletion(c: Completion): StoredCompletion {
-  switch (c.kind) {
-    case 'value':
-      return { k: 'v', v: c.value };
-    case 'empty':
-      return { k: 'e' };
-    case 'failure':
-      return { k: 'f', c: c.code, m: c.message };
-  }
-}
-
-function fromStoredCompletion(s: StoredCompletion): Completion {
-  switch (s.k) {
-    case 'v':
-      return { kind: 'value', value: bytes(s.v) };
-    case 'e':
-      return { kind: 'empty' };
-    case 'f':
-      return { kind: 'failure', code: s.c, message: s.m };
-  }
-}
-
-
-function recordFromItem(item: Record<string, unknown>): InvocationRecord {
-  const completions = new Map<number, Completion>();
-  for (const [k, v] of Object.entries((item.c as Record<string, StoredCompletion> | undefined) ?? {})) {
-    completions.set(Number(k.slice(1)), fromStoredCompletion(v));
-  }
-  const result = item.result as StoredCompletion | undefined;
-  return {
-    id: item.id as string,
-    service: item.service as string,
-    method: item.method as string,
-    key: item.key as string,
-    kind: item.kind as InstanceKind,
-    input: bytes(item.input),
-    endpointId: item.endpointId as string,
-    status: item.status as InvocationStatus,
-    epoch: item.epoch as number,
-    leaseUntil: (item.leaseUntil as number | undefined) ?? 0,
-    journal: ((item.journal as StoredEntry[] | undefined) ?? []).map((e) => ({ type: e.t, flags: e.f, body: bytes(e.b) })),
-    completions,
-    state: fromStoredState(item.s),
-    result: result ? (fromStoredCompletion(result) as InvocationResult) : undefined,
-    attempts: (item.attempts as number | undefined) ?? 0,
-    createdAt: item.createdAt as number,
-    modifiedAt: item.modifiedAt as number,
-    expiresAt: item.expiresAt as number | undefined,
-    lastFailure: item.lastFailure as FailureInfo | undefined,
-    caller: item.caller as CallerLink | undefined,
-    idempotency: item.idempotency as IdempotencyLink | undefined,
-    retentionSec: (item.retentionSec as number | undefined) ?? 0,
-    cancelRequested: item.cancel === true,
-  };
-}
-
-/** Map attribute name of a completion (`i3`): map keys must be strings. */
-function completionName(index: number): string {
-  return `i${index}`;
-}
-
-function storedEntries(entries: JournalEntry[]): StoredEntry[] {
-  return entries.map((e) => ({ t: e.type, f: e.flags, b: e.body }));
-}
-
-/**
- * The sweep's index: runnable invocations carry `gsi1pk = 'lease'` and `gsi1sk = <lease end>#id`
- * in the sparse `due` GSI, so a lease that lapsed (a Lambda that died mid-attempt, a kick that got
- * lost) is found with one Query. Completed and suspended invocations leave the index (timers and
- * completions wake those).
- */
-export const LEASE_INDEX_SHARDS = 16;
-
-/**
- * The index partition of an invocation. Spread over shards: one constant key would funnel every
- * hot-path write into one index partition, whose write limit would cap the whole table.
- */
-export function leaseIndexPk(id: string): string {
-  let h = 0;
-  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
-  return `lease#${h % LEASE_INDEX_SHARDS}`;
-}
-export function leaseSortKey(leaseUntil: number, id: string): string {
-  return `${String(Math.max(0, Math.floor(leaseUntil))).padStart(15, '0')}#${id}`;
-}
-
-/**
- * An id may be created when it is free, or when it held a finished invocation whose retention
- * has passed (idempotency keys can be reused after expiry; DynamoDB's TTL deletes lazily).
- */
-const CREATE_CONDITION = 'attribute_not_exists(pk) OR (#status = :completed AND #expires <= :nowSec)';
-const CREATE_NAMES = { '#status': 'status', '#expires': TABLE_SCHEMA.ttlAttribute };
-function createValues(now: number): Record<string, unknown> {
-  return { ':completed': InvocationStatus.Completed, ':nowSec': Math.floor(now / 1000) };
-}
-
-/** The stored item of a new invocation (no journal, no completions yet). */
-function newInvocationItem(inv: NewInvocation, now: number, at: { status: InvocationStatus; epoch: number; leaseUntil: number; indexedAt: number; attempts: number }) {
-  return {
-    ...keys.invocation(inv.id),
-    id: inv.id,
-    service: inv.service,
-    method: inv.method,
-    key: inv.key,
-    kind: inv.kind,
-    input: inv.input,
-    endpointId: inv.endpointId,
-    status: at.status,
-    epoch: at.epoch,
-    leaseUntil: at.leaseUntil,
-    [TABLE_SCHEMA.dueIndex.partitionKey]: leaseIndexPk(inv.id),
-    [TABLE_SCHEMA.dueIndex.sortKey]: leaseSortKey(at.indexedAt, inv.id),
-    journal: [] as StoredEntry[],
-    c: {},
-    attempts: at.attempts,
-    createdAt: now,
-    modifiedAt: now,
-    caller: inv.caller,
-    idempotency: inv.idempotency,
-    retentionSec: inv.retentionSec,
-  };
-}
-
-/** Options of the write that ends an attempt. */
-export interface AttemptWrite {
-  /** Entries appended to the journal (index = current length + i). */
+/** What an attempt produced, written with the step that ends it. */
+export interface AttemptProgress {
+  /** Entries appended to the journal (index = current length + 1 + i). */
   append: JournalEntry[];
-  /** Completions produced by this attempt (e.g. GetStateKeys answered from the state). */
+  /** Completions produced by this attempt (GetState answered from the state, cancel failures). */
   completions: Map<number, Completion>;
+  /** Results of this invocation's own awakeables that it completed itself. */
+  awakeables?: Map<number, Completion>;
   /** The state after this attempt, when it changed. */
   state?: StateMap;
+  /** The cancel request was applied (pending entries failed with CANCELLED). */
+  clearCancel?: boolean;
+  /** The deployment the journal is written against. */
+  pin?: string;
+  /** Invocations to create and awakeables to complete, committed with the entries. */
+  effects: StoreEffect[];
 }
+
+export type StoreEffect =
+  | { kind: 'create'; inv: NewInvocation; delayedUntil?: number }
+  | { kind: 'awakeable'; target: string; index: number; completion: Completion };
+
+export const NO_PROGRESS: AttemptProgress = Object.freeze({ append: [], completions: new Map(), effects: [] }) as AttemptProgress;
+
+/** An entry a suspension waits on: its completion (or, for an awakeable, its result) must not be there yet. */
+export interface AwaitedEntry {
+  index: number;
+  awakeable: boolean;
+}
+
+type AttemptEnd =
+  | { kind: 'continue'; leaseUntil: number; dueAt?: number }
+  | { kind: 'suspend'; dueAt?: number; awaiting: AwaitedEntry[] }
+  | { kind: 'retry'; at: number; failure: FailureInfo }
+  | { kind: 'release'; at: number }
+  | { kind: 'complete'; result: InvocationResult };
+
+/** An invocation an attempt created, to be started (kicked, or scheduled when delayed). */
+export interface CreatedInvocation {
+  inv: NewInvocation;
+  delayedUntil?: number;
+}
+
+export type CommitOutcome =
+  | {
+      kind: 'committed';
+      created: CreatedInvocation[];
+      /** Invocations whose awakeables this write completed (they are due now). */
+      awakened: string[];
+      /** Effects that could not apply (an id that exists, an awakeable that cannot take a result). */
+      dropped: StoreEffect[];
+      /** The next holder of the key's lock, made due by this write. */
+      nextHolder?: string;
+    }
+  /** The suspension was refused: a completion it waits for (or a cancel) arrived. Nothing was written. */
+  | { kind: 'woken'; stored: InvocationRecord };
+
+export type TakeOutcome = { taken: true; rec: InvocationRecord } | { taken: false; stored?: InvocationRecord };
+
+export type AwakeableOutcome = 'stored' | 'duplicate' | 'not-awakeable' | 'not-started' | 'finished' | 'not-found';
+
+/** The attempt an operation belongs to, plus the key's inbox as the attempt last read it (keyed). */
+export type AttemptRef = InvocationRecord & { queue?: string[] };
+
+/** A transaction item limit with room to spare; more effects than this wait for the next round. */
+export const MAX_EFFECTS_PER_COMMIT = 40;
+
+const CONFLICT_RETRIES = 8;
 
 export class InvocationStore {
   constructor(
@@ -279,60 +160,7 @@ export class InvocationStore {
     return this.tables.tableName;
   }
 
-  /**
-   * The accept write. With `take`, the invocation is created already taken (epoch 1, leased) so
-   * the caller can drive it without another write. Fails with FencedError if the id exists.
-   */
-  async create(inv: NewInvocation, opts: { take: boolean; leaseMs: number; delayedUntil?: number }): Promise<InvocationRecord> {
-    const now = this.now();
-    const status = opts.delayedUntil !== undefined ? InvocationStatus.Delayed : InvocationStatus.Invoked;
-    const leaseUntil = opts.take ? now + opts.leaseMs : (opts.delayedUntil ?? 0);
-    const item = newInvocationItem(inv, now, { status, epoch: opts.take ? 1 : 0, leaseUntil, indexedAt: opts.take || opts.delayedUntil !== undefined ? leaseUntil : now, attempts: opts.take ? 1 : 0 });
-    await this.put(item, CREATE_CONDITION, createValues(now));
-    return recordFromItem(item);
-  }
-
-  /** The accept write of a keyed invocation: the item and its place in the key's inbox, atomically. */
-  async createQueued(inv: NewInvocation): Promise<void> {
-    const now = this.now();
-    const input: TransactWriteCommandInput = {
-      TransactItems: [
-        {
-          Put: {
-            TableName: this.table,
-            // Indexed so the sweep finds a head of inbox whose kick got lost.
-            Item: newInvocationItem(inv, now, { status: InvocationStatus.Inboxed, epoch: 0, leaseUntil: 0, indexedAt: now, attempts: 0 }),
-            ConditionExpression: CREATE_CONDITION,
-            ExpressionAttributeNames: CREATE_NAMES,
-            ExpressionAttributeValues: createValues(now),
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
-        },
-        { Update: this.joinInbox(inv.service, inv.key, inv.id) },
-      ],
-    };
-    try {
-      await this.tables.doc.send(new TransactWriteCommand(input));
-    } catch (err) {
-      if (err instanceof TransactionCanceledException) {
-        const old = err.CancellationReasons?.[0]?.Item;
-        if (old) throw new FencedStateError(`invocation ${inv.id} already exists`, recordFromItem(unmarshall(old)), err);
-        throw new FencedError(`invocation ${inv.id} could not be enqueued`, { cause: err });
-      }
-      throw err;
-    }
-  }
-
-  /** Appends `id` to the key's inbox (its head holds the lock). */
-  private joinInbox(service: string, key: string, id: string) {
-    return {
-      TableName: this.table,
-      Key: keys.instance(service, key),
-      UpdateExpression: 'SET #q = list_append(if_not_exists(#q, :empty), :me)',
-      ExpressionAttributeNames: { '#q': 'q' },
-      ExpressionAttributeValues: { ':empty': [], ':me': [id] },
-    };
-  }
+  // Reads ----------------------------------------------------------------------------------------
 
   async get(id: string): Promise<InvocationRecord | undefined> {
     const res = await this.tables.doc.send(new GetCommand({ TableName: this.table, Key: keys.invocation(id), ConsistentRead: true }));
@@ -340,379 +168,702 @@ export class InvocationStore {
     return recordFromItem(res.Item);
   }
 
+  /** The key's lock holder, inbox and state (strongly consistent). */
+  async getInstance(service: string, key: string): Promise<ServiceInstance> {
+    const res = await this.tables.doc.send(new GetCommand({ TableName: this.table, Key: keys.instance(service, key), ConsistentRead: true }));
+    return instanceFromItem(res.Item);
+  }
+
+  // accept ---------------------------------------------------------------------------------------
+
   /**
-   * Takes the invocation for a new attempt: bumps the epoch and sets a lease. Only a runnable
-   * invocation whose previous lease has lapsed can be taken (or any, with `steal`: the caller knows
-   * the previous attempt is over, e.g. it is that attempt).
+   * The accept write. Refused with InvocationExistsError (carrying the stored invocation) when the
+   * id is taken; an id whose finished invocation's retention passed can be used again.
    */
-  async take(id: string, leaseMs: number, opts: { fromStatuses?: InvocationStatus[]; steal?: boolean } = {}): Promise<InvocationRecord> {
+  async accept(inv: NewInvocation, start: StartMode): Promise<InvocationRecord> {
     const now = this.now();
-    const statuses = opts.fromStatuses ?? [InvocationStatus.Invoked, InvocationStatus.Suspended];
-    const names = { '#status': 'status', '#epoch': 'epoch', '#lease': 'leaseUntil', '#attempts': 'attempts', '#modified': 'modifiedAt', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey };
-    const values: Record<string, unknown> = { ':one': 1, ':now': now, ':lease': now + leaseMs, ':invoked': InvocationStatus.Invoked, ':gpk': leaseIndexPk(id), ':gsk': leaseSortKey(now + leaseMs, id) };
-    statuses.forEach((s, i) => (values[`:s${i}`] = s));
-    const isRunnable = `#status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`;
-    const leaseLapsed = '#lease < :now';
+    const token = randomUUID();
+    const keyed = inv.kind !== 'unkeyed';
+    let at: Parameters<typeof newInvocationItem>[2];
+    if (start.kind === 'delayed') at = { status: InvocationStatus.Delayed, epoch: 0, leaseUntil: 0, dueAt: start.until, attempts: 0, token };
+    else if (start.kind === 'take' && !keyed) at = { status: InvocationStatus.Invoked, epoch: 1, leaseUntil: now + start.leaseMs, dueAt: now + start.leaseMs, attempts: 1, token };
+    else if (keyed) at = { status: InvocationStatus.Inboxed, epoch: 0, leaseUntil: 0, dueAt: now, attempts: 0, token };
+    else at = { status: InvocationStatus.Invoked, epoch: 0, leaseUntil: 0, dueAt: now, attempts: 0, token };
+    const item = newInvocationItem(inv, now, at);
+    const ops: TxOp[] = [this.createOp('self', item, now)];
+    if (keyed && start.kind !== 'delayed') ops.push(this.inboxAppendOp('inbox', inv.service, inv.key, [inv.id]));
     try {
-      const res = await this.tables.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.invocation(id),
-          UpdateExpression: 'SET #epoch = #epoch + :one, #lease = :lease, #status = :invoked, #modified = :now, #gpk = :gpk, #gsk = :gsk ADD #attempts :one',
-          ConditionExpression: opts.steal ? `attribute_exists(pk) AND ${isRunnable}` : `attribute_exists(pk) AND ${isRunnable} AND ${leaseLapsed}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: ReturnValue.ALL_NEW,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return recordFromItem(res.Attributes as Record<string, unknown>);
+      await this.run(ops, `accept ${inv.id}`, (reasons) => {
+        const old = reasons[0]?.item;
+        if (reasons[0]?.code === 'ConditionalCheckFailed' && old) return this.existing(old, token, inv.id);
+        return undefined;
+      });
     } catch (err) {
-      throw this.conditionError(err, id, 'take');
+      if (err instanceof OwnWriteLanded) return err.rec;
+      // The answer was lost: the write may have landed. Our token tells.
+      if (isTransient(err)) {
+        const stored = await this.getRaw(inv.id).catch(() => undefined);
+        if (stored?.[ATTR.token] === token) return recordFromItem(stored);
+      }
+      throw storeFailure(err, `accept ${inv.id}`);
+    }
+    return recordFromItem(item);
+  }
+
+  private existing(old: Record<string, unknown>, token: string, id: string): never {
+    // Our own earlier try landed and its answer was lost (the SDK retried): that is success.
+    if (old[ATTR.token] === token) throw new OwnWriteLanded(recordFromItem(old));
+    if (isExpired(old, this.now()) && old.status === InvocationStatus.Completed) throw new StoreUnavailableError(`invocation ${id}: the expired record is being replaced; try again`);
+    throw new InvocationExistsError(recordFromItem(old));
+  }
+
+  /** A Put of a new invocation: the id is free, or held a finished invocation whose retention passed. */
+  private createOp(role: string, item: Record<string, unknown>, now: number): TxOp {
+    const e = new Expr();
+    e.when(`attribute_not_exists(${e.n('pk')}) OR (${e.n(ATTR.status)} = ${e.v(InvocationStatus.Completed)} AND ${e.n(ATTR.expires)} <= ${e.v(Math.floor(now / 1000))})`);
+    return { role, key: { pk: item.pk as string, sk: item.sk as string }, kind: 'put', item, expr: e };
+  }
+
+  /** Appends ids to a key's inbox (its head holds the lock). */
+  private inboxAppendOp(role: string, service: string, key: string, ids: string[]): TxOp {
+    const e = new Expr();
+    const q = e.n(ATTR.queue);
+    e.set(q, `list_append(if_not_exists(${q}, ${e.v([])}), ${e.v(ids)})`);
+    e.set(e.n('service'), `if_not_exists(${e.n('service')}, ${e.v(service)})`);
+    e.set(e.n('key'), `if_not_exists(${e.n('key')}, ${e.v(key)})`);
+    return { role, key: keys.instance(service, key), kind: 'update', expr: e };
+  }
+
+  // take -----------------------------------------------------------------------------------------
+
+  /**
+   * Takes the invocation for a new attempt: bumps the epoch and sets a lease. Allowed for a
+   * runnable invocation whose lease lapsed, a suspended one that is due, an unkeyed delayed send
+   * that is due, and (with `head`, when the caller just read that it holds its key's lock) one
+   * waiting in its inbox. Refusals carry the stored record.
+   *
+   *   lease:  ├──── held by an attempt ────┤ lapsed: anyone may take (epoch + 1)
+   */
+  async take(id: string, leaseMs: number, opts: { head?: boolean } = {}): Promise<TakeOutcome> {
+    const now = this.now();
+    const token = randomUUID();
+    const e = new Expr();
+    const status = e.n(ATTR.status);
+    const due = e.n(ATTR.due);
+    const runnableLapsed = `${status} = ${e.v(InvocationStatus.Invoked)} AND ${e.n(ATTR.lease)} <= ${e.v(now)}`;
+    const suspendedDue = `${status} = ${e.v(InvocationStatus.Suspended)} AND ${due} <= ${e.v(now)}`;
+    const delayedDue = `${status} = ${e.v(InvocationStatus.Delayed)} AND ${due} <= ${e.v(now)} AND ${e.n('kind')} = ${e.v('unkeyed')}`;
+    const allowed = [runnableLapsed, suspendedDue, delayedDue, ...(opts.head ? [`${status} = ${e.v(InvocationStatus.Inboxed)}`] : [])];
+    e.when(`attribute_exists(${e.n('pk')})`).when(allowed.map((c) => `(${c})`).join(' OR '));
+    const leaseUntil = now + leaseMs;
+    e.set(e.n(ATTR.epoch), `${e.n(ATTR.epoch)} + ${e.v(1)}`)
+      .setValue(e.n(ATTR.lease), leaseUntil)
+      .setValue(status, InvocationStatus.Invoked)
+      .setValue(e.n(ATTR.modified), now)
+      .setValue(e.n(ATTR.token), token)
+      .add(e.n(ATTR.attempts), 1);
+    this.setDue(e, id, leaseUntil);
+    try {
+      const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return { taken: true, rec: recordFromItem(res.Attributes as Record<string, unknown>) };
+    } catch (err) {
+      const failed = conditionFailure(err);
+      if (failed) return { taken: false, stored: failed.item ? recordFromItem(failed.item) : undefined };
+      if (isTransient(err)) {
+        // The answer was lost: if our token is there, the take landed and the attempt is ours.
+        const stored = await this.getRaw(id).catch(() => undefined);
+        if (stored?.[ATTR.token] === token) return { taken: true, rec: recordFromItem(stored) };
+      }
+      throw storeFailure(err, `take ${id}`);
     }
   }
 
-  /**
-   * Persists an attempt's progress and, optionally, ends it in a new status. Conditional on the
-   * attempt's epoch. Keyed state goes to the instance item in the same transaction.
-   */
-  async writeAttempt(
-    rec: Pick<InvocationRecord, 'id' | 'epoch' | 'kind' | 'service' | 'key'>,
-    write: AttemptWrite,
-    end:
-      | { status: typeof InvocationStatus.Suspended; leaseUntil: number }
-      /** Back to the inbox: taken out of turn (a sweep or kick that reached a waiter). */
-      | { status: typeof InvocationStatus.Inboxed; leaseUntil: number }
-      | { status: typeof InvocationStatus.Invoked; leaseUntil: number; failure?: FailureInfo; keepIndex?: boolean }
-      | { status: typeof InvocationStatus.Completed; result: InvocationResult; retentionSec: number; releaseLock: boolean },
-  ): Promise<{ completions?: Map<number, Completion>; cancelRequested?: boolean }> {
-    const now = this.now();
-    const names: Record<string, string> = { '#epoch': 'epoch', '#modified': 'modifiedAt', '#status': 'status' };
-    const values: Record<string, unknown> = { ':epoch': rec.epoch, ':now': now, ':status': end.status };
-    const sets = ['#modified = :now', '#status = :status'];
-    const removes: string[] = [];
-    // A finished invocation keeps only its result: the journal, its completions and unkeyed
-    // state are dropped (smaller items to retain, cheaper writes), as the 0.x runtime did.
-    const finishing = end.status === InvocationStatus.Completed;
-    if (finishing) {
-      names['#journal'] = 'journal';
-      names['#c'] = 'c';
-      names['#s'] = 's';
-      removes.push('#journal', '#c', '#s');
-    } else if (write.append.length > 0) {
-      names['#journal'] = 'journal';
-      sets.push('#journal = list_append(#journal, :append)');
-      values[':append'] = storedEntries(write.append);
-    }
-    let i = 0;
-    for (const [index, c] of finishing ? [] : write.completions) {
-      names[`#c`] = 'c';
-      names[`#ci${i}`] = completionName(index);
-      values[`:ci${i}`] = toStoredCompletion(c);
-      sets.push(`#c.#ci${i} = if_not_exists(#c.#ci${i}, :ci${i})`);
-      i++;
-    }
-    if (write.state && rec.kind === 'unkeyed' && !finishing) {
-      names['#s'] = 's';
-      values[':s'] = toStoredState(write.state);
-      sets.push('#s = :s');
-    }
-    names['#lease'] = 'leaseUntil';
-    names['#gpk'] = TABLE_SCHEMA.dueIndex.partitionKey;
-    names['#gsk'] = TABLE_SCHEMA.dueIndex.sortKey;
-    if (end.status === InvocationStatus.Invoked) {
-      if (!end.keepIndex) {
-        values[':gpk'] = leaseIndexPk(rec.id);
-        values[':gsk'] = leaseSortKey(end.leaseUntil, rec.id);
-        sets.push('#gpk = :gpk', '#gsk = :gsk');
-      } else {
-        delete names['#gpk'];
-        delete names['#gsk'];
-      }
-    } else {
-      removes.push('#gpk', '#gsk');
-    }
-    if (end.status === InvocationStatus.Completed) {
-      names['#result'] = 'result';
-      names['#expires'] = TABLE_SCHEMA.ttlAttribute;
-      values[':result'] = toStoredCompletion(end.result);
-      values[':expires'] = Math.ceil((now + end.retentionSec * 1000) / 1000);
-      sets.push('#result = :result', '#expires = :expires');
-      removes.push('#lease');
-    } else {
-      values[':lease'] = end.leaseUntil;
-      sets.push('#lease = :lease');
-      if (end.status === InvocationStatus.Invoked && end.failure) {
-        names['#failure'] = 'lastFailure';
-        values[':failure'] = end.failure;
-        sets.push('#failure = :failure');
-      }
-      // A suspension is progress: the retry count (and so the backoff and max attempts) starts
-      // again when the invocation resumes, as the 0.x invoker did.
-      if (end.status === InvocationStatus.Suspended) {
-        names['#attempts'] = 'attempts';
-        values[':zero'] = 0;
-        sets.push('#attempts = :zero');
-      }
-    }
-    const update = {
-      TableName: this.table,
-      Key: keys.invocation(rec.id),
-      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-      ConditionExpression: '#epoch = :epoch',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    };
-    const keyedState = rec.kind !== 'unkeyed' && write.state !== undefined;
-    const release = end.status === InvocationStatus.Completed && end.releaseLock;
-    if (!keyedState && !release) {
-      try {
-        // A suspension reads back the completions: one may have arrived while the attempt ran.
-        const suspending = end.status === InvocationStatus.Suspended;
-        const res = await this.tables.doc.send(new UpdateCommand({ ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...(suspending ? { ReturnValues: ReturnValue.ALL_NEW } : {}) }));
-        if (!suspending || !res.Attributes) return {};
-        const after = recordFromItem(res.Attributes);
-        return { completions: after.completions, cancelRequested: after.cancelRequested };
-      } catch (err) {
-        throw this.conditionError(err, rec.id, 'write attempt');
-      }
-    }
-    // Keyed: state and lock live on the instance item; both change atomically with the journal.
-    const objSets: string[] = [];
-    const objRemoves: string[] = [];
-    const objNames: Record<string, string> = { '#q': 'q' };
-    const objValues: Record<string, unknown> = { ':me': rec.id };
-    if (write.state) {
-      objNames['#s'] = 's';
-      objValues[':s'] = toStoredState(write.state);
-      objSets.push('#s = :s');
-    }
-    if (release) objRemoves.push('#q[0]');
-    try {
-      await this.tables.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Update: update },
-            {
-              Update: {
-                TableName: this.table,
-                Key: keys.instance(rec.service, rec.key),
-                UpdateExpression: [objSets.length ? `SET ${objSets.join(', ')}` : '', objRemoves.length ? `REMOVE ${objRemoves.join(', ')}` : ''].join(' ').trim(),
-                ConditionExpression: '#q[0] = :me',
-                ExpressionAttributeNames: objNames,
-                ExpressionAttributeValues: objValues,
-              },
-            },
-          ],
-        }),
-      );
-    } catch (err) {
-      if (err instanceof TransactionCanceledException) {
-        const reasons = err.CancellationReasons ?? [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) throw new FencedError(`invocation ${rec.id}: a newer attempt owns it or it lost its key lock`, { cause: err });
-        const validation = reasons.find((r) => r.Code === 'ValidationError');
-        if (validation) throw Object.assign(new Error(validation.Message ?? 'validation error'), { name: 'ValidationException', cause: err });
-      }
-      throw err;
-    }
-    if (end.status !== InvocationStatus.Suspended) return {};
-    const after = await this.get(rec.id);
-    return { completions: after?.completions, cancelRequested: after?.cancelRequested };
+  private async getRaw(id: string): Promise<Record<string, unknown> | undefined> {
+    const res = await this.tables.doc.send(new GetCommand({ TableName: this.table, Key: keys.invocation(id), ConsistentRead: true }));
+    return res.Item;
   }
 
   /**
-   * Stores a completion for an entry (timer, child result, awakeable). The first one wins; a
-   * completed invocation takes none. Returns false when it was not stored.
+   * A keyed delayed send is due: it joins its key's inbox, atomically with the status change (so
+   * exactly once), and is due at once so its turn is checked. False when it was not delayed (any
+   * more) or not yet due.
    */
-  async addCompletion(id: string, index: number, completion: Completion): Promise<boolean> {
+  async activateDelayed(rec: Pick<InvocationRecord, 'id' | 'service' | 'key'>): Promise<boolean> {
+    const now = this.now();
+    const e = new Expr();
+    e.when(`${e.n(ATTR.status)} = ${e.v(InvocationStatus.Delayed)} AND ${e.n(ATTR.due)} <= ${e.v(now)}`);
+    e.setValue(e.n(ATTR.status), InvocationStatus.Inboxed).setValue(e.n(ATTR.modified), now);
+    this.setDue(e, rec.id, now);
     try {
-      await this.tables.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.invocation(id),
-          UpdateExpression: 'SET #c.#i = :c, #modified = :now',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#c.#i) AND #status <> :completed',
-          ExpressionAttributeNames: { '#c': 'c', '#i': completionName(index), '#status': 'status', '#modified': 'modifiedAt' },
-          ExpressionAttributeValues: { ':c': toStoredCompletion(completion), ':completed': InvocationStatus.Completed, ':now': this.now() },
-        }),
-      );
+      await this.run([{ role: 'self', key: keys.invocation(rec.id), kind: 'update', expr: e }, this.inboxAppendOp('inbox', rec.service, rec.key, [rec.id])], `activate ${rec.id}`, (reasons) => {
+        if (reasons[0]?.code === 'ConditionalCheckFailed') throw new NotActivated();
+        return undefined;
+      });
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+      if (err instanceof NotActivated) return false;
+      throw storeFailure(err, `activate ${rec.id}`);
     }
   }
 
   /**
-   * Ends an invocation from outside (kill): bumps the epoch, which fences any running attempt,
-   * and stores the result. Returns the record before the change, or undefined if it had already
-   * finished (a no-op).
+   * An inboxed invocation that is not its key's head leaves the due index: the holder's hand-over
+   * puts it back when its turn comes. Conditional on it not being the head (checked on the inbox
+   * item in the same transaction), so a hand-over that just happened is never undone.
    */
-  async forceComplete(id: string, result: InvocationResult): Promise<InvocationRecord | undefined> {
-    const now = this.now();
-    return this.updateUnlessCompleted(id, ReturnValue.ALL_OLD, {
-      UpdateExpression: 'SET #epoch = #epoch + :one, #status = :completed, #result = :result, #modified = :now, #expires = #retention + :nowSec REMOVE #lease, #gpk, #gsk',
-      ExpressionAttributeNames: { '#epoch': 'epoch', '#result': 'result', '#modified': 'modifiedAt', '#expires': TABLE_SCHEMA.ttlAttribute, '#retention': 'retentionSec', '#lease': 'leaseUntil', '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
-      ExpressionAttributeValues: { ':one': 1, ':result': toStoredCompletion(result), ':now': now, ':nowSec': Math.ceil(now / 1000) },
-    });
+  async parkWaiter(rec: Pick<InvocationRecord, 'id' | 'epoch' | 'service' | 'key'>): Promise<'parked' | 'not-parked'> {
+    const self = new Expr();
+    self.when(`${self.n(ATTR.status)} = ${self.v(InvocationStatus.Inboxed)} AND ${self.n(ATTR.epoch)} = ${self.v(rec.epoch)}`);
+    self.remove(self.n(ATTR.due), self.n(ATTR.gsiPk), self.n(ATTR.gsiSk));
+    const inbox = new Expr();
+    const q = inbox.n(ATTR.queue);
+    inbox.when(`contains(${q}, ${inbox.v(rec.id)}) AND ${inbox.p(ATTR.queue, 0)} <> ${inbox.v(rec.id)}`);
+    try {
+      await this.run(
+        [
+          { role: 'self', key: keys.invocation(rec.id), kind: 'update', expr: self },
+          { role: 'inbox', key: keys.instance(rec.service, rec.key), kind: 'check', expr: inbox },
+        ],
+        `park ${rec.id}`,
+        (reasons) => {
+          if (reasons.some((r) => r.code === 'ConditionalCheckFailed')) throw new NotActivated();
+          return undefined;
+        },
+      );
+      return 'parked';
+    } catch (err) {
+      if (err instanceof NotActivated) return 'not-parked';
+      throw storeFailure(err, `park ${rec.id}`);
+    }
+  }
+
+  // Attempt transitions --------------------------------------------------------------------------
+
+  /** Progress, and the attempt goes on in this process (inline wait or an immediate resume). */
+  continueInline(ref: AttemptRef, progress: AttemptProgress, at: { leaseUntil: number; dueAt?: number }): Promise<CommitOutcome> {
+    return this.commit(ref, progress, { kind: 'continue', ...at });
   }
 
   /**
-   * One conditional update of an invocation that has not finished. Returns the record (as asked
-   * by `returnValues`), undefined when it had finished, NotFoundError when it does not exist.
+   * Progress, and the invocation waits for `awaiting`: the lease is released, the key lock kept.
+   * Due at `dueAt` (a timer) or not at all (a completion will make it due). Refused, with nothing
+   * written, when one of the awaited completions (or a cancel) arrived meanwhile.
    */
-  private async updateUnlessCompleted(
-    id: string,
-    returnValues: ReturnValue,
-    update: { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> },
-  ): Promise<InvocationRecord | undefined> {
+  suspend(ref: AttemptRef, progress: AttemptProgress, wait: { dueAt?: number; awaiting: AwaitedEntry[] }): Promise<CommitOutcome> {
+    return this.commit(ref, progress, { kind: 'suspend', ...wait });
+  }
+
+  /** The attempt failed: runnable again at `at` (the lease blocks takes until then). */
+  retryLater(ref: AttemptRef, at: number, failure: FailureInfo): Promise<CommitOutcome> {
+    return this.commit(ref, NO_PROGRESS, { kind: 'retry', at, failure });
+  }
+
+  /** The attempt stops without failing (hand-off at a caller's deadline): runnable at `at` by anyone. */
+  release(ref: AttemptRef, at: number): Promise<CommitOutcome> {
+    return this.commit(ref, NO_PROGRESS, { kind: 'release', at });
+  }
+
+  /**
+   * The invocation ends with `result`. In one transaction: the result, the caller's completion, the
+   * key's lock passed to the next in line (which becomes due), and the attempt's last effects.
+   */
+  complete(ref: AttemptRef, progress: AttemptProgress, result: InvocationResult): Promise<CommitOutcome> {
+    return this.commit(ref, progress, { kind: 'complete', result });
+  }
+
+  private async commit(ref: AttemptRef, given: AttemptProgress, end: AttemptEnd): Promise<CommitOutcome> {
+    let queue = ref.queue;
+    // An awakeable of our own is completed in our own update (one operation per item).
+    const own = given.effects.filter((x): x is StoreEffect & { kind: 'awakeable' } => x.kind === 'awakeable' && x.target === ref.id);
+    const progress: AttemptProgress = own.length ? { ...given, awakeables: new Map([...(given.awakeables ?? []), ...own.map((x) => [x.index, x.completion] as const)]) } : given;
+    let effects = given.effects.filter((x) => !own.includes(x as StoreEffect & { kind: 'awakeable' }));
+    const dropped: StoreEffect[] = [];
+    let includeCaller = end.kind === 'complete' && ref.caller !== undefined;
+    let includeNext = true;
+    for (let round = 0; ; round++) {
+      const now = this.now();
+      const keyed = ref.kind !== 'unkeyed';
+      const endOps: TxOp[] = [];
+      const self = this.attemptUpdate(ref, { ...progress, effects }, end, now);
+      let nextHead: string | undefined;
+      if (keyed && (end.kind === 'complete' || progress.state)) {
+        if (end.kind === 'complete' && queue === undefined) queue = (await this.getInstance(ref.service, ref.key)).queue;
+        nextHead = end.kind === 'complete' && includeNext ? queue?.[1] : undefined;
+        endOps.push(this.instanceUpdate(ref, progress.state, end.kind === 'complete', end.kind === 'complete' ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined));
+        if (nextHead) endOps.push(this.becomeDueOp('next', nextHead, now));
+      }
+      if (includeCaller && ref.caller && end.kind === 'complete') endOps.push(this.callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now));
+      const effectOps = this.effectOps(effects, now);
+      // Effects that touch an item the ending touches (a send to our own key, an awakeable of our
+      // caller) go first, as progress of their own; then the ending.
+      if (effectOps.ops.length > 0 && collides([self, ...endOps, ...effectOps.ops])) {
+        if (collides([self, ...effectOps.ops])) throw new Error(`invocation ${ref.id}: two effects of one attempt touch the same item`);
+        const first = await this.commit({ ...ref, queue }, { ...progress, append: progress.append, effects, state: undefined }, { kind: 'continue', leaseUntil: ref.leaseUntil });
+        if (first.kind !== 'committed') return first;
+        return this.withCreated(first, await this.commit({ ...ref, queue, journal: [...ref.journal, ...progress.append] }, { ...NO_PROGRESS, state: progress.state, pin: progress.pin }, end));
+      }
+      const ops = [self, ...endOps, ...effectOps.ops];
+      try {
+        if (ops.length === 1) {
+          await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...self.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+        } else {
+          await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
+        }
+        return {
+          kind: 'committed',
+          created: effectOps.created.map((c) => ({ inv: c.effect.inv, ...(c.effect.delayedUntil !== undefined && c.effect.delayedUntil > now ? { delayedUntil: c.effect.delayedUntil } : {}) })),
+          awakened: effectOps.awakened,
+          dropped,
+          ...(nextHead ? { nextHolder: nextHead } : {}),
+        };
+      } catch (err) {
+        const single = ops.length === 1 ? conditionFailure(err) : undefined;
+        const reasons = single ? [{ code: 'ConditionalCheckFailed', item: single.item } as CancellationReason] : cancellationReasons(err);
+        if (!reasons) {
+          if (isItemTooLarge(err)) throw new ItemTooLargeError(`invocation ${ref.id}: the journal or state outgrew the 400 KB item limit`, { cause: err });
+          throw storeFailure(err, `write attempt of ${ref.id}`);
+        }
+        if (reasons.some((r) => r.code === 'ValidationError' || /size/i.test(r.message ?? ''))) {
+          const tooBig = reasons.find((r) => /size/i.test(r.message ?? ''));
+          if (tooBig) throw new ItemTooLargeError(`invocation ${ref.id}: the journal or state outgrew the 400 KB item limit`, { cause: err });
+          throw storeFailure(err, `write attempt of ${ref.id}`);
+        }
+        const selfReason = reasons[0];
+        if (selfReason?.code === 'ConditionalCheckFailed') {
+          const landed = this.ownFailure(ref, progress, end, selfReason.item);
+          if (landed) return landed.kind === 'committed' ? { ...landed, dropped } : landed;
+        }
+        let retry = false;
+        ops.forEach((op, i) => {
+          const r = reasons[i];
+          if (!r || r.code === 'None') return;
+          if (r.code === 'TransactionConflict') retry = true;
+          if (r.code !== 'ConditionalCheckFailed') return;
+          if (op.role === 'inbox') {
+            // Our view of the inbox is old (someone joined or left); read it again. Losing the
+            // lock itself is checked below.
+            queue = undefined;
+            retry = true;
+          } else if (op.role === 'caller') {
+            includeCaller = false; // the caller finished (killed) or is gone: nobody to tell
+            retry = true;
+          } else if (op.role === 'next') {
+            queue = undefined;
+            if (round >= 2) includeNext = false;
+            retry = true;
+          } else if (op.role.startsWith('effect:')) {
+            const effect = effectOps.byRole.get(op.role);
+            effects = effects.filter((x) => x !== effect && !(effect?.kind === 'awakeable' && x.kind === 'awakeable' && x.target === effect.target));
+            if (effect) dropped.push(effect);
+            retry = true;
+          }
+        });
+        if (ops.find((op, i) => op.role === 'inbox' && reasons[i]?.code === 'ConditionalCheckFailed')) {
+          const instance = await this.getInstance(ref.service, ref.key);
+          if (instance.queue[0] !== ref.id) throw new StaleAttemptError(`invocation ${ref.id} does not hold the lock of its key`);
+          queue = instance.queue;
+        }
+        if (!retry || round >= CONFLICT_RETRIES) throw new StoreUnavailableError(`write attempt of ${ref.id}: refused (${reasons.map((r) => r.code).join(', ')})`, { cause: err });
+        if (reasons.some((r) => r.code === 'TransactionConflict')) await conflictBackoff(round);
+        if (process.env.RESTLESS_DEBUG_STORE) console.error('commit retry', ref.id, round, reasons.map((r) => r.code).join(','));
+      }
+    }
+  }
+
+  private withCreated(first: CommitOutcome & { kind: 'committed' }, second: CommitOutcome): CommitOutcome {
+    if (second.kind !== 'committed') return second;
+    return { ...second, created: [...first.created, ...second.created], awakened: [...first.awakened, ...second.awakened], dropped: [...first.dropped, ...second.dropped] };
+  }
+
+  /**
+   * Our own update's condition failed. Either a newer attempt (or kill) owns the invocation, or a
+   * suspension found what it waits for, or the same write already landed and its answer was lost
+   * (the SDK retried it): the journal length and status tell.
+   */
+  private ownFailure(ref: AttemptRef, progress: AttemptProgress, end: AttemptEnd, item: Record<string, unknown> | undefined): CommitOutcome | undefined {
+    if (!item) throw new NotFoundError(`invocation ${ref.id} not found`);
+    const stored = recordFromItem(item);
+    if (stored.epoch !== ref.epoch) throw new StaleAttemptError(`invocation ${ref.id}: a newer attempt owns it (epoch ${stored.epoch}, ours ${ref.epoch})`, stored);
+    const expectedLength = ref.journal.length + progress.append.length;
+    const landed =
+      (end.kind === 'complete' && stored.status === InvocationStatus.Completed) ||
+      (end.kind === 'suspend' && stored.status === InvocationStatus.Suspended && stored.journal.length === expectedLength) ||
+      (end.kind !== 'complete' && end.kind !== 'suspend' && stored.status === InvocationStatus.Invoked && stored.journal.length === expectedLength && stored.leaseUntil === endLease(end));
+    if (landed) return { kind: 'committed', created: [], awakened: [], dropped: [] };
+    if (stored.status !== InvocationStatus.Invoked) throw new StaleAttemptError(`invocation ${ref.id} is ${stored.status}`, stored);
+    if (stored.journal.length !== ref.journal.length) throw new StaleAttemptError(`invocation ${ref.id}: the journal moved under the attempt`, stored);
+    if (end.kind === 'suspend') return { kind: 'woken', stored };
+    throw new StaleAttemptError(`invocation ${ref.id}: write refused`, stored);
+  }
+
+  /** The attempt's own update: epoch-fenced, only while `invoked`, journal length as expected. */
+  private attemptUpdate(ref: AttemptRef, progress: AttemptProgress, end: AttemptEnd, now: number): TxOp & { kind: 'update' } {
+    const e = new Expr();
+    const journal = e.n(ATTR.journal);
+    e.when(`${e.n(ATTR.epoch)} = ${e.v(ref.epoch)}`)
+      .when(`${e.n(ATTR.status)} = ${e.v(InvocationStatus.Invoked)}`)
+      .when(`size(${journal}) = ${e.v(ref.journal.length)}`);
+    e.setValue(e.n(ATTR.modified), now);
+    const finishing = end.kind === 'complete';
+    if (finishing) {
+      // A finished invocation keeps only its result: smaller items to retain, cheaper writes.
+      e.remove(journal, e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel));
+    } else {
+      if (progress.append.length > 0) e.set(journal, `list_append(${journal}, ${e.v(storedEntries(progress.append))})`);
+      for (const [index, c] of progress.completions) {
+        const path = e.p(ATTR.completions, completionName(index));
+        e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(c))})`);
+      }
+      for (const [index, c] of progress.awakeables ?? []) {
+        const path = e.p(ATTR.awakeables, completionName(index));
+        e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(c))})`);
+      }
+      if (progress.state && ref.kind === 'unkeyed') e.setValue(e.n(ATTR.state), toStoredState(progress.state));
+      if (progress.clearCancel) e.remove(e.n(ATTR.cancel));
+      if (progress.pin && ref.journal.length + progress.append.length > 0) {
+        e.setValue(e.n(ATTR.pinned), progress.pin);
+        e.setValue(e.n(ATTR.endpoint), progress.pin);
+      }
+    }
+    switch (end.kind) {
+      case 'continue':
+        e.setValue(e.n(ATTR.lease), end.leaseUntil);
+        // Keeping the index entry as it is saves an index delete + insert per continuation; it
+        // then points at or before the real due time, which is all the sweep needs.
+        if (end.dueAt !== undefined) this.setDue(e, ref.id, end.dueAt);
+        break;
+      case 'suspend': {
+        e.setValue(e.n(ATTR.status), InvocationStatus.Suspended).setValue(e.n(ATTR.lease), 0);
+        // A suspension is progress: the attempt count starts again when the invocation resumes.
+        e.setValue(e.n(ATTR.attempts), 0);
+        if (end.dueAt !== undefined) this.setDue(e, ref.id, end.dueAt);
+        else e.remove(e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk));
+        for (const w of end.awaiting) {
+          e.when(`attribute_not_exists(${e.p(ATTR.completions, completionName(w.index))})`);
+          if (w.awakeable) e.when(`attribute_not_exists(${e.p(ATTR.awakeables, completionName(w.index))})`);
+        }
+        if (!progress.clearCancel) e.when(`attribute_not_exists(${e.n(ATTR.cancel)})`);
+        break;
+      }
+      case 'retry':
+        e.setValue(e.n(ATTR.lease), end.at).setValue(e.n(ATTR.failure), end.failure);
+        this.setDue(e, ref.id, end.at);
+        break;
+      case 'release':
+        // Not a failure: the attempt it stopped does not count.
+        e.setValue(e.n(ATTR.lease), end.at).add(e.n(ATTR.attempts), -1);
+        this.setDue(e, ref.id, end.at);
+        break;
+      case 'complete':
+        e.setValue(e.n(ATTR.status), InvocationStatus.Completed)
+          .setValue(e.n(ATTR.result), toStoredCompletion(end.result))
+          .setValue(e.n(ATTR.expires), Math.ceil((now + ref.retentionSec * 1000) / 1000))
+          .remove(e.n(ATTR.lease), e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk));
+        break;
+    }
+    return { role: 'self', key: keys.invocation(ref.id), kind: 'update', expr: e };
+  }
+
+  /**
+   * The key's instance item: the state (when it changed) and, when the holder finishes, the lock
+   * passed on. `next` is the id expected behind the holder (null: nobody), so the next holder can
+   * be made due in the same transaction.
+   */
+  private instanceUpdate(ref: AttemptRef, state: StateMap | undefined, release: boolean, next: string | null | undefined): TxOp {
+    const e = new Expr();
+    e.when(`${e.p(ATTR.queue, 0)} = ${e.v(ref.id)}`);
+    if (release) {
+      if (next === null) e.when(`attribute_not_exists(${e.p(ATTR.queue, 1)})`);
+      else if (next !== undefined) e.when(`${e.p(ATTR.queue, 1)} = ${e.v(next)}`);
+      e.remove(e.p(ATTR.queue, 0));
+    }
+    if (state) e.setValue(e.n(ATTR.state), toStoredState(state));
+    return { role: 'inbox', key: keys.instance(ref.service, ref.key), kind: 'update', expr: e };
+  }
+
+  /** The next in a key's inbox becomes due (its turn came). */
+  private becomeDueOp(role: string, id: string, now: number): TxOp {
+    const e = new Expr();
+    e.when(`${e.n(ATTR.status)} = ${e.v(InvocationStatus.Inboxed)}`);
+    e.setValue(e.n(ATTR.modified), now);
+    this.setDue(e, id, now);
+    return { role, key: keys.invocation(id), kind: 'update', expr: e };
+  }
+
+  /** The caller's Invoke entry gets our result (first wins) and the caller becomes due. */
+  private callerCompletionOp(callerId: string, entryIndex: number, result: InvocationResult, now: number): TxOp {
+    const e = new Expr();
+    const path = e.p(ATTR.completions, completionName(entryIndex));
+    e.when(`attribute_exists(${e.n('pk')}) AND ${e.n(ATTR.status)} <> ${e.v(InvocationStatus.Completed)} AND attribute_exists(${e.n(ATTR.completions)})`);
+    e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(result))})`).setValue(e.n(ATTR.modified), now);
+    this.setDue(e, callerId, now);
+    return { role: 'caller', key: keys.invocation(callerId), kind: 'update', expr: e };
+  }
+
+  private effectOps(effects: StoreEffect[], now: number) {
+    const ops: TxOp[] = [];
+    const byRole = new Map<string, StoreEffect>();
+    const created: { effect: StoreEffect & { kind: 'create' } }[] = [];
+    const inboxAppends = new Map<string, { service: string; key: string; ids: string[] }>();
+    const awakeables = new Map<string, { target: string; items: { index: number; completion: Completion }[]; effects: StoreEffect[] }>();
+    effects.forEach((effect, i) => {
+      if (effect.kind === 'create') {
+        const inv = effect.inv;
+        const keyed = inv.kind !== 'unkeyed';
+        const delayed = effect.delayedUntil !== undefined && effect.delayedUntil > now;
+        const status = delayed ? InvocationStatus.Delayed : keyed ? InvocationStatus.Inboxed : InvocationStatus.Invoked;
+        const item = newInvocationItem(inv, now, { status, epoch: 0, leaseUntil: 0, dueAt: delayed ? effect.delayedUntil! : now, attempts: 0, token: randomUUID() });
+        const role = `effect:${i}`;
+        ops.push(this.createOp(role, item, now));
+        byRole.set(role, effect);
+        created.push({ effect });
+        if (keyed && !delayed) {
+          const k = `${inv.service}\u0000${inv.key}`;
+          const entry = inboxAppends.get(k) ?? { service: inv.service, key: inv.key, ids: [] };
+          entry.ids.push(inv.id);
+          inboxAppends.set(k, entry);
+        }
+      } else {
+        const entry = awakeables.get(effect.target) ?? { target: effect.target, items: [], effects: [] };
+        entry.items.push({ index: effect.index, completion: effect.completion });
+        entry.effects.push(effect);
+        awakeables.set(effect.target, entry);
+      }
+    });
+    for (const a of inboxAppends.values()) ops.push(this.inboxAppendOp('effect-inbox', a.service, a.key, a.ids));
+    const awakened: string[] = [];
+    for (const a of awakeables.values()) {
+      const role = `effect:awk:${a.target}`;
+      awakened.push(a.target);
+      ops.push({ role, key: keys.invocation(a.target), kind: 'update', expr: this.awakeableExpr(a.target, a.items, now) });
+      byRole.set(role, a.effects[0]!);
+    }
+    return { ops, byRole, created, awakened };
+  }
+
+  /**
+   * Completes awakeables of `target`: applied only where its journal has an awakeable entry at that
+   * index, or has no entry there yet (it is held and applied only if an awakeable turns up there).
+   * First wins; a finished or not yet started invocation takes none.
+   */
+  private awakeableExpr(target: string, items: { index: number; completion: Completion }[], now: number): Expr {
+    const e = new Expr();
+    const status = e.n(ATTR.status);
+    e.when(`${status} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)})`);
+    for (const { index, completion } of items) {
+      const path = e.p(ATTR.awakeables, completionName(index));
+      const entry = e.p(ATTR.journal, index - 1);
+      e.when(`attribute_not_exists(${path}) AND attribute_not_exists(${e.p(ATTR.completions, completionName(index))})`);
+      e.when(`attribute_not_exists(${entry}) OR ${e.p(ATTR.journal, index - 1, 't')} = ${e.v(MessageType.Awakeable)}`);
+      e.setValue(path, toStoredCompletion(completion));
+    }
+    e.setValue(e.n(ATTR.modified), now);
+    this.setDue(e, target, now);
+    return e;
+  }
+
+  /**
+   * Resolves or rejects an awakeable from outside (the ingress API). Says exactly what happened;
+   * nothing is stored unless it is 'stored'.
+   */
+  async completeAwakeable(target: string, index: number, completion: Completion): Promise<AwakeableOutcome> {
+    if (!Number.isSafeInteger(index) || index < 1) return 'not-awakeable';
+    const e = this.awakeableExpr(target, [{ index, completion }], this.now());
     try {
-      const res = await this.tables.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.invocation(id),
-          UpdateExpression: update.UpdateExpression,
-          ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
-          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#status': 'status' },
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':completed': InvocationStatus.Completed },
-          ReturnValues: returnValues,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
+      await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(target), ...e.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return 'stored';
+    } catch (err) {
+      const failed = conditionFailure(err);
+      if (!failed) throw storeFailure(err, `complete awakeable of ${target}`);
+      if (!failed.item || isExpired(failed.item, this.now())) return 'not-found';
+      const stored = recordFromItem(failed.item);
+      if (stored.status === InvocationStatus.Completed) return 'finished';
+      if (stored.status !== InvocationStatus.Invoked && stored.status !== InvocationStatus.Suspended) return 'not-started';
+      const entry = stored.journal[index - 1];
+      if (entry && entry.type !== MessageType.Awakeable) return 'not-awakeable';
+      return 'duplicate';
+    }
+  }
+
+  // Operator actions -----------------------------------------------------------------------------
+
+  /**
+   * Ends an unfinished invocation from outside (kill, or cancel of one that never started): bumps
+   * the epoch (fencing any attempt in any process), stores `result`, and in the same transaction
+   * tells its caller, leaves its key's inbox and, if it held the lock, makes the next holder due.
+   * Returns the record before the change, or undefined if it had already finished.
+   */
+  async kill(id: string, result: InvocationResult): Promise<{ before: InvocationRecord; nextHolder?: string } | undefined> {
+    let includeCaller = true;
+    for (let round = 0; ; round++) {
+      const rec = await this.get(id);
+      if (!rec) throw new NotFoundError(`invocation ${id} not found`);
+      if (rec.status === InvocationStatus.Completed) return undefined;
+      const now = this.now();
+      const e = new Expr();
+      e.when(`${e.n(ATTR.epoch)} = ${e.v(rec.epoch)} AND ${e.n(ATTR.status)} = ${e.v(rec.status)}`);
+      e.set(e.n(ATTR.epoch), `${e.n(ATTR.epoch)} + ${e.v(1)}`)
+        .setValue(e.n(ATTR.status), InvocationStatus.Completed)
+        .setValue(e.n(ATTR.result), toStoredCompletion(result))
+        .setValue(e.n(ATTR.modified), now)
+        .setValue(e.n(ATTR.expires), Math.ceil((now + rec.retentionSec * 1000) / 1000))
+        .remove(e.n(ATTR.lease), e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk), e.n(ATTR.journal), e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel));
+      const ops: TxOp[] = [{ role: 'self', key: keys.invocation(id), kind: 'update', expr: e }];
+      let nextHolder: string | undefined;
+      if (rec.kind !== 'unkeyed' && rec.status !== InvocationStatus.Delayed) {
+        const { queue } = await this.getInstance(rec.service, rec.key);
+        const position = queue.indexOf(id);
+        if (position >= 0) {
+          const q = new Expr();
+          q.when(`${q.p(ATTR.queue, position)} = ${q.v(id)}`);
+          if (position === 0) {
+            nextHolder = queue[1];
+            if (nextHolder) q.when(`${q.p(ATTR.queue, 1)} = ${q.v(nextHolder)}`);
+            else q.when(`attribute_not_exists(${q.p(ATTR.queue, 1)})`);
+          }
+          q.remove(q.p(ATTR.queue, position));
+          ops.push({ role: 'inbox', key: keys.instance(rec.service, rec.key), kind: 'update', expr: q });
+          if (nextHolder) ops.push(this.becomeDueOp('next', nextHolder, now));
+        }
+      }
+      if (rec.caller && includeCaller) ops.push(this.callerCompletionOp(rec.caller.invocationId, rec.caller.entryIndex, result, now));
+      try {
+        if (ops.length === 1) await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update() }));
+        else await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
+        return { before: rec, nextHolder };
+      } catch (err) {
+        const reasons = ops.length === 1 ? (conditionFailure(err) ? [{ code: 'ConditionalCheckFailed' }] : undefined) : cancellationReasons(err);
+        if (!reasons || round >= CONFLICT_RETRIES) throw storeFailure(err, `kill ${id}`);
+        const callerIndex = ops.findIndex((op) => op.role === 'caller');
+        if (callerIndex >= 0 && reasons[callerIndex]?.code === 'ConditionalCheckFailed') includeCaller = false;
+        if (reasons.some((r) => r.code === 'TransactionConflict')) await conflictBackoff(round);
+        // Anything else moved under us (a new attempt, the inbox): read again and retry.
+      }
+    }
+  }
+
+  /**
+   * Marks a running or suspended invocation for a graceful cancel and makes it due, so its next
+   * attempt fails the pending entries with CANCELLED. Undefined when it had finished; the record
+   * as it was when it has not started (inbox, delayed: end it instead).
+   */
+  async requestCancel(id: string): Promise<InvocationRecord | undefined> {
+    const now = this.now();
+    const e = new Expr();
+    e.when(`${e.n(ATTR.status)} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)})`);
+    e.setValue(e.n(ATTR.cancel), true).setValue(e.n(ATTR.modified), now);
+    this.setDue(e, id, now);
+    try {
+      const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return recordFromItem(res.Attributes as Record<string, unknown>);
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
-        if (!err.Item) throw new NotFoundError(`invocation ${id} not found`, { cause: err });
-        return undefined;
-      }
-      throw err;
+      const failed = conditionFailure(err);
+      if (!failed) throw storeFailure(err, `cancel ${id}`);
+      if (!failed.item) throw new NotFoundError(`invocation ${id} not found`);
+      const stored = recordFromItem(failed.item);
+      return stored.status === InvocationStatus.Completed ? undefined : stored;
     }
   }
 
-  /**
-   * A delayed invocation becomes due: unkeyed ones become runnable, keyed ones join their key's
-   * inbox (atomically with the status change, so it happens once). Returns the new status, or
-   * undefined if it was not delayed any more.
-   */
-  async activateDelayed(rec: Pick<InvocationRecord, 'id' | 'kind' | 'service' | 'key'>): Promise<InvocationStatus | undefined> {
-    const status = rec.kind === 'unkeyed' ? InvocationStatus.Invoked : InvocationStatus.Inboxed;
-    const update = {
-      TableName: this.table,
-      Key: keys.invocation(rec.id),
-      UpdateExpression: 'SET #status = :status, #lease = :zero, #modified = :now, #gsk = :gsk',
-      ConditionExpression: '#status = :delayed',
-      ExpressionAttributeNames: { '#status': 'status', '#lease': 'leaseUntil', '#modified': 'modifiedAt', '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
-      ExpressionAttributeValues: { ':status': status, ':delayed': InvocationStatus.Delayed, ':zero': 0, ':now': this.now(), ':gsk': leaseSortKey(this.now(), rec.id) },
-    };
-    try {
-      if (rec.kind === 'unkeyed') {
-        await this.tables.doc.send(new UpdateCommand(update));
-      } else {
-        await this.tables.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Update: update },
-              { Update: this.joinInbox(rec.service, rec.key, rec.id) },
-            ],
-          }),
-        );
-      }
-      return status;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) return undefined;
-      throw err;
-    }
+  // The due index --------------------------------------------------------------------------------
+
+  /** Invocations due before `beforeMs` (oldest first per shard): what the sweep drives. */
+  async dueInvocations(beforeMs: number, limitPerShard = 100): Promise<string[]> {
+    const entries = await this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} < :before`, { ':before': dueSortKey(beforeMs, '') }, limitPerShard);
+    return entries.map((e) => e.id);
   }
 
-  /** Invocations whose lease ended before `beforeMs` (oldest first per shard): candidates for the sweep. */
-  async lapsedLeases(beforeMs: number, limitPerShard = 100): Promise<string[]> {
-    const shards = Array.from({ length: LEASE_INDEX_SHARDS }, (_, i) => `lease#${i}`);
+  /** Invocations due in [fromMs, toMs): a local timer service re-arms them after a restart. */
+  async dueBetween(fromMs: number, toMs: number, limitPerShard = 1000): Promise<{ id: string; dueAt: number }[]> {
+    return this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} BETWEEN :from AND :to`, { ':from': dueSortKey(fromMs, ''), ':to': dueSortKey(toMs, '') }, limitPerShard);
+  }
+
+  private async queryDue(sortCondition: string, values: Record<string, unknown>, limitPerShard: number): Promise<{ id: string; dueAt: number }[]> {
+    const shards = Array.from({ length: DUE_INDEX_SHARDS }, (_, i) => `due#${i}`);
     const pages = await Promise.all(
       shards.map((shard) =>
         this.tables.doc.send(
           new QueryCommand({
             TableName: this.table,
             IndexName: TABLE_SCHEMA.dueIndex.name,
-            KeyConditionExpression: '#gpk = :gpk AND #gsk < :before',
-            ExpressionAttributeNames: { '#gpk': TABLE_SCHEMA.dueIndex.partitionKey, '#gsk': TABLE_SCHEMA.dueIndex.sortKey },
-            ExpressionAttributeValues: { ':gpk': shard, ':before': leaseSortKey(beforeMs, '') },
+            KeyConditionExpression: `${TABLE_SCHEMA.dueIndex.partitionKey} = :gpk AND ${sortCondition}`,
+            ExpressionAttributeValues: { ':gpk': shard, ...values },
             Limit: limitPerShard,
           }),
         ),
       ),
     );
-    return pages.flatMap((res) => (res.Items ?? []).map((item) => (item.pk as string).slice('inv#'.length)));
+    return pages.flatMap((res) => (res.Items ?? []).map((item) => ({ id: (item.pk as string).slice('inv#'.length), dueAt: dueFromSortKey(item[TABLE_SCHEMA.dueIndex.sortKey] as string) })));
   }
 
-  /** The cancel was applied to the entries pending at the time: later entries run normally. */
-  async clearCancel(id: string): Promise<void> {
-    await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), UpdateExpression: 'REMOVE #cancel', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: { '#cancel': 'cancel' } })).catch((err) => {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    });
-  }
-
-  /** Marks a running or suspended invocation for a graceful cancel. Returns it, or undefined if finished. */
-  async requestCancel(id: string): Promise<InvocationRecord | undefined> {
-    return this.updateUnlessCompleted(id, ReturnValue.ALL_NEW, {
-      UpdateExpression: 'SET #cancel = :yes, #modified = :now',
-      ExpressionAttributeNames: { '#cancel': 'cancel', '#modified': 'modifiedAt' },
-      ExpressionAttributeValues: { ':yes': true, ':now': this.now() },
-    });
-  }
-
-  /** The key's lock holder, inbox and state (strongly consistent). */
-  async getInstance(service: string, key: string): Promise<ServiceInstance> {
-    const res = await this.tables.doc.send(new GetCommand({ TableName: this.table, Key: keys.instance(service, key), ConsistentRead: true }));
-    return { queue: (res.Item?.q as string[] | undefined) ?? [], state: fromStoredState(res.Item?.s) };
-  }
-
-  /**
-   * Drops `id` from the key's inbox if it is at `position` (a holder that is already completed, or
-   * a killed waiter). Returns the queue after the change, or undefined when it did not match.
-   */
-  async removeFromQueue(service: string, key: string, id: string, position: number): Promise<string[] | undefined> {
-    try {
+  /** How many unfinished invocations have journaled progress against a deployment. */
+  async countPinned(endpointId: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
       const res = await this.tables.doc.send(
-        new UpdateCommand({
+        new QueryCommand({
           TableName: this.table,
-          Key: keys.instance(service, key),
-          UpdateExpression: `REMOVE #q[${position}]`,
-          ConditionExpression: `#q[${position}] = :me`,
-          ExpressionAttributeNames: { '#q': 'q' },
-          ExpressionAttributeValues: { ':me': id },
-          ReturnValues: ReturnValue.ALL_NEW,
+          IndexName: TABLE_SCHEMA.pinnedIndex.name,
+          KeyConditionExpression: '#p = :p',
+          ExpressionAttributeNames: { '#p': TABLE_SCHEMA.pinnedIndex.partitionKey },
+          ExpressionAttributeValues: { ':p': endpointId },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
         }),
       );
-      return (res.Attributes?.q as string[] | undefined) ?? [];
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw err;
-    }
+      count += res.Count ?? 0;
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return count;
   }
 
-  private async put(item: Record<string, unknown>, condition: string, values: Record<string, unknown>): Promise<void> {
-    try {
-      await this.tables.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: condition, ExpressionAttributeNames: CREATE_NAMES, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-    } catch (err) {
-      throw this.conditionError(err, item.id as string, 'create');
-    }
+  // Helpers --------------------------------------------------------------------------------------
+
+  private setDue(e: Expr, id: string, dueAt: number): void {
+    for (const [name, value] of Object.entries(dueAttributes(id, dueAt))) e.setValue(e.n(name), value);
   }
 
-  private conditionError(err: unknown, id: string, what: string): unknown {
-    if (!(err instanceof ConditionalCheckFailedException)) return err;
-    if (!err.Item) return new NotFoundError(`invocation ${id} not found`, { cause: err });
-    const stored = recordFromItem(unmarshall(err.Item));
-    return new FencedStateError(`${what} of invocation ${id} refused (status ${stored.status}, epoch ${stored.epoch})`, stored, err);
+  /** Runs one transaction (or a single Put/Update), retrying conflicts; `refused` maps other cancellations. */
+  private async run(ops: TxOp[], what: string, refused: (reasons: CancellationReason[]) => undefined): Promise<void> {
+    for (let round = 0; ; round++) {
+      try {
+        if (ops.length === 1 && ops[0]!.kind === 'put') {
+          const op = ops[0]!;
+          await this.tables.doc.send(new PutCommand({ TableName: this.table, Item: op.item, ...op.expr.condition(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+        } else if (ops.length === 1 && ops[0]!.kind === 'update') {
+          await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...ops[0]!.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+        } else {
+          await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
+        }
+        return;
+      } catch (err) {
+        const single = ops.length === 1 ? conditionFailure(err) : undefined;
+        const reasons = single ? [{ code: 'ConditionalCheckFailed', item: single.item }] : cancellationReasons(err);
+        if (!reasons) throw err;
+        refused(reasons);
+        if (reasons.some((r) => /size/i.test(r.message ?? ''))) throw new ItemTooLargeError(`${what}: the item would exceed DynamoDB's 400 KB limit`, { cause: err });
+        if (!reasons.some((r) => r.code === 'TransactionConflict') || round >= CONFLICT_RETRIES) {
+          throw new StoreUnavailableError(`${what}: refused (${reasons.map((r) => r.code).join(', ')}); try again`, { cause: err });
+        }
+        if (process.env.RESTLESS_DEBUG_STORE) console.error('run retry', what, round, reasons.map((r) => r.code).join(','));
+        await conflictBackoff(round);
+      }
+    }
   }
 }
 
-/** A conditional write lost; carries the stored record (ALL_OLD, so the conflict costs no read). */
-export class FencedStateError extends FencedError {
-  constructor(
-    message: string,
-    readonly stored: InvocationRecord,
-    cause: unknown,
-  ) {
-    super(message, { cause });
+function endLease(end: AttemptEnd): number | undefined {
+  if (end.kind === 'continue') return end.leaseUntil;
+  if (end.kind === 'retry' || end.kind === 'release') return end.at;
+  return undefined;
+}
+
+/** Internal signal: the refused create was our own earlier try. */
+class OwnWriteLanded extends Error {
+  constructor(readonly rec: InvocationRecord) {
+    super('own write landed');
   }
 }
+
+class NotActivated extends Error {}

@@ -5,12 +5,19 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
 
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  /** Sparse GSI over items that carry a due time: timers and leases (the sweep reads it). */
+  /**
+   * Sparse GSI over invocations that need a future action (runnable, leased, due to wake, delayed,
+   * head of an inbox after a hand-over): the sweep reads it. The table is the only truth; kicks
+   * and timers only make things faster.
+   */
   dueIndex: { name: 'due', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /** Sparse GSI over unfinished invocations with journaled progress, by the deployment they are pinned to. */
+  pinnedIndex: { name: 'pinned', partitionKey: 'pinnedTo', sortKey: 'pk' },
   /** Seconds since the epoch. DynamoDB deletes lazily: readers check it themselves. */
   ttlAttribute: 'expiresAt',
 } as const;
@@ -25,8 +32,12 @@ export const keys = {
   journalEntry: (id: string, index: number) => ({ pk: `inv#${id}`, sk: `j#${String(index).padStart(8, '0')}` }),
   completion: (id: string, index: number) => ({ pk: `inv#${id}`, sk: `c#${String(index).padStart(8, '0')}` }),
   idempotency: (scope: string) => ({ pk: `idem#${scope}`, sk: 'meta' }),
-  /** One item per keyed service instance: lock holder + FIFO inbox + state. */
-  instance: (service: string, key: string) => ({ pk: `obj#${service}#${key}`, sk: 'meta' }),
+  /**
+   * One item per keyed service instance: lock holder + FIFO inbox + state. Service and key are the
+   * user's data (a key may be 64 KB, a partition key at most 2 KB): hashed here, kept in full as
+   * attributes of the item.
+   */
+  instance: (service: string, key: string) => ({ pk: `obj#${createHash('sha256').update(service).update('\u0000').update(key).digest('base64url')}`, sk: 'meta' }),
   timer: (id: string) => ({ pk: `tmr#${id}`, sk: 'meta' }),
 } as const;
 
@@ -57,7 +68,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   } catch (err) {
     if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
   }
-  const { partitionKey, sortKey, dueIndex, ttlAttribute } = TABLE_SCHEMA;
+  const { partitionKey, sortKey, dueIndex, pinnedIndex, ttlAttribute } = TABLE_SCHEMA;
   try {
     await client.send(
       new CreateTableCommand({
@@ -68,6 +79,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: sortKey, AttributeType: 'S' },
           { AttributeName: dueIndex.partitionKey, AttributeType: 'S' },
           { AttributeName: dueIndex.sortKey, AttributeType: 'S' },
+          { AttributeName: pinnedIndex.partitionKey, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: partitionKey, KeyType: 'HASH' },
@@ -79,6 +91,14 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
             KeySchema: [
               { AttributeName: dueIndex.partitionKey, KeyType: 'HASH' },
               { AttributeName: dueIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+          {
+            IndexName: pinnedIndex.name,
+            KeySchema: [
+              { AttributeName: pinnedIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: pinnedIndex.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'KEYS_ONLY' },
           },

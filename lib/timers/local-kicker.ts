@@ -1,48 +1,50 @@
 /**
- * The local runner's timer service: kicks run in process; wake-ups are kept as timer items in
- * DynamoDB (so a restart re-arms them) and fired with setTimeout.
+ * The local runner's timer service: kicks run in process; wake-ups are in-memory timers. Nothing
+ * is stored for them: the due index is the truth, so a restart re-arms what is due soon from it
+ * (`restore`) and the periodic sweep drives anything overdue, including what another process
+ * armed before it died.
  */
-import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Kicker } from '../driver/driver.js';
 import type { Logger } from '../log.js';
-import { keys, type TableClients } from '../store/table.js';
+import type { InvocationStore } from '../store/invocation-store.js';
 import type { TimerEvent } from './timer-event.js';
+
+/** Node's timers overflow above 2^31 - 1 ms (24.8 days); longer waits are re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** At start-up, timers due within this window are re-armed from the index. */
+const RESTORE_HORIZON_MS = 24 * 3600_000;
 
 export class LocalKicker implements Kicker {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(
-    private readonly tables: TableClients,
-    /** Where due timers go; the local runner points it at the timer Lambda's handler. */
+    private readonly store: InvocationStore,
+    /** Where due timers and kicks go; the local runner points it at the timer Lambda's handler. */
     public fire: (event: TimerEvent) => Promise<unknown>,
     private readonly log: Logger,
   ) {}
 
   async kick(id: string): Promise<void> {
+    if (this.stopped) return;
     setImmediate(() => void this.run({ kind: 'kick', invocationId: id }));
   }
 
   async schedule(id: string, atMs: number, reason: { epoch: number; kind: 'retry' | 'sleep' | 'deadline' }): Promise<void> {
-    const name = `${id}|${reason.epoch}|${reason.kind}|${atMs}`;
-    const event: TimerEvent = { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs };
-    await this.tables.doc.send(new PutCommand({ TableName: this.tables.tableName, Item: { ...keys.timer(name), event, dueMs: atMs } }));
-    this.arm(name, event);
+    this.arm(`${id}|${reason.epoch}|${reason.kind}|${atMs}`, { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs });
   }
 
-  /** Re-arms every stored timer (after a restart). */
-  async restore(): Promise<number> {
-    let count = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.tables.doc.send(new ScanCommand({ TableName: this.tables.tableName, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': 'tmr#' }, ExclusiveStartKey: start }));
-      for (const item of page.Items ?? []) {
-        this.arm((item.pk as string).slice(4), item.event as TimerEvent);
-        count++;
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return count;
+  /** Re-arms timers for what the due index says is due within the next day (after a restart). */
+  async restore(now = Date.now()): Promise<number> {
+    const due = await this.store.dueBetween(now, now + RESTORE_HORIZON_MS);
+    for (const { id, dueAt } of due) this.arm(`${id}|restore|${dueAt}`, { kind: 'timer', invocationId: id, epoch: -1, reason: 'sleep', dueMs: dueAt });
+    return due.length;
+  }
+
+  /** How many timers are armed (tests, diagnostics). */
+  get armed(): number {
+    return this.timers.size;
   }
 
   stop(): void {
@@ -51,14 +53,18 @@ export class LocalKicker implements Kicker {
     this.timers.clear();
   }
 
-  private arm(name: string, event: TimerEvent): void {
-    if (this.stopped || this.timers.has(name) || event.kind !== 'timer') return;
+  private arm(name: string, event: TimerEvent & { kind: 'timer' }): void {
+    if (this.stopped || this.timers.has(name)) return;
     const delay = Math.max(0, event.dueMs - Date.now());
-    const t = setTimeout(async () => {
-      this.timers.delete(name);
-      await this.run(event);
-      await this.tables.doc.send(new DeleteCommand({ TableName: this.tables.tableName, Key: keys.timer(name) })).catch(() => undefined);
-    }, delay);
+    const t = setTimeout(
+      () => {
+        this.timers.delete(name);
+        if (event.dueMs > Date.now()) return this.arm(name, event); // a step of a long wait
+        void this.run(event);
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
+    t.unref?.();
     this.timers.set(name, t);
   }
 

@@ -14,35 +14,57 @@ const testLog = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silent
 import { InvocationStore } from '../../lib/store/invocation-store.js';
 import { createTimerHandler } from '../../lib/timers/timer-handler.js';
 import { freshTable } from './ddb.js';
+import type { TableClients } from '../../lib/store/table.js';
 import { inProcessTransport, staticResolver } from './sdk.js';
 
 export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
   return { ...DEFAULTS, retry: { ...DEFAULTS.retry }, corsAllowedOrigins: ['*'], tableName: 'x', ...overrides };
 }
 
-export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; private?: string[]; inlineWaitMs?: number; log?: Logger; deadlineArmAfterMs?: number } = {}) {
+export interface InProcessOptions {
+  config?: RuntimeConfig;
+  private?: string[];
+  inlineWaitMs?: number;
+  log?: Logger;
+  deadlineArmAfterMs?: number;
+  /** Share a table with another in-process runtime (a second process). */
+  tables?: TableClients;
+  /** What happens to kicks and timers: delivered (default), dropped, or refused with an error. */
+  kicks?: 'deliver' | 'drop' | 'fail';
+}
+
+export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: InProcessOptions = {}) {
   const log = opts.log ?? testLog;
   const config = opts.config ?? testConfig();
-  const tables = await freshTable();
+  const tables = opts.tables ?? (await freshTable());
   const store = new InvocationStore(tables);
   const transport = inProcessTransport(endpoint);
   const resolver = await staticResolver(transport, { private: opts.private });
   const hub = new CompletionHub();
   const ref: { timer?: ReturnType<typeof createTimerHandler> } = {};
   const timers: { id: string; at: number; epoch: number; kind: string }[] = [];
+  const kicks = { mode: opts.kicks ?? 'deliver', dropped: 0 };
   const kicker: Kicker = {
-    kick: async (id) => void setImmediate(() => void ref.timer?.({ kind: 'kick', invocationId: id }).catch(() => undefined)),
+    kick: async (id) => {
+      if (kicks.mode === 'fail') throw new Error('kick refused (injected)');
+      if (kicks.mode === 'drop') return void kicks.dropped++;
+      setImmediate(() => void ref.timer?.({ kind: 'kick', invocationId: id }).catch(() => undefined));
+    },
     schedule: async (id, at, reason) => {
       timers.push({ id, at, epoch: reason.epoch, kind: reason.kind });
+      if (kicks.mode === 'fail') throw new Error('schedule refused (injected)');
+      if (kicks.mode === 'drop') return void kicks.dropped++;
       setTimeout(() => void ref.timer?.({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - Date.now()));
     },
   };
   const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log, listener: hub, inlineWaitMs: opts.inlineWaitMs, deadlineArmAfterMs: opts.deadlineArmAfterMs });
   ref.timer = createTimerHandler({ driver, store, log });
+  /** The periodic sweep with no grace: drives whatever the due index says is due now. */
+  const sweep = createTimerHandler({ driver, store, log, sweepGraceMs: 0 });
   const dispatcher = new Dispatcher({ store, driver, hub, config, log, startInBackground: (id) => kicker.kick(id) });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
   const admin = new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
-  return { store, transport, ingress, tables, driver, dispatcher, timers, timer: ref.timer, admin, hub };
+  return { store, transport, ingress, tables, driver, dispatcher, timers, timer: ref.timer, admin, hub, kicks, sweep: () => sweep({ kind: 'sweep' }), config };
 }
 
 export function post(ingress: HttpHandler, path: string, body: unknown, opts: { contentType?: string; headers?: Record<string, string> } = {}): Promise<HttpResponse> {

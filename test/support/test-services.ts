@@ -100,6 +100,11 @@ const effects = restate.router({
     await ctx.sideEffect(() => new Promise<number>((r) => setTimeout(() => r(1), req.ms)));
     return 'finished';
   },
+  /** Works outside the journal for a while, then calls chainC: the call is an effect of the first attempt's write. */
+  slowThenCall: async (ctx: restate.Context, req: { ms: number; v: string }) => {
+    await new Promise((r) => setTimeout(r, req.ms));
+    return ctx.rpc<typeof chainC>(chainCApi).c({ v: req.v });
+  },
   race: async (ctx: restate.Context) => {
     await restate.CombineablePromise.race([ctx.sleep(30), ctx.sleep(60_000)]);
     return 'first sleep won';

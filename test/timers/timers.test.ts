@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalKicker } from '../../lib/timers/local-kicker.js';
 import type { TimerEvent } from '../../lib/timers/timer-event.js';
 import { silentLogger } from '../../lib/log.js';
+import { InvocationStore } from '../../lib/store/invocation-store.js';
 import { freshTable } from '../support/ddb.js';
 import { eventually, inProcessRuntime, json, post } from '../support/runtime.js';
 import { servicesEndpoint } from '../../examples/services.js';
@@ -22,8 +23,8 @@ describe('sleep longer than the inline threshold', () => {
     // Scheduler delivers at least once: the same timer again, and one of an older epoch.
     const before = await env.store.get(id);
     const transportCalls = env.transport.calls;
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: timer!.epoch, reason: 'sleep', dueMs: timer!.at })).toMatchObject({ kind: 'ignored' });
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: 0, reason: 'sleep', dueMs: timer!.at })).toMatchObject({ kind: 'ignored' });
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: timer!.epoch, reason: 'sleep', dueMs: timer!.at })).toMatchObject({ kind: 'skipped', reason: 'finished' });
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: 0, reason: 'sleep', dueMs: timer!.at })).toMatchObject({ kind: 'skipped', reason: 'finished' });
     expect(env.transport.calls).toBe(transportCalls);
     expect((await env.store.get(id))?.epoch).toBe(before?.epoch);
   });
@@ -48,22 +49,34 @@ describe('sleep longer than the inline threshold', () => {
 });
 
 describe('LocalKicker', () => {
-  it('keeps timers in DynamoDB and re-arms them after a restart', async () => {
+  it('stores nothing of its own and re-arms from the due index after a restart', async () => {
     const tables = await freshTable('timers');
+    const store = new InvocationStore(tables);
     const fired: TimerEvent[] = [];
-    const first = new LocalKicker(tables, async () => undefined, silentLogger);
-    await first.schedule('inv_restart', Date.now() + 300, { epoch: 2, kind: 'sleep' });
+    const first = new LocalKicker(store, async () => undefined, silentLogger);
+    await store.accept({ id: 'inv_restart', service: 's', method: 'm', key: 'inv_restart', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 }, { kind: 'delayed', until: Date.now() + 300 });
+    await first.schedule('inv_restart', Date.now() + 300, { epoch: 0, kind: 'sleep' });
     first.stop(); // the process dies before the timer fires
-    const second = new LocalKicker(tables, async (e) => void fired.push(e), silentLogger);
+    const second = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
     expect(await second.restore()).toBe(1);
     await eventually(async () => (fired.length > 0 ? true : undefined));
-    expect(fired[0]).toMatchObject({ kind: 'timer', invocationId: 'inv_restart', epoch: 2, reason: 'sleep' });
-    // Fired timers are deleted: a third start finds none.
-    await new Promise((r) => setTimeout(r, 100));
-    const third = new LocalKicker(tables, async () => undefined, silentLogger);
-    expect(await third.restore()).toBe(0);
+    expect(fired[0]).toMatchObject({ kind: 'timer', invocationId: 'inv_restart' });
     second.stop();
-    third.stop();
+  });
+
+  it('parks a timer beyond what Node can arm (2^31 ms) without spinning', async () => {
+    const store = new InvocationStore(await freshTable('timers'));
+    const fired: TimerEvent[] = [];
+    const kicker = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
+    const cpuBefore = process.cpuUsage();
+    await kicker.schedule('inv_far', Date.now() + 1e12, { epoch: 1, kind: 'sleep' });
+    await new Promise((r) => setTimeout(r, 500));
+    const cpu = process.cpuUsage(cpuBefore);
+    expect(fired).toEqual([]);
+    expect(kicker.armed).toBe(1);
+    // A timer that overflowed would fire at once and re-arm in a loop, burning a core.
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(200);
+    kicker.stop();
   });
 });
 
@@ -76,7 +89,7 @@ describe('attempt deadlines', () => {
     const deadline = env.timers.find((t) => t.id === id && t.kind === 'deadline');
     expect(deadline).toBeDefined();
     expect(deadline!.at).toBeGreaterThan(Date.now() + 60_000); // the lease end: inactivity + abort timeout ahead
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: deadline!.at })).toMatchObject({ kind: 'ignored' });
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: deadline!.at })).toMatchObject({ kind: 'skipped' });
   });
 
   it('arms none for a quick attempt', async () => {
