@@ -158,8 +158,8 @@ export class Registry {
    * Removes a deployment, and the services whose latest revision it serves (they answer 404
    * afterwards; older deployments are not promoted). With `pinned`, refuses (409) while
    * unfinished invocations are pinned to it, unless `force`. The count is taken just before the
-   * delete: an invocation that starts on it in between is not seen (delete what new calls no
-   * longer reach, and this cannot happen).
+   * delete, so an invocation that starts on it in between is missed: that can only happen while
+   * the deployment still serves the latest revision of a service (new calls pin to it).
    */
   async deleteEndpoint(id: string, options: DeleteEndpointOptions = {}): Promise<DeleteEndpointResult> {
     if ((await this.store.getEndpointSummary(id, true)) === undefined) throw endpointNotFound(id);
