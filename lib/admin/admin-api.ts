@@ -6,9 +6,11 @@
  */
 import { Code, InvalidArgumentError, NotFoundError, RestlessError } from '../errors.js';
 import { emptyResponse, jsonResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
-import type { EndpointSummary, RegisterEndpointRequest } from '../registry/registration.js';
+import { DeploymentInUseError } from '../registry/deployments.js';
+import type { RegisterEndpointRequest } from '../registry/registration.js';
 import type { Registry } from '../registry/registry.js';
-import type { ServiceMetadata } from '../registry/types.js';
+import type { PinnedInvocations, ServiceMetadata } from '../registry/types.js';
+import { deleteJson, endpointJson, pinnedCounts, registerJson } from './deployments.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import type { InvocationAdmin, KillMode } from './types.js';
 
@@ -22,6 +24,11 @@ export interface AdminDeps {
   registry: AdminRegistry;
   /** Invocation routes answer 501 without it. */
   invocations?: InvocationAdmin;
+  /**
+   * Counts invocations pinned to a deployment: listed as `pinned_invocations`, and DELETE refuses
+   * (409) while any are, unless `?force=true`. Without it, nothing is counted or checked.
+   */
+  pinned?: PinnedInvocations;
   /** Called after every successful change (a co-located resolver can `invalidate()`). */
   onChange?: () => void;
   /** Where 5xx details go. Default console.error. */
@@ -40,7 +47,7 @@ interface Route {
 const PROTOBUF = 'application/x-protobuf';
 
 export function createAdminHandler(deps: AdminDeps): HttpHandler {
-  const { registry, invocations } = deps;
+  const { registry, invocations, pinned } = deps;
   const logError = deps.logError ?? ((message: string, err: unknown) => console.error(message, err));
   const changed = () => deps.onChange?.();
 
@@ -48,26 +55,33 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
     {
       pattern: [base],
       methods: {
-        GET: async () => jsonResponse(200, { endpoints: (await registry.listEndpoints()).map(endpointJson) }),
+        GET: async () => {
+          const endpoints = await registry.listEndpoints();
+          const counts = await pinnedCounts(pinned, endpoints.map((e) => e.id));
+          return jsonResponse(200, { endpoints: endpoints.map((e, i) => endpointJson(e, counts[i])) });
+        },
         POST: async (req) => {
           const body = parseJsonObject(req.body);
           const result = await registry.register(body as RegisterEndpointRequest, { signal: req.signal });
           if (!result.dryRun) changed();
-          return jsonResponse(201, { id: result.id, services: result.services }, { location: `/${base}/${encodeURIComponent(result.id)}` });
+          return jsonResponse(201, await registerJson(result, pinned), { location: `/${base}/${encodeURIComponent(result.id)}` });
         },
       },
     },
     {
       pattern: [base, ':id'],
       methods: {
-        GET: async (_req, p) => jsonResponse(200, endpointJson(await registry.getEndpoint(p.id!))),
+        GET: async (_req, p) => {
+          const endpoint = await registry.getEndpoint(p.id!);
+          const [count] = await pinnedCounts(pinned, [endpoint.id]);
+          return jsonResponse(200, endpointJson(endpoint, count));
+        },
         DELETE: async (req, p) => {
-          if (req.query.get('force') !== 'true') {
-            throw new RestlessError(Code.Unimplemented, 'Removing an endpoint without force is not supported; use ?force=true');
-          }
-          await registry.deleteEndpoint(p.id!);
+          const force = req.query.get('force') ?? 'false';
+          if (force !== 'true' && force !== 'false') throw new InvalidArgumentError(`Invalid force '${force}': use true or false`);
+          const result = await registry.deleteEndpoint(p.id!, { force: force === 'true', pinned });
           changed();
-          return emptyResponse(202);
+          return jsonResponse(202, deleteJson(result));
         },
       },
     },
@@ -157,27 +171,10 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
   };
 }
 
-/** 0.5 endpoint shape: `uri` + `protocol_type` for HTTP, `arn` (+ `assume_role_arn`) for Lambda. */
-export function endpointJson(e: EndpointSummary): Record<string, unknown> {
-  const services = Object.entries(e.services)
-    .map(([name, revision]) => ({ name, revision }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const address = e.address;
-  if (address.kind === 'http') {
-    return { id: e.id, uri: address.uri, protocol_type: e.protocolType, additional_headers: address.additionalHeaders, services };
-  }
-  return {
-    id: e.id,
-    arn: address.arn,
-    ...(address.assumeRoleArn === undefined ? {} : { assume_role_arn: address.assumeRoleArn }),
-    additional_headers: address.additionalHeaders,
-    services,
-  };
-}
-
 function errorResponse(err: unknown, req: HttpRequest, logError: (message: string, err: unknown) => void): HttpResponse {
   if (err instanceof RestlessError && err.httpStatus < 500) {
-    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null });
+    const extra = err instanceof DeploymentInUseError ? { pinned_invocations: err.pinned } : {};
+    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null, ...extra });
   }
   logError(`admin ${req.method} ${req.path} failed`, err);
   if (err instanceof RestlessError && (err.code === Code.Unavailable || err.code === Code.Unimplemented)) {

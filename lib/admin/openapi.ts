@@ -9,12 +9,12 @@ const endpointRoutes = (base: '/endpoints' | '/deployments') => ({
   [base]: {
     get: {
       operationId: `list${base === '/endpoints' ? 'Endpoints' : 'Deployments'}`,
-      summary: 'List registered endpoints',
-      responses: { '200': { description: 'The endpoints', ...json(ref('ListEndpointsResponse')) }, default: error },
+      summary: 'List deployments (registered endpoints), old ones included',
+      responses: { '200': { description: 'The deployments', ...json(ref('ListEndpointsResponse')) }, default: error },
     },
     post: {
       operationId: `register${base === '/endpoints' ? 'Endpoint' : 'Deployment'}`,
-      summary: 'Register an endpoint: run discovery and register its services',
+      summary: 'Register an endpoint as a new deployment: run discovery; its services take new calls',
       requestBody: { required: true, ...json(ref('RegisterEndpointRequest')) },
       responses: {
         '201': {
@@ -23,23 +23,36 @@ const endpointRoutes = (base: '/endpoints' | '/deployments') => ({
           ...json(ref('RegisterEndpointResponse')),
         },
         '400': error,
-        '409': error,
+        '409': { description: 'The address is already registered (META0004), or an incompatible service change (META0006); retry with force', ...json(ref('Error')) },
         default: error,
       },
     },
   },
   [`${base}/{id}`]: {
-    parameters: [pathParam('id', 'Endpoint id')],
+    parameters: [pathParam('id', 'Endpoint (deployment) id')],
     get: {
       operationId: `get${base === '/endpoints' ? 'Endpoint' : 'Deployment'}`,
-      summary: 'Get one endpoint',
-      responses: { '200': { description: 'The endpoint', ...json(ref('Endpoint')) }, '404': error, default: error },
+      summary: 'Get one deployment',
+      responses: { '200': { description: 'The deployment', ...json(ref('Endpoint')) }, '404': error, default: error },
     },
     delete: {
       operationId: `delete${base === '/endpoints' ? 'Endpoint' : 'Deployment'}`,
-      summary: 'Remove an endpoint and its services (only with force=true)',
-      parameters: [{ name: 'force', in: 'query', schema: { type: 'boolean' } }],
-      responses: { '202': { description: 'Removed' }, '404': error, '501': error, default: error },
+      summary: 'Remove a deployment; services whose latest revision it serves become unavailable (404)',
+      parameters: [
+        {
+          name: 'force',
+          in: 'query',
+          schema: { type: 'boolean', default: false },
+          description: 'Remove it even while unfinished invocations are pinned to it (they then cannot finish)',
+        },
+      ],
+      responses: {
+        '202': { description: 'Removed', ...json(ref('DeleteEndpointResponse')) },
+        '400': error,
+        '404': error,
+        '409': { description: 'Unfinished invocations are pinned to the deployment (count in pinned_invocations)', ...json(ref('Error')) },
+        default: error,
+      },
     },
   },
   [`${base}/{id}/descriptors`]: {
@@ -122,7 +135,11 @@ export const OPENAPI_DOCUMENT = {
       Error: {
         type: 'object',
         required: ['message'],
-        properties: { message: { type: 'string' }, restate_code: { type: 'string', nullable: true } },
+        properties: {
+          message: { type: 'string' },
+          restate_code: { type: 'string', nullable: true },
+          pinned_invocations: { type: 'integer', description: 'DELETE of a deployment in use only' },
+        },
       },
       RegisterEndpointRequest: {
         type: 'object',
@@ -131,18 +148,40 @@ export const OPENAPI_DOCUMENT = {
           arn: { type: 'string', description: 'Lambda function ARN' },
           assume_role_arn: { type: 'string' },
           additional_headers: { type: 'object', additionalProperties: { type: 'string' } },
-          force: { type: 'boolean', default: true },
+          force: {
+            type: 'boolean',
+            default: false,
+            description: 'Replace the deployment at the same address in place, and allow incompatible service changes (both unsafe for invocations in flight)',
+          },
           dry_run: { type: 'boolean', default: false },
         },
       },
       RegisterEndpointResponse: {
         type: 'object',
         required: ['id', 'services'],
-        properties: { id: { type: 'string' }, services: { type: 'array', items: ref('ServiceMetadata') } },
+        properties: {
+          id: { type: 'string' },
+          services: { type: 'array', items: ref('ServiceMetadata') },
+          warnings: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Accepted, but worth knowing: code that can change under pinned invocations (unqualified ARN, $LATEST, alias), dropped methods, an in-place replacement',
+          },
+        },
+      },
+      DeleteEndpointResponse: {
+        type: 'object',
+        required: ['id', 'unavailable_services'],
+        properties: {
+          id: { type: 'string' },
+          unavailable_services: { type: 'array', items: { type: 'string' }, description: 'Services whose latest revision was on this deployment: new calls now answer 404' },
+          pinned_invocations: { type: 'integer', description: 'Invocations pinned to it when it was removed (when counted)' },
+        },
       },
       Endpoint: {
         type: 'object',
-        required: ['id', 'additional_headers', 'services'],
+        description: 'A deployment: one registered address. Immutable; invocations stay pinned to the deployment they started on',
+        required: ['id', 'additional_headers', 'created_at', 'services'],
         properties: {
           id: { type: 'string' },
           uri: { type: 'string' },
@@ -150,10 +189,21 @@ export const OPENAPI_DOCUMENT = {
           arn: { type: 'string' },
           assume_role_arn: { type: 'string' },
           additional_headers: { type: 'object', additionalProperties: { type: 'string' } },
+          created_at: { type: 'string', format: 'date-time' },
           services: {
             type: 'array',
-            items: { type: 'object', required: ['name', 'revision'], properties: { name: { type: 'string' }, revision: { type: 'integer' } } },
+            description: 'The services this deployment serves, at the revision it registered',
+            items: {
+              type: 'object',
+              required: ['name', 'revision', 'latest'],
+              properties: {
+                name: { type: 'string' },
+                revision: { type: 'integer' },
+                latest: { type: 'boolean', description: 'New calls to the service go to this deployment' },
+              },
+            },
           },
+          pinned_invocations: { type: 'integer', description: 'Unfinished invocations pinned to this deployment (when the runtime can count them)' },
         },
       },
       ListEndpointsResponse: { type: 'object', required: ['endpoints'], properties: { endpoints: { type: 'array', items: ref('Endpoint') } } },

@@ -3,6 +3,7 @@ export * from './descriptors.js';
 export * from './discovery.js';
 export * from './schema.js';
 export * from './registration.js';
+export * from './deployments.js';
 export * from './registry-store.js';
 export * from './registry.js';
 export * from './resolver.js';

@@ -1,10 +1,11 @@
 /**
- * Registration rules (research notes §5 "Re-registration"), as plain functions: what an admin
- * request means, which id an endpoint gets, and what a new discovery changes in the registry.
- * The DynamoDB side lives in registry-store.ts.
+ * Registration rules, as plain functions: what an admin request means, which id an endpoint
+ * (deployment) gets, and what a new discovery changes in the registry. Compatibility rules live in
+ * deployments.ts, the DynamoDB side in registry-store.ts.
  */
-import { ConflictError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { EndpointAddress } from '../endpoint/types.js';
+import { DeploymentExistsError, droppedMethods, incompatibleChanges, IncompatibleChangeError } from './deployments.js';
 import type { CompiledService } from './schema.js';
 import type { ProtocolType, ServiceMetadata } from './types.js';
 
@@ -14,16 +15,14 @@ export interface RegisterEndpointRequest {
   arn?: string;
   assume_role_arn?: string;
   additional_headers?: Record<string, string>;
-  /** Replace an endpoint with the same address, allow incompatible changes. Default true. */
+  /**
+   * Replace the deployment at the same address in place, and allow incompatible service changes.
+   * Default false (Restate's default is true): both are unsafe for invocations in flight.
+   */
   force?: boolean;
   /** Discover and validate, write nothing. Default false. */
   dry_run?: boolean;
 }
-
-/** Admin API code: the endpoint already exists (register with force to replace it). */
-export const ENDPOINT_EXISTS_RESTATE_CODE = 'META0004';
-/** Admin API code: an incompatible service change without force. */
-export const INCOMPATIBLE_CHANGE_RESTATE_CODE = 'META0006';
 
 const LAMBDA_ARN = /^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,140}(:(\$LATEST|[a-zA-Z0-9_-]+))?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -86,12 +85,15 @@ export function endpointIdOf(address: EndpointAddress): string {
   return Buffer.from(`${url.host}${url.pathname}`, 'utf8').toString('base64url');
 }
 
-/** An endpoint as stored, without its descriptor set. */
+/** An endpoint (deployment) as stored, without its descriptor set. */
 export interface EndpointSummary {
   id: string;
   address: EndpointAddress;
   protocolType: ProtocolType;
-  /** Service name → revision, of the services that point at this endpoint. */
+  /**
+   * Service name → revision: the services this deployment serves, as registered. Unchanged when
+   * a later deployment takes a service over (invocations pinned here still need it).
+   */
   services: Record<string, number>;
   createdAt: string;
   /** Changes on every registration of this endpoint (cache key of resolvers). */
@@ -134,33 +136,41 @@ export interface RegistrationPlan {
   services: ServiceMetadata[];
   /** Services of the replaced endpoint that the new discovery no longer lists. */
   removedServices: string[];
-  /** Services moving here from another endpoint: that endpoint's list loses them. */
-  detached: { endpointId: string; service: string }[];
   catalogue: Catalogue;
-  /** The endpoint this registration replaces (same id), if any. */
+  /** The endpoint this registration replaces in place (same id), if any. */
   replaced: EndpointSummary | undefined;
+  /** Accepted, but worth telling the operator (dropped methods, an in-place replacement). */
+  warnings: string[];
 }
 
 /**
  * Decides a registration:
- * - the same address again without force → 409;
- * - without force, a service that changes its instance type or loses methods → 409;
- * - every registered service's revision goes up by one; `public` is kept (new services: true);
+ * - the same address again without force → 409 (a deployment is immutable);
+ * - without force, a service that changes its instance type or a method's types → 409;
+ * - every registered service's revision goes up by one and points here; `public` is kept (new
+ *   services: true); a method the new revision drops is reported as a warning;
  * - services the replaced endpoint had and the new discovery lacks are removed;
- * - a service owned by another endpoint moves here.
+ * - other deployments are never touched: those still serving older revisions stay resolvable.
  */
 export function planRegistration(input: RegistrationInput, snapshot: RegistrationSnapshot): RegistrationPlan {
   const { id, force } = input;
-  if (snapshot.endpoint !== undefined && !force) {
-    throw new ConflictError(`Endpoint '${id}' is already registered; register it with "force": true to replace it`, {
-      restateCode: ENDPOINT_EXISTS_RESTATE_CODE,
-    });
-  }
+  if (snapshot.endpoint !== undefined && !force) throw new DeploymentExistsError(id);
   const services: ServiceMetadata[] = [];
-  const detached: RegistrationPlan['detached'] = [];
+  const incompatible: string[] = [];
+  const warnings: string[] = [];
+  if (snapshot.endpoint !== undefined) {
+    warnings.push(`Deployment '${id}' was replaced in place: invocations pinned to it resume on the code now at this address`);
+  }
   for (const compiled of input.compiled) {
     const previous = snapshot.services.get(compiled.name);
-    if (previous !== undefined && !force) checkCompatible(previous, compiled);
+    if (previous !== undefined) {
+      if (!force) incompatible.push(...incompatibleChanges(previous, compiled));
+      const dropped = droppedMethods(previous, compiled);
+      if (dropped.length > 0) {
+        const pinned = previous.endpoint_id === id ? '' : `; invocations pinned to deployment '${previous.endpoint_id}' still finish there`;
+        warnings.push(`Service '${compiled.name}' no longer has method${dropped.length === 1 ? '' : 's'} ${dropped.join(', ')}: new calls answer 404${pinned}`);
+      }
+    }
     services.push({
       name: compiled.name,
       methods: compiled.methods,
@@ -169,8 +179,8 @@ export function planRegistration(input: RegistrationInput, snapshot: Registratio
       revision: (previous?.revision ?? 0) + 1,
       public: previous?.public ?? true,
     });
-    if (previous !== undefined && previous.endpoint_id !== id) detached.push({ endpointId: previous.endpoint_id, service: compiled.name });
   }
+  if (incompatible.length > 0) throw new IncompatibleChangeError(incompatible);
   const listed = new Set(services.map((s) => s.name));
   const removedServices = Object.keys(snapshot.endpoint?.services ?? {}).filter(
     (name) => !listed.has(name) && snapshot.services.get(name)?.endpoint_id === id,
@@ -188,30 +198,14 @@ export function planRegistration(input: RegistrationInput, snapshot: Registratio
     },
     services,
     removedServices,
-    detached,
     catalogue: {
       version: snapshot.catalogue.version + 1,
       services: sortedUnique([...snapshot.catalogue.services.filter((n) => !removed.has(n)), ...listed]),
       endpoints: sortedUnique([...snapshot.catalogue.endpoints, id]),
     },
     replaced: snapshot.endpoint,
+    warnings,
   };
-}
-
-function checkCompatible(previous: ServiceMetadata, next: CompiledService): void {
-  if (previous.instance_type !== next.instanceType) {
-    throw new ConflictError(
-      `Service '${next.name}' changes its instance type from ${previous.instance_type} to ${next.instanceType}; register with "force": true to allow it`,
-      { restateCode: INCOMPATIBLE_CHANGE_RESTATE_CODE },
-    );
-  }
-  const now = new Set(next.methods.map((m) => m.name));
-  const removed = previous.methods.map((m) => m.name).filter((m) => !now.has(m));
-  if (removed.length > 0) {
-    throw new ConflictError(`Service '${next.name}' removes methods ${removed.join(', ')}; register with "force": true to allow it`, {
-      restateCode: INCOMPATIBLE_CHANGE_RESTATE_CODE,
-    });
-  }
 }
 
 export function sortedUnique(names: Iterable<string>): string[] {

@@ -1,10 +1,14 @@
 /**
  * The registry's DynamoDB items (the only file here that speaks DynamoDB):
  *
- *   ep#{id}  / meta                     endpoint: address, protocol, services {name: revision},
- *                                       generation, descriptor (inline when ≤ 350 KB)
+ *   ep#{id}  / meta                     endpoint (deployment): address, protocol, the services it
+ *                                       serves {name: revision}, generation, descriptor (inline
+ *                                       when ≤ 350 KB); never rewritten when another deployment
+ *                                       takes its services over
  *   ep#{id}  / desc#{hash}#{i:04d}      descriptor chunks when the set is larger
- *   svc#{name} / meta                   ServiceMetadata + the endpoint's generation and descriptor hash
+ *   svc#{name} / meta                   ServiceMetadata of the latest revision (its endpoint_id is
+ *                                       the deployment new calls go to) + that endpoint's
+ *                                       generation and descriptor hash
  *   catalogue / meta                    names of all services and endpoints + a version
  *
  * Every change (register, delete, set public) is one transaction conditional on the catalogue's
@@ -189,17 +193,7 @@ export class RegistryStore {
         { Put: { TableName: this.table, Item: endpointItem } },
         ...serviceItems.map((Item) => ({ Put: { TableName: this.table, Item } })),
         ...plan.removedServices.map((name) => ({ Delete: { TableName: this.table, Key: keys.service(name) } })),
-        // One update per endpoint: a transaction may touch an item only once.
-        ...[...groupBy(plan.detached)].map(([endpointId, services]) => ({
-          Update: {
-            TableName: this.table,
-            Key: keys.endpoint(endpointId),
-            UpdateExpression: `REMOVE ${services.map((_, i) => `#services.#s${i}`).join(', ')}`,
-            // endpointExists: never create a stub item for an endpoint that is gone
-            ConditionExpression: 'attribute_exists(#pk)',
-            ExpressionAttributeNames: { '#services': 'services', '#pk': 'pk', ...Object.fromEntries(services.map((name, i) => [`#s${i}`, name])) },
-          },
-        })),
+        // Other deployments are not written: they keep serving the revisions they registered.
       ],
       expectedVersion,
       plan.catalogue,
@@ -402,11 +396,4 @@ function splitChunks(bytes: Uint8Array): Uint8Array[] {
 
 function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
-}
-
-/** Services detached from other endpoints, grouped by endpoint. */
-function groupBy(detached: readonly { endpointId: string; service: string }[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const { endpointId, service } of detached) out.set(endpointId, [...(out.get(endpointId) ?? []), service]);
-  return out;
 }

@@ -1,7 +1,7 @@
 /**
  * The registry's operations, as the admin API and the local runner use them: register (discover,
- * validate, write), read, delete, make public/private. Rules live in registration.ts and
- * schema.ts, DynamoDB in registry-store.ts.
+ * validate, write), read, delete, make public/private. Rules live in registration.ts,
+ * deployments.ts and schema.ts, DynamoDB in registry-store.ts.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { toBinary } from '@bufbuild/protobuf';
@@ -10,6 +10,7 @@ import { Code, InvalidArgumentError, NotFoundError, PermissionDeniedError, Restl
 import { createTransport, type TransportDeps } from '../endpoint/transport.js';
 import type { EndpointAddress, EndpointTransport } from '../endpoint/types.js';
 import { BadDescriptorError } from './descriptors.js';
+import { addressWarnings, DeploymentInUseError } from './deployments.js';
 import { discover, type DiscoveryOptions } from './discovery.js';
 import {
   endpointAddressOf,
@@ -20,9 +21,9 @@ import {
   type RegisterEndpointRequest,
   type RegistrationSnapshot,
 } from './registration.js';
-import { CatalogueChangedError, type RegistryStore } from './registry-store.js';
+import { CatalogueChangedError, type RegistryStore, type StoredService } from './registry-store.js';
 import { DescriptorSchema, isReservedServiceName } from './schema.js';
-import type { ServiceMetadata } from './types.js';
+import type { PinnedInvocations, ServiceMetadata } from './types.js';
 
 export interface RegistryDeps {
   store: RegistryStore;
@@ -42,6 +43,30 @@ export interface RegisterResult {
   services: ServiceMetadata[];
   endpoint: EndpointSummary;
   dryRun: boolean;
+  /** true when a deployment at the same address was replaced in place (force). */
+  replaced: boolean;
+  /** Accepted, but the operator should know (mutable Lambda code, dropped methods, …). */
+  warnings: string[];
+}
+
+/** A deployment and the services whose latest revision it serves (where their new calls go). */
+export interface EndpointView extends EndpointSummary {
+  latest: string[];
+}
+
+export interface DeleteEndpointOptions {
+  /** Delete even while invocations are pinned to the deployment. */
+  force?: boolean;
+  /** Counts the invocations pinned to the deployment; without it, nothing is checked. */
+  pinned?: PinnedInvocations;
+}
+
+export interface DeleteEndpointResult {
+  id: string;
+  /** Services whose latest revision was on the deployment: gone for new calls (404). */
+  unavailableServices: string[];
+  /** Invocations pinned to the deployment when it was deleted (only with `pinned`). */
+  pinnedInvocations?: number;
 }
 
 export class Registry {
@@ -60,11 +85,12 @@ export class Registry {
   }
 
   /**
-   * Registers (or re-registers) an endpoint: discovery, descriptor repair and validation (400),
-   * the re-registration rules (409), then one atomic write. `force` defaults to true.
+   * Registers an endpoint as a new deployment: discovery, descriptor repair and validation (400),
+   * the deployment rules (409), then one atomic write. `force` defaults to false: replacing a
+   * deployment in place and incompatible changes both need it.
    */
   async register(req: RegisterEndpointRequest, options: { signal?: AbortSignal } = {}): Promise<RegisterResult> {
-    const force = optionalBoolean(req.force, 'force') ?? true;
+    const force = optionalBoolean(req.force, 'force') ?? false;
     const dryRun = optionalBoolean(req.dry_run, 'dry_run') ?? false;
     const address = endpointAddressOf(req);
     const id = endpointIdOf(address);
@@ -97,20 +123,28 @@ export class Registry {
         snapshot,
       );
       if (!dryRun) await this.store.applyRegistration(plan, snapshot.catalogue.version, descriptorSet);
-      return { id, services: plan.services, endpoint: plan.endpoint, dryRun };
+      return {
+        id,
+        services: plan.services,
+        endpoint: plan.endpoint,
+        dryRun,
+        replaced: plan.replaced !== undefined,
+        warnings: [...addressWarnings(address), ...plan.warnings],
+      };
     });
   }
 
-  async listEndpoints(): Promise<EndpointSummary[]> {
+  /** Every deployment, old ones included (invocations may still be pinned to them). */
+  async listEndpoints(): Promise<EndpointView[]> {
     const catalogue = await this.store.readCatalogue();
-    const endpoints = await this.store.getEndpointSummaries(catalogue.endpoints);
-    return endpoints.sort((a, b) => compare(a.id, b.id));
+    const [endpoints, services] = await Promise.all([this.store.getEndpointSummaries(catalogue.endpoints), this.store.getServices(catalogue.services)]);
+    return endpoints.map((e) => withLatest(e, services)).sort((a, b) => compare(a.id, b.id));
   }
 
-  async getEndpoint(id: string): Promise<EndpointSummary> {
+  async getEndpoint(id: string): Promise<EndpointView> {
     const endpoint = await this.store.getEndpointSummary(id);
     if (endpoint === undefined) throw endpointNotFound(id);
-    return endpoint;
+    return withLatest(endpoint, await this.store.getServices(Object.keys(endpoint.services)));
   }
 
   /** The endpoint's repaired FileDescriptorSet, encoded. */
@@ -120,9 +154,18 @@ export class Registry {
     return endpoint.descriptorSet;
   }
 
-  /** Removes an endpoint and the services that still point at it. */
-  async deleteEndpoint(id: string): Promise<void> {
-    await this.withRetry(async () => {
+  /**
+   * Removes a deployment, and the services whose latest revision it serves (they answer 404
+   * afterwards; older deployments are not promoted). With `pinned`, refuses (409) while
+   * unfinished invocations are pinned to it, unless `force`. The count is taken just before the
+   * delete, so an invocation that starts on it in between is missed: that can only happen while
+   * the deployment still serves the latest revision of a service (new calls pin to it).
+   */
+  async deleteEndpoint(id: string, options: DeleteEndpointOptions = {}): Promise<DeleteEndpointResult> {
+    if ((await this.store.getEndpointSummary(id, true)) === undefined) throw endpointNotFound(id);
+    const pinned = await options.pinned?.countPinned(id);
+    if (pinned !== undefined && pinned > 0 && options.force !== true) throw new DeploymentInUseError(id, pinned);
+    const unavailableServices = await this.withRetry(async () => {
       const [catalogue, endpoint] = await Promise.all([this.store.readCatalogue(true), this.store.getEndpointSummary(id, true)]);
       if (endpoint === undefined) throw endpointNotFound(id);
       const owned = (await this.store.getServices(Object.keys(endpoint.services), true)).filter((s) => s.meta.endpoint_id === id).map((s) => s.meta.name);
@@ -132,7 +175,9 @@ export class Registry {
         services: catalogue.services.filter((n) => !gone.has(n)),
         endpoints: catalogue.endpoints.filter((e) => e !== id),
       });
+      return owned.sort(compare);
     });
+    return { id, unavailableServices, ...(pinned === undefined ? {} : { pinnedInvocations: pinned }) };
   }
 
   async listServices(): Promise<ServiceMetadata[]> {
@@ -188,6 +233,11 @@ export class Registry {
       }
     }
   }
+}
+
+function withLatest(endpoint: EndpointSummary, services: readonly StoredService[]): EndpointView {
+  const latest = services.filter((s) => s.meta.endpoint_id === endpoint.id).map((s) => s.meta.name);
+  return { ...endpoint, latest: latest.sort(compare) };
 }
 
 function optionalBoolean(value: unknown, name: string): boolean | undefined {

@@ -26,7 +26,11 @@ export interface ServiceMetadata {
   public: boolean;
 }
 
-/** A registered endpoint as stored. `descriptorSet` is the *repaired* FileDescriptorSet binary. */
+/**
+ * A registered endpoint (a deployment) as stored. `descriptorSet` is the *repaired*
+ * FileDescriptorSet binary. `services` are the services it serves, each at the revision it
+ * registered; a deployment never changes after registration (unless replaced in place by force).
+ */
 export interface EndpointRecord {
   id: string;
   address: EndpointAddress;
@@ -56,8 +60,15 @@ export interface ResolvedService {
 
 /** Read side used on the hot path; implementations cache for a few seconds and refresh on a miss. */
 export interface ServiceResolver {
-  /** undefined when no such service is registered. */
+  /** The latest revision of a service (what new calls use); undefined when no such service is registered. */
   resolve(serviceName: string): Promise<ResolvedService | undefined>;
+  /**
+   * The service as one deployment serves it: compiled from that deployment's own descriptor set,
+   * called at its own address. This is what an invocation with a journal runs on (a journal
+   * replays only against the code that wrote it). undefined when the deployment is gone or does
+   * not serve the service. Never use it to admit a new call: `meta.public` is always false here.
+   */
+  resolveDeployment(endpointId: string, serviceName: string): Promise<ResolvedService | undefined>;
   /** Every registered service (for reflection / listing). */
   list(): Promise<ServiceMetadata[]>;
   /**
@@ -66,4 +77,13 @@ export interface ServiceResolver {
    * deployment is gone or does not serve the service.
    */
   resolveDeployment?(endpointId: string, serviceName: string): Promise<ResolvedService | undefined>;
+}
+
+/**
+ * How many unfinished invocations are pinned to a deployment (the deployment they started on).
+ * Implemented by the invocation store; the admin API reports it and refuses to delete a
+ * deployment that is still in use.
+ */
+export interface PinnedInvocations {
+  countPinned(endpointId: string): Promise<number>;
 }

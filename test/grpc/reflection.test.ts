@@ -99,6 +99,7 @@ describe('reflection answers', () => {
     let hideCounter = true;
     const resolver: ServiceResolver = {
       resolve: (name) => (hideCounter && name === 'counter' ? Promise.resolve(undefined) : base.resolve(name)),
+      resolveDeployment: (id, name) => base.resolveDeployment(id, name),
       list: async () => (await base.list()).filter((s) => !(hideCounter && s.name === 'counter')),
     };
     const catalogue = new ReflectionCatalogue(resolver);

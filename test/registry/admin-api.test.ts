@@ -77,7 +77,7 @@ describe('admin API', () => {
       expect(onChange).toHaveBeenCalledTimes(1);
     });
 
-    it('GET /endpoints lists both kinds in the 0.5 shapes', async () => {
+    it('GET /endpoints lists both kinds in the 0.5 shapes (plus created_at and latest)', async () => {
       await register();
 
       const res = await handler(request('GET', '/endpoints'));
@@ -90,12 +90,19 @@ describe('admin API', () => {
             uri: h2c.uri,
             protocol_type: 'BidiStream',
             additional_headers: {},
+            created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
             services: [
-              { name: 'counter', revision: 1 },
-              { name: 'greeter', revision: 1 },
+              { name: 'counter', revision: 1, latest: true },
+              { name: 'greeter', revision: 1, latest: true },
             ],
           },
-          { id: b64url(TEST_ARN), arn: TEST_ARN, additional_headers: { 'x-k': 'v' }, services: [{ name: 'test.TestGreeter', revision: 1 }] },
+          {
+            id: b64url(TEST_ARN),
+            arn: TEST_ARN,
+            additional_headers: { 'x-k': 'v' },
+            created_at: expect.any(String),
+            services: [{ name: 'test.TestGreeter', revision: 1, latest: true }],
+          },
         ].sort((a, b) => (a.id < b.id ? -1 : 1)),
       });
     });
@@ -153,19 +160,21 @@ describe('admin API', () => {
       expect(json(res)).toMatchObject({ restate_code: 'META0003', message: expect.stringMatching(/Cannot reach/) });
     });
 
-    it('DELETE needs force: 501 without, 202 with, then 404', async () => {
+    it('DELETE removes a deployment: 202 naming the services that become unavailable, then 404', async () => {
       await register();
 
-      const refused = await handler(request('DELETE', `/endpoints/${h2cId}`));
-      const deleted = await handler(request('DELETE', `/endpoints/${h2cId}?force=true`));
+      const bad = await handler(request('DELETE', `/endpoints/${h2cId}?force=yes`));
+      const deleted = await handler(request('DELETE', `/endpoints/${h2cId}`));
       const gone = await handler(request('GET', `/endpoints/${h2cId}`));
+      const again = await handler(request('DELETE', `/endpoints/${h2cId}?force=true`));
 
-      expect(refused.status).toBe(501);
-      expect(json(refused)).toMatchObject({ message: expect.stringMatching(/force/) });
+      expect(bad.status).toBe(400);
       expect(deleted.status).toBe(202);
-      expect(deleted.body.byteLength).toBe(0);
+      expect(json(deleted)).toEqual({ id: h2cId, unavailable_services: ['counter', 'greeter'] });
       expect(gone.status).toBe(404);
+      expect(again.status).toBe(404);
       expect(json(await handler(request('GET', '/services')))).toMatchObject({ services: [{ name: 'test.TestGreeter' }] });
+      expect((await handler(request('GET', '/services/counter'))).status).toBe(404);
     });
 
     it('GET /endpoints/{id}/descriptors answers the FileDescriptorSet', async () => {

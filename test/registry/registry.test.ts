@@ -4,7 +4,9 @@ import * as restate from '@restatedev/restate-sdk';
 import { H2cSessionPool } from '../../lib/endpoint/h2c.js';
 import { createTransport } from '../../lib/endpoint/transport.js';
 import type { EndpointAddress, EndpointTransport } from '../../lib/endpoint/types.js';
+import type { FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 import { ConflictError, NotFoundError, PermissionDeniedError, RestlessError } from '../../lib/errors.js';
+import { IncompatibleChangeError } from '../../lib/registry/deployments.js';
 import { DESCRIPTOR_CHUNK_BYTES, RegistryStore } from '../../lib/registry/registry-store.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { keys, type TableClients } from '../../lib/store/table.js';
@@ -200,10 +202,10 @@ describe('Registry', () => {
   });
 
   describe('re-registration', () => {
-    it('bumps every revision when the same address registers again (force defaults to true)', async () => {
+    it('bumps every revision when the same address registers again with force', async () => {
       await registry.register({ uri: h2c.uri });
 
-      const again = await registry.register({ uri: `${h2c.uri}/` });
+      const again = await registry.register({ uri: `${h2c.uri}/`, force: true });
 
       expect(again.services.map((s) => [s.name, s.revision])).toEqual([
         ['greeter', 2],
@@ -211,23 +213,28 @@ describe('Registry', () => {
       ]);
       expect(await registry.listEndpoints()).toHaveLength(1);
       expect((await registry.getEndpoint(again.id)).services).toEqual({ greeter: 2, counter: 2 });
+      expect(again.warnings).toEqual([expect.stringMatching(/replaced in place/)]);
     });
 
-    it('refuses the same address without force (409)', async () => {
+    it.each([
+      { case: 'force: false', force: false },
+      { case: 'no force (the default)', force: undefined },
+    ])('refuses the same address with $case (409)', async ({ force }) => {
       await registry.register({ uri: h2c.uri });
 
-      const err = await failure(registry.register({ uri: h2c.uri, force: false }));
+      const err = await failure(registry.register({ uri: h2c.uri, force }));
 
       expect(err).toBeInstanceOf(ConflictError);
       expect(err.httpStatus).toBe(409);
       expect(err.restateCode).toBe('META0004');
+      expect(err.message).toMatch(/immutable/);
     });
 
     it('keeps the public flag across re-registration', async () => {
       await registry.register({ uri: h2c.uri });
       await registry.setPublic('counter', false);
 
-      const again = await registry.register({ uri: h2c.uri });
+      const again = await registry.register({ uri: h2c.uri, force: true });
 
       expect(again.services.find((s) => s.name === 'counter')).toMatchObject({ public: false, revision: 2 });
       expect(again.services.find((s) => s.name === 'greeter')).toMatchObject({ public: true });
@@ -239,38 +246,57 @@ describe('Registry', () => {
       await registry.register({ uri });
 
       announcing(uri, bytes, ['ext.example.A']);
-      const again = await registry.register({ uri });
+      const again = await registry.register({ uri, force: true });
 
       expect(again.services.map((s) => s.name)).toEqual(['ext.example.A']);
       expect((await registry.listServices()).map((s) => s.name)).toEqual(['ext.example.A']);
       await expect(registry.getService('other.B')).rejects.toThrow(NotFoundError);
     });
 
-    it('moves a service registered by another endpoint, bumping its revision', async () => {
+    it('moves new calls of a service to a deployment at another address; the old one keeps serving its revision', async () => {
       const bytes = descriptorSetBytes(handBuiltFile({ serviceType: 1 }));
       const first = await registry.register({ uri: announcing('http://a.test:9080', bytes, ['ext.example.Store']) });
 
-      const second = await registry.register({ uri: announcing('http://b.test:9080', bytes, ['ext.example.Store']), force: false });
+      const second = await registry.register({ uri: announcing('http://b.test:9080', bytes, ['ext.example.Store']) });
 
       expect(second.services[0]).toMatchObject({ endpoint_id: second.id, revision: 2 });
-      expect((await registry.getEndpoint(first.id)).services).toEqual({});
-      expect((await registry.getEndpoint(second.id)).services).toEqual({ 'ext.example.Store': 2 });
+      expect(second.warnings).toEqual([]);
+      expect(await registry.getEndpoint(first.id)).toMatchObject({ services: { 'ext.example.Store': 1 }, latest: [] });
+      expect(await registry.getEndpoint(second.id)).toMatchObject({ services: { 'ext.example.Store': 2 }, latest: ['ext.example.Store'] });
     });
 
     it.each([
-      { case: 'an instance type change', next: handBuiltFile({ serviceType: 0 }), message: /instance type from Keyed to Unkeyed/ },
-      { case: 'a removed method', next: handBuiltFile({ serviceType: 1, methods: ['Put'] }), message: /removes methods Get/ },
-    ])('refuses $case without force (409), allows it with force', async ({ next, message }) => {
-      await registry.register({ uri: announcing('http://a.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1 })), ['ext.example.Store']) });
+      { case: 'an instance type change', first: handBuiltFile({ serviceType: 1 }), next: handBuiltFile({ serviceType: 0 }), message: /service 'ext.example.Store' changes its instance type from Keyed to Unkeyed/ },
+      { case: 'a Singleton becoming Keyed', first: handBuiltFile({ serviceType: 2 }), next: handBuiltFile({ serviceType: 1 }), message: /from Singleton to Keyed/ },
+      {
+        case: "a method's input type change",
+        first: handBuiltFile({ serviceType: 0 }),
+        next: withInputMessage(handBuiltFile({ serviceType: 0 }), 'Other'),
+        message: /method 'ext.example.Store\/Put' changes its input type from ext.example.Req to ext.example.Other; method 'ext.example.Store\/Get' changes/,
+      },
+    ])('refuses $case without force (409, naming it), allows it with force', async ({ first, next, message }) => {
+      await registry.register({ uri: announcing('http://a.test:9080', descriptorSetBytes(first), ['ext.example.Store']) });
       const uri = announcing('http://b.test:9080', descriptorSetBytes(next), ['ext.example.Store']);
 
-      const err = await failure(registry.register({ uri, force: false }));
+      const err = await failure(registry.register({ uri }));
       const forced = await registry.register({ uri, force: true });
 
+      expect(err).toBeInstanceOf(IncompatibleChangeError);
       expect(err.httpStatus).toBe(409);
       expect(err.restateCode).toBe('META0006');
       expect(err.message).toMatch(message);
       expect(forced.services[0]!.revision).toBe(2);
+    });
+
+    it('accepts a dropped method without force, with a warning', async () => {
+      const first = await registry.register({ uri: announcing('http://a.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1 })), ['ext.example.Store']) });
+
+      const second = await registry.register({ uri: announcing('http://b.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1, methods: ['Put', 'Scan'] })), ['ext.example.Store']) });
+
+      expect(second.services[0]!.methods.map((m) => m.name)).toEqual(['Put', 'Scan']);
+      expect(second.warnings).toEqual([
+        `Service 'ext.example.Store' no longer has method Get: new calls answer 404; invocations pinned to deployment '${first.id}' still finish there`,
+      ]);
     });
 
     it('loses no catalogue entry when endpoints register concurrently', async () => {
@@ -348,7 +374,7 @@ describe('Registry', () => {
 
       const bigger = descriptorSetBytes(handBuiltFile({ serviceType: 0, fillerMessages: 800 }));
       announcing(uri, bigger, ['ext.example.Store']);
-      await registry.register({ uri });
+      await registry.register({ uri, force: true });
       const after = await chunkItems(tables, id);
       expect(after.length).toBe(Math.ceil(bigger.byteLength / DESCRIPTOR_CHUNK_BYTES));
       expect(after.every((sk) => !chunks.includes(sk))).toBe(true);
@@ -358,6 +384,13 @@ describe('Registry', () => {
     });
   });
 });
+
+/** The file with its request message renamed, so every method takes another input type. */
+function withInputMessage(file: FileDescriptorProto, name: string): FileDescriptorProto {
+  file.messageType[0]!.name = name;
+  for (const method of file.service[0]!.method) method.inputType = `.${file.package}.${name}`;
+  return file;
+}
 
 async function chunkItems(tables: TableClients, id: string): Promise<string[]> {
   const out = await tables.doc.send(

@@ -100,7 +100,7 @@ describe('RegistryResolver', () => {
 
   it('refreshes after the TTL and sees a re-registration', async () => {
     await resolver.resolve('greeter');
-    await registry.register({ uri: h2c.uri });
+    await registry.register({ uri: h2c.uri, force: true });
     calls.reset();
 
     clock += 4999;

@@ -51,6 +51,11 @@ export async function staticResolver(transport: EndpointTransport, opts: { endpo
   return {
     endpoint,
     resolve: async (name) => services.get(name),
+    // One deployment: pinned invocations run on it too (meta.public false, as the real resolver).
+    resolveDeployment: async (id, name) => {
+      const s = id === endpoint.id ? services.get(name) : undefined;
+      return s === undefined ? undefined : { ...s, meta: { ...s.meta, public: false } };
+    },
     list: async () => [...services.values()].map((s) => s.meta),
   };
 }
