@@ -96,6 +96,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
   const admin = createAdminHandler({
     registry,
+    // Deployments with invocations pinned to them are not deleted without force.
+    pinned: store,
     invocations: new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) }),
     // Registrations take effect at once in this process; other Lambdas see them within the cache TTL.
     onChange: () => resolver.invalidate(),

@@ -29,6 +29,9 @@ export interface InvocationStatusView {
   method: string;
   key?: string;
   status: string;
+  /** The deployment it runs on: pinned once it has journaled progress, else the one it was accepted for. */
+  deployment_id: string;
+  pinned: boolean;
   attempts: number;
   created_at: string;
   modified_at: string;
@@ -44,6 +47,8 @@ export function statusView(rec: InvocationRecord): InvocationStatusView {
     method: rec.method,
     ...(rec.kind === 'keyed' ? { key: rec.key } : {}),
     status: rec.status,
+    deployment_id: rec.pinnedTo ?? rec.endpointId,
+    pinned: rec.pinnedTo !== undefined,
     attempts: rec.attempts,
     created_at: new Date(rec.createdAt).toISOString(),
     modified_at: new Date(rec.modifiedAt).toISOString(),

@@ -213,6 +213,13 @@ export class Restless extends Construct {
       sortKey: { name: TABLE_SCHEMA.dueIndex.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
     });
+    // Unfinished invocations by the deployment their journal was written against (admin counts).
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_SCHEMA.pinnedIndex.name,
+      partitionKey: { name: TABLE_SCHEMA.pinnedIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_SCHEMA.pinnedIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
 
     // Its schedules only ever target this construct's timer function, which goes with the stack;
     // so does the group (the invocations themselves stay in the retained table).

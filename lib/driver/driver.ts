@@ -264,7 +264,7 @@ export class Driver {
    */
   private async resolveFor(rec: AttemptRef): Promise<ResolvedService> {
     const pinned = rec.journal.length > 0 ? (rec.pinnedTo ?? rec.endpointId) : undefined;
-    if (pinned && this.deps.resolver.resolveDeployment) {
+    if (pinned) {
       const resolved = await this.deps.resolver.resolveDeployment(pinned, rec.service);
       if (!resolved) throw new AttemptError(Code.NotFound, `deployment ${pinned}, which this invocation started on, no longer serves ${rec.service}`);
       return resolved;

@@ -71,12 +71,6 @@ export interface ServiceResolver {
   resolveDeployment(endpointId: string, serviceName: string): Promise<ResolvedService | undefined>;
   /** Every registered service (for reflection / listing). */
   list(): Promise<ServiceMetadata[]>;
-  /**
-   * The service as deployment `endpointId` serves it, whatever the service's current deployment
-   * is (an invocation finishes on the code that wrote its journal). undefined when that
-   * deployment is gone or does not serve the service.
-   */
-  resolveDeployment?(endpointId: string, serviceName: string): Promise<ResolvedService | undefined>;
 }
 
 /**

@@ -37,7 +37,7 @@ describe('Restless table', () => {
         { AttributeName: dueIndex.partitionKey, AttributeType: 'S' },
         { AttributeName: dueIndex.sortKey, AttributeType: 'S' },
       ]),
-      GlobalSecondaryIndexes: [
+      GlobalSecondaryIndexes: Match.arrayWith([
         {
           IndexName: dueIndex.name,
           KeySchema: [
@@ -46,7 +46,24 @@ describe('Restless table', () => {
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
-      ],
+      ]),
+    });
+  });
+
+  it('has the keys-only `pinned` GSI over pinnedTo/pk (unfinished invocations per deployment)', () => {
+    const { pinnedIndex } = TABLE_SCHEMA;
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: pinnedIndex.partitionKey, AttributeType: 'S' }]),
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: pinnedIndex.name,
+          KeySchema: [
+            { AttributeName: pinnedIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: pinnedIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ]),
     });
   });
 
