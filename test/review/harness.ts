@@ -1,7 +1,7 @@
 /**
  * Review harness: the real store, driver, dispatcher and ingress over DynamoDB Local with a clock
  * the test moves (store and driver share it), and kicks/timers that are only recorded, never
- * delivered, so every interleaving is driven by hand (driveById, sweep) and is deterministic.
+ * delivered (unless `deliverKicks`), so every interleaving is driven by hand (driveById, sweep).
  */
 import type * as restate from '@restatedev/restate-sdk';
 import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
@@ -23,7 +23,7 @@ export interface Clock {
   now(): number;
 }
 
-export async function reviewRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; tables?: TableClients; clock?: Clock } = {}) {
+export async function reviewRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; tables?: TableClients; clock?: Clock; deliverKicks?: boolean } = {}) {
   const clock: Clock = opts.clock ?? {
     skew: 0,
     now() {
@@ -40,12 +40,16 @@ export async function reviewRuntime(endpoint: restate.RestateEndpoint, opts: { c
   const kicks: string[] = [];
   const timers: { id: string; at: number; kind: string }[] = [];
   const kicker: Kicker = {
-    kick: async (id) => void kicks.push(id),
+    kick: async (id) => {
+      kicks.push(id);
+      if (opts.deliverKicks) setImmediate(() => void timerHandler({ kind: 'kick', invocationId: id }).catch(() => undefined));
+    },
     schedule: async (id, at, reason) => void timers.push({ id, at, kind: reason.kind }),
   };
   const log = silentLogger;
   const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log, listener: hub, now, inlineWaitMs: 0, deadlineArmAfterMs: 60_000 });
   const sweepHandler = createTimerHandler({ driver, store, log, now, sweepGraceMs: 0 });
+  const timerHandler = createTimerHandler({ driver, store, log, now });
   const dispatcher = new Dispatcher({ store, driver, hub, config, log, now, startInBackground: (id) => kicker.kick(id) });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker, now });
   const admin = new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
