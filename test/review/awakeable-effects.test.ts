@@ -15,10 +15,10 @@ type Api<T> = restate.ServiceApi<T>;
 
 const both = restate.router({
   /** Hands out two awakeables to a resolver service and waits for both. */
-  waitTwo: async (ctx: restate.Context, req: { tag: string }) => {
+  waitTwo: async (ctx: restate.Context) => {
     const a = ctx.awakeable<string>();
     const b = ctx.awakeable<string>();
-    ctx.send<typeof resolver>(resolverApi).resolveBoth({ a: a.id, b: b.id, tag: req.tag });
+    ctx.send<typeof resolver>(resolverApi).resolveBoth({ a: a.id, b: b.id });
     return `${await a.promise}+${await b.promise}`;
   },
 });

@@ -31,7 +31,7 @@ const selfSender = restate.keyedRouter({
     ctx.send<typeof selfSender>(selfSenderApi).note(key, {});
     return `got ${await promise}`;
   },
-  note: async () => 'noted',
+  note: async (_ctx: restate.KeyedContext, _key: string, _req: Record<string, never>) => 'noted',
   read: async (ctx: restate.KeyedContext) => (await ctx.get<string>('x')) ?? 'none',
 });
 const selfSenderApi: Api<typeof selfSender> = { path: 'selfSender' };
