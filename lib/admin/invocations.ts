@@ -9,17 +9,16 @@ import { isInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import { childInvocationId } from '../driver/enqueue.js';
-import { pendingCallIndexes } from '../driver/plan.js';
+import { CANCELED, KILLED, pendingCallIndexes } from '../driver/plan.js';
 
-export const KILLED: InvocationResult = { kind: 'failure', code: Code.Aborted, message: 'killed' };
-export const CANCELED: InvocationResult = { kind: 'failure', code: Code.Cancelled, message: 'canceled' };
+export { CANCELED, KILLED } from '../driver/plan.js';
 
 /** Call trees deeper than this are not followed (a guard against cycles in corrupted data). */
 const MAX_DEPTH = 32;
 
 /** Children behind Invoke entries that have no result yet. */
 function pendingChildren(rec: InvocationRecord): string[] {
-  return pendingCallIndexes(rec.journal, rec.completions).map((index) => childInvocationId(rec.id, index));
+  return pendingCallIndexes(rec.journal, rec.completions).map((index) => childInvocationId(rec, index));
 }
 
 export interface InvocationStatusView {
@@ -81,49 +80,60 @@ export class InvocationAdminService {
   }
 
   /**
-   * Kill (0.8 semantics): children behind calls that are still pending first (recursively),
-   * one-way children are detached and live on; then the invocation fails with ABORTED "killed".
-   * Each kill is one transaction (result, caller's completion, inbox, lock hand-over) that bumps
-   * the epoch, so an attempt running in any process can no longer write anything.
+   * Kill (0.8 semantics): children behind calls that are still pending (recursively), one-way
+   * children are detached and live on; the invocation fails with ABORTED "killed". Each kill is
+   * one transaction (result, caller's completion, inbox, lock hand-over) that bumps the epoch, so
+   * an attempt running in any process can no longer write anything. A child its last attempt
+   * created while the kill was under way is in the journal the kill saw, and is killed after it.
    */
   private async killTree(id: string, depth: number): Promise<boolean> {
     const rec = await this.deps.store.get(id);
     if (!rec || rec.status === InvocationStatus.Completed) return false;
+    const done = new Set<string>();
     if (depth < MAX_DEPTH) {
-      for (const child of pendingChildren(rec)) await this.killTree(child, depth + 1);
+      for (const child of pendingChildren(rec)) {
+        done.add(child);
+        await this.killTree(child, depth + 1);
+      }
     }
-    return this.end(id, KILLED, 'invocation killed');
+    const ended = await this.end(id, KILLED, 'invocation killed');
+    if (ended && depth < MAX_DEPTH) {
+      for (const child of pendingChildren(ended)) if (!done.has(child)) await this.killTree(child, depth + 1);
+    }
+    return ended !== undefined;
   }
 
-  /** Ends one invocation with `result` and wakes whoever that concerns. */
-  private async end(id: string, result: InvocationResult, what: string): Promise<boolean> {
+  /** Ends one invocation with `result` and wakes whoever that concerns; the record as it was, or undefined if it had finished. */
+  private async end(id: string, result: InvocationResult, what: string): Promise<InvocationRecord | undefined> {
     const ended = await this.deps.store.kill(id, result);
-    if (!ended) return false;
+    if (!ended) return undefined;
     this.deps.abortAttempt?.(id);
     this.deps.log.log('info', what, { [INVOCATION_ID_ATTR]: id, previousStatus: ended.before.status });
     this.deps.listener?.completed(id, result);
     for (const wake of [ended.before.caller?.invocationId, ended.nextHolder]) {
       if (wake) await this.deps.kicker?.kick(wake).catch(() => undefined);
     }
-    return true;
+    return ended.before;
   }
 
   /**
-   * Graceful cancel: pending children are cancelled, then the invocation is flagged (and made
-   * due); its next attempt fails every pending entry with CANCELLED so the handler can
-   * compensate. An invocation that never started (inbox, delayed) just ends as CANCELLED.
+   * Graceful cancel: the invocation is flagged (and made due), and so are the children behind its
+   * pending calls; its next attempt fails every pending entry with CANCELLED so the handler can
+   * compensate, and cancels any child created meanwhile (their failure completes its entries). An invocation that never
+   * started (inbox, delayed) just ends as CANCELLED.
    */
   private async cancelTree(id: string, depth: number): Promise<boolean> {
     const rec = await this.deps.store.get(id);
     if (!rec || rec.status === InvocationStatus.Completed) return false;
-    if (rec.status === InvocationStatus.Inboxed || rec.status === InvocationStatus.Delayed) return this.end(id, CANCELED, 'invocation canceled before it started');
-    if (depth < MAX_DEPTH) {
-      for (const child of pendingChildren(rec)) await this.cancelTree(child, depth + 1);
-    }
+    if (rec.status === InvocationStatus.Inboxed || rec.status === InvocationStatus.Delayed) return (await this.end(id, CANCELED, 'invocation canceled before it started')) !== undefined;
     const flagged = await this.deps.store.requestCancel(id);
     if (!flagged) return false;
-    if (flagged.status === InvocationStatus.Inboxed || flagged.status === InvocationStatus.Delayed) return this.end(id, CANCELED, 'invocation canceled before it started');
+    if (flagged.status === InvocationStatus.Inboxed || flagged.status === InvocationStatus.Delayed) return (await this.end(id, CANCELED, 'invocation canceled before it started')) !== undefined;
     this.deps.log.log('info', 'invocation cancel requested', { [INVOCATION_ID_ATTR]: id });
+    // Its pending children now (the invocation's next attempt does it too, for any created since).
+    if (depth < MAX_DEPTH) {
+      for (const child of pendingChildren(flagged)) await this.cancelTree(child, depth + 1);
+    }
     await this.deps.kicker?.kick(id).catch(() => undefined);
     return true;
   }

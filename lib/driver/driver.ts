@@ -30,6 +30,7 @@ import {
   type InvocationRecord,
   type InvocationResult,
   type InvocationStore,
+  type JournalEntry,
   type NewInvocation,
   type ServiceInstance,
   type StoreEffect,
@@ -37,7 +38,7 @@ import {
 import { attemptsExhausted, retryDelayMs } from './backoff.js';
 import { buildRequestBody, parseResponseBody } from './wire.js';
 import { childInvocationId, newInvocationFor } from './enqueue.js';
-import { cancelCompletions, entriesThatFit, misdirectedAwakeables, planEntries, planSuspension, replayCompletions, type PlannedEffect } from './plan.js';
+import { CANCELED, cancelCompletions, entriesThatFit, misdirectedAwakeables, pendingCallIndexes, planEntries, planSuspension, replayCompletions, type PlannedEffect } from './plan.js';
 import { Flags, MessageType } from '../protocol/framing.js';
 
 const decoder = new TextDecoder();
@@ -279,8 +280,8 @@ export class Driver {
     const transport = this.deps.transportFor(resolved.endpoint);
     let completions = replayCompletions(rec, this.now());
     for (const index of misdirectedAwakeables(rec)) log.log('warn', 'awakeable result held for an entry that is not an awakeable; ignored', { entry: index });
-    const cancel = rec.cancelRequested ? cancelCompletions(rec.journal, completions) : new Map<number, Completion>();
-    if (cancel.size > 0) log.log('info', 'pending entries canceled', { entries: [...cancel.keys()] });
+    const applied = rec.cancelRequested ? await this.applyCancel(rec, completions, log) : undefined;
+    const cancel = applied?.completions ?? new Map<number, Completion>();
     completions = new Map([...completions, ...cancel]);
     const body = buildRequestBody({ ...rec, completions }, rec.state);
     const res = await this.callEndpoint(rec, transport, body, log, opts);
@@ -313,7 +314,7 @@ export class Driver {
       append: plan.append,
       completions: new Map([...cancel, ...plan.completions]),
       state: plan.stateChanged ? plan.state : undefined,
-      clearCancel: rec.cancelRequested || undefined,
+      appliedCancel: applied?.seq,
       pin: resolved.endpoint.id,
       effects: effects.effects,
       awakeables: effects.own,
@@ -325,7 +326,8 @@ export class Driver {
       completions: new Map([...rec.completions, ...progress.completions]),
       awakeables: new Map([...rec.awakeables, ...(effects.own ?? [])]),
       state: plan.state,
-      cancelRequested: false,
+      cancelDone: applied?.seq ?? rec.cancelDone,
+      cancelRequested: rec.cancelRequested && applied?.seq === undefined,
       pinnedTo: resolved.endpoint.id,
     };
     if (plan.result && (terminal.kind === 'end' || terminal.kind === 'eof')) {
@@ -339,6 +341,16 @@ export class Driver {
       await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
       return { kind: 'continue', rec: { ...after, leaseUntil } };
     }
+    if (terminal.kind === 'end' && !plan.result) {
+      // The output was journaled by an earlier attempt whose ending did not land: finish with it.
+      const journaled = outputOf(after.journal.at(-1));
+      if (journaled) {
+        const done = await this.deps.store.complete(rec, progress, journaled);
+        log.log('info', 'invocation completed (output from the journal)', { outcome: journaled.kind });
+        await this.finished(rec, journaled, done, log);
+        return { kind: 'done', outcome: { kind: 'completed', result: journaled } };
+      }
+    }
     if (terminal.kind === 'end' || terminal.kind === 'eof') {
       throw new AttemptError(Code.Internal, terminal.kind === 'end' ? 'the endpoint ended without an output entry' : 'the endpoint closed the stream without End, Suspension or Error');
     }
@@ -346,7 +358,8 @@ export class Driver {
     const now = this.now();
     const wait = planSuspension(after.journal, replayCompletions(after, now), after.awakeables, terminal.indexes, now);
     const leaseUntil = now + this.leaseMs;
-    if (wait.resumable) {
+    // A cancel that found nothing to cancel yet applies to what the handler now waits for.
+    if (wait.resumable || after.cancelRequested) {
       await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
       return { kind: 'continue', rec: { ...after, leaseUntil } };
     }
@@ -368,7 +381,10 @@ export class Driver {
       // What it waits for arrived while the attempt ran: record the progress and go on at once.
       await this.afterCommit(await this.deps.store.continueInline(rec, progress, { leaseUntil }), log);
       const stored = suspended.stored;
-      return { kind: 'continue', rec: { ...after, leaseUntil, completions: new Map([...stored.completions, ...after.completions]), awakeables: new Map([...stored.awakeables, ...after.awakeables]), cancelRequested: stored.cancelRequested } };
+      return {
+        kind: 'continue',
+        rec: { ...after, leaseUntil, completions: new Map([...stored.completions, ...after.completions]), awakeables: new Map([...stored.awakeables, ...after.awakeables]), cancelSeq: stored.cancelSeq, cancelRequested: stored.cancelSeq > after.cancelDone },
+      };
     }
     await this.afterCommit(suspended, log);
     if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' }).catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
@@ -426,7 +442,7 @@ export class Driver {
         const method = target?.methods.get(p.method);
         if (!target || !method) throw new AttemptError(Code.NotFound, `entry ${p.index}: ${target ? `method ${p.service}/${p.method}` : `service ${p.service}`} not found`);
         const inv: NewInvocation = newInvocationFor(target, method, {
-          id: childInvocationId(rec.id, p.index),
+          id: childInvocationId(rec, p.index),
           input: p.parameter,
           caller: p.kind === 'call' ? { invocationId: rec.id, entryIndex: p.index } : undefined,
           retentionSec: this.deps.config.idempotencyDefaultRetentionSec,
@@ -435,6 +451,28 @@ export class Driver {
       }
     }
     return { effects, own };
+  }
+
+  /**
+   * Graceful cancel (0.8 semantics): pending sleeps, awakeables and state reads fail with
+   * CANCELLED; children behind pending calls are cancelled (their failure then completes our
+   * entry), or ended at once when they have not started. Applied only when there is something to
+   * cancel; otherwise it stays asked for and applies to the next thing the handler waits for.
+   */
+  private async applyCancel(rec: AttemptRef, completions: Map<number, Completion>, log: Logger): Promise<{ seq: number; completions: Map<number, Completion> } | undefined> {
+    const failed = cancelCompletions(rec.journal, completions);
+    const children = pendingCallIndexes(rec.journal, completions).map((index) => childInvocationId(rec, index));
+    for (const child of children) {
+      const flagged = await this.deps.store.requestCancel(child).catch((err: unknown) => {
+        if (err instanceof RestlessError && err.code === Code.NotFound) return undefined;
+        throw err;
+      });
+      if (flagged && (flagged.status === InvocationStatus.Inboxed || flagged.status === InvocationStatus.Delayed)) await this.deps.store.kill(child, CANCELED);
+      else if (flagged) await this.deps.kicker.kick(child).catch(() => undefined);
+    }
+    if (failed.size === 0 && children.length === 0) return undefined;
+    log.log('info', 'cancel applied', { entries: [...failed.keys()], children });
+    return { seq: rec.cancelSeq, completions: failed };
   }
 
   /** After a commit: start what it created (the index would, later; this is the fast path). */
@@ -468,7 +506,8 @@ export class Driver {
     if (delay <= this.inlineWaitMs && !opts.handoff?.aborted) {
       // Short backoff: wait here and retry as a new attempt (a new epoch fences this one).
       try {
-        await this.sleep(delay, opts.handoff);
+        // Until the retry time has really passed (timers may fire a little early).
+        while (this.now() < at) await this.sleep(at - this.now() + 1, opts.handoff);
       } catch {
         // handed off while waiting: the retry is stored with its time
       }
@@ -505,6 +544,12 @@ export class Driver {
     const wake = [rec.caller?.invocationId, done.kind === 'committed' ? done.nextHolder : undefined].filter((x): x is string => x !== undefined);
     for (const id of wake) await this.deps.kicker.kick(id).catch((err: unknown) => log.log('warn', 'could not kick; the sweep will', { target: id, error: err }));
   }
+}
+
+/** The result an output entry holds, if `entry` is one. */
+function outputOf(entry: JournalEntry | undefined): InvocationResult | undefined {
+  if (entry?.type !== MessageType.OutputStream) return undefined;
+  return planEntries(0, new Map(), [entry]).result;
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

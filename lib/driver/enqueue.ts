@@ -12,9 +12,13 @@ import type { Kicker } from './driver.js';
 import { instanceKind } from './kinds.js';
 import { checkInputSize } from './limits.js';
 
-/** The id of the invocation created by entry `index` of `parentId`. */
-export function childInvocationId(parentId: string, index: number): string {
-  return `inv_${createHash('sha256').update(`${parentId}#${index}`).digest().subarray(0, 16).toString('base64url')}`;
+/**
+ * The id of the invocation created by entry `index` of `parent`. The parent's creation time is part
+ * of it: an idempotent id can be used again once its retention passed, and the new invocation's
+ * children must not meet the old one's.
+ */
+export function childInvocationId(parent: { id: string; createdAt: number }, index: number): string {
+  return `inv_${createHash('sha256').update(`${parent.id}#${parent.createdAt}#${index}`).digest().subarray(0, 16).toString('base64url')}`;
 }
 
 /** Keys are the user's data and stored hashed, so they may be long; this is the documented limit. */

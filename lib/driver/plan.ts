@@ -15,6 +15,10 @@ import type { AwaitedEntry } from '../store/invocation-store.js';
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+/** The result of a killed invocation, and of a canceled one that never started. */
+export const KILLED: InvocationResult = { kind: 'failure', code: Code.Aborted, message: 'killed' };
+export const CANCELED: InvocationResult = { kind: 'failure', code: Code.Cancelled, message: 'canceled' };
+
 export function decodeEntry(entry: JournalEntry): ProtocolMessage {
   return decodeFrame({ type: entry.type, flags: entry.flags, body: entry.body });
 }

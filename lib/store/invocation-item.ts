@@ -97,8 +97,11 @@ export interface InvocationRecord extends NewInvocation {
   /** TTL in seconds once completed. */
   expiresAt?: number;
   lastFailure?: FailureInfo;
-  /** A graceful cancel was asked for: pending entries fail with CANCELLED at the next attempt. */
+  /** A graceful cancel was asked for and not applied yet: pending entries fail with CANCELLED at the next attempt. */
   cancelRequested: boolean;
+  /** How many cancels were asked for, and up to which one they were applied. */
+  cancelSeq: number;
+  cancelDone: number;
   /** The deployment its journal was written against (undefined until it has journaled progress). */
   pinnedTo?: string;
 }
@@ -135,6 +138,7 @@ export const ATTR = {
   modified: 'modifiedAt',
   failure: 'lastFailure',
   cancel: 'cancel',
+  cancelDone: 'cancelDone',
   endpoint: 'endpointId',
   pinned: TABLE_SCHEMA.pinnedIndex.partitionKey,
   expires: TABLE_SCHEMA.ttlAttribute,
@@ -230,7 +234,9 @@ export function recordFromItem(item: Record<string, unknown>): InvocationRecord 
     caller: item.caller as CallerLink | undefined,
     idempotency: item.idempotency as IdempotencyLink | undefined,
     retentionSec: (item.retentionSec as number | undefined) ?? 0,
-    cancelRequested: item.cancel === true,
+    cancelRequested: Number(item.cancel ?? 0) > Number(item.cancelDone ?? 0),
+    cancelSeq: Number(item.cancel ?? 0),
+    cancelDone: Number(item.cancelDone ?? 0),
     pinnedTo: item.pinnedTo as string | undefined,
   };
 }

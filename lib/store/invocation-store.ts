@@ -91,8 +91,8 @@ export interface AttemptProgress {
   awakeables?: Map<number, Completion>;
   /** The state after this attempt, when it changed. */
   state?: StateMap;
-  /** The cancel request was applied (pending entries failed with CANCELLED). */
-  clearCancel?: boolean;
+  /** The cancel requests up to this number were applied (pending entries failed with CANCELLED). */
+  appliedCancel?: number;
   /** The deployment the journal is written against. */
   pin?: string;
   /** Invocations to create and awakeables to complete, committed with the entries. */
@@ -268,6 +268,8 @@ export class InvocationStore {
       return { taken: true, rec: recordFromItem(res.Attributes as Record<string, unknown>) };
     } catch (err) {
       const failed = conditionFailure(err);
+      // The SDK retried a take whose answer was lost: the refusal carries our own token.
+      if (failed?.item?.[ATTR.token] === token) return { taken: true, rec: recordFromItem(failed.item) };
       if (failed) return { taken: false, stored: failed.item ? recordFromItem(failed.item) : undefined };
       if (isTransient(err)) {
         // The answer was lost: if our token is there, the take landed and the attempt is ours.
@@ -385,23 +387,32 @@ export class InvocationStore {
       const keyed = ref.kind !== 'unkeyed';
       const endOps: TxOp[] = [];
       const self = this.attemptUpdate(ref, { ...progress, effects }, end, now);
+      const effectOps = this.effectOps(effects, now, keyed ? ref : undefined);
+      const completing = end.kind === 'complete';
+      // A completing attempt whose last entries touch what its ending touches (a send to its own
+      // key: the inbox it leaves; an awakeable of its caller) is written in two steps: every entry
+      // but the output first, as progress; then the output and the ending. If the second write
+      // never happens, the journal holds no output and the next attempt simply produces it again.
+      const last = progress.append.at(-1);
+      if (completing && last?.type === MessageType.OutputStream && progress.append.length + effects.length > 1) {
+        const callerOp = includeCaller && ref.caller ? [this.callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now)] : [];
+        if (effectOps.ownAppends.length > 0 || collides([...callerOp, ...effectOps.ops])) {
+          const before = progress.append.slice(0, -1);
+          const first = await this.commit({ ...ref, queue }, { ...progress, append: before, effects }, { kind: 'continue', leaseUntil: ref.leaseUntil });
+          if (first.kind !== 'committed') return first;
+          const second = await this.commit({ ...ref, queue: undefined, journal: [...ref.journal, ...before] }, { ...NO_PROGRESS, append: [last], pin: progress.pin }, end);
+          return this.withCreated(first, second);
+        }
+      }
       let nextHead: string | undefined;
-      if (keyed && (end.kind === 'complete' || progress.state)) {
-        if (end.kind === 'complete' && queue === undefined) queue = (await this.getInstance(ref.service, ref.key)).queue;
-        nextHead = end.kind === 'complete' && includeNext ? queue?.[1] : undefined;
-        endOps.push(this.instanceUpdate(ref, progress.state, end.kind === 'complete', end.kind === 'complete' ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined));
+      if (keyed && (completing || progress.state || effectOps.ownAppends.length > 0)) {
+        if (completing && queue === undefined) queue = (await this.getInstance(ref.service, ref.key)).queue;
+        nextHead = completing && includeNext ? queue?.[1] : undefined;
+        endOps.push(this.instanceUpdate(ref, progress.state, completing, completing ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined, effectOps.ownAppends));
         if (nextHead) endOps.push(this.becomeDueOp('next', nextHead, now));
       }
       if (includeCaller && ref.caller && end.kind === 'complete') endOps.push(this.callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now));
-      const effectOps = this.effectOps(effects, now);
-      // Effects that touch an item the ending touches (a send to our own key, an awakeable of our
-      // caller) go first, as progress of their own; then the ending.
-      if (effectOps.ops.length > 0 && collides([self, ...endOps, ...effectOps.ops])) {
-        if (collides([self, ...effectOps.ops])) throw new Error(`invocation ${ref.id}: two effects of one attempt touch the same item`);
-        const first = await this.commit({ ...ref, queue }, { ...progress, append: progress.append, effects, state: undefined }, { kind: 'continue', leaseUntil: ref.leaseUntil });
-        if (first.kind !== 'committed') return first;
-        return this.withCreated(first, await this.commit({ ...ref, queue, journal: [...ref.journal, ...progress.append] }, { ...NO_PROGRESS, state: progress.state, pin: progress.pin }, end));
-      }
+      if (collides([self, ...endOps, ...effectOps.ops])) throw new Error(`invocation ${ref.id}: two operations of one write touch the same item`);
       const ops = [self, ...endOps, ...effectOps.ops];
       try {
         if (ops.length === 1) {
@@ -507,7 +518,7 @@ export class InvocationStore {
     const finishing = end.kind === 'complete';
     if (finishing) {
       // A finished invocation keeps only its result: smaller items to retain, cheaper writes.
-      e.remove(journal, e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel));
+      e.remove(journal, e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel), e.n(ATTR.cancelDone));
     } else {
       if (progress.append.length > 0) e.set(journal, `list_append(${journal}, ${e.v(storedEntries(progress.append))})`);
       for (const [index, c] of progress.completions) {
@@ -519,7 +530,7 @@ export class InvocationStore {
         e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(c))})`);
       }
       if (progress.state && ref.kind === 'unkeyed') e.setValue(e.n(ATTR.state), toStoredState(progress.state));
-      if (progress.clearCancel) e.remove(e.n(ATTR.cancel));
+      if (progress.appliedCancel !== undefined) e.setValue(e.n(ATTR.cancelDone), progress.appliedCancel);
       if (progress.pin && ref.journal.length + progress.append.length > 0) {
         e.setValue(e.n(ATTR.pinned), progress.pin);
         e.setValue(e.n(ATTR.endpoint), progress.pin);
@@ -542,7 +553,8 @@ export class InvocationStore {
           e.when(`attribute_not_exists(${e.p(ATTR.completions, completionName(w.index))})`);
           if (w.awakeable) e.when(`attribute_not_exists(${e.p(ATTR.awakeables, completionName(w.index))})`);
         }
-        if (!progress.clearCancel) e.when(`attribute_not_exists(${e.n(ATTR.cancel)})`);
+        // A cancel asked for after the attempt read the invocation refuses the suspension.
+        e.when(`attribute_not_exists(${e.n(ATTR.cancel)}) OR ${e.n(ATTR.cancel)} <= ${e.v(ref.cancelSeq)}`);
         break;
       }
       case 'retry':
@@ -569,9 +581,11 @@ export class InvocationStore {
    * passed on. `next` is the id expected behind the holder (null: nobody), so the next holder can
    * be made due in the same transaction.
    */
-  private instanceUpdate(ref: AttemptRef, state: StateMap | undefined, release: boolean, next: string | null | undefined): TxOp {
+  private instanceUpdate(ref: AttemptRef, state: StateMap | undefined, release: boolean, next: string | null | undefined, appends: string[] = []): TxOp {
     const e = new Expr();
     e.when(`${e.p(ATTR.queue, 0)} = ${e.v(ref.id)}`);
+    // (A release and an append would overlap on the list; commit() never asks for both.)
+    if (appends.length > 0) e.set(e.n(ATTR.queue), `list_append(${e.n(ATTR.queue)}, ${e.v(appends)})`);
     if (release) {
       if (next === null) e.when(`attribute_not_exists(${e.p(ATTR.queue, 1)})`);
       else if (next !== undefined) e.when(`${e.p(ATTR.queue, 1)} = ${e.v(next)}`);
@@ -600,7 +614,8 @@ export class InvocationStore {
     return { role: 'caller', key: keys.invocation(callerId), kind: 'update', expr: e };
   }
 
-  private effectOps(effects: StoreEffect[], now: number) {
+  /** The effects' operations; sends to the key `own` holds are returned apart (its instance update takes them). */
+  private effectOps(effects: StoreEffect[], now: number, own?: Pick<AttemptRef, 'service' | 'key'>) {
     const ops: TxOp[] = [];
     const byRole = new Map<string, StoreEffect>();
     const created: { effect: StoreEffect & { kind: 'create' } }[] = [];
@@ -630,15 +645,36 @@ export class InvocationStore {
         awakeables.set(effect.target, entry);
       }
     });
-    for (const a of inboxAppends.values()) ops.push(this.inboxAppendOp('effect-inbox', a.service, a.key, a.ids));
+    let ownAppends: string[] = [];
+    for (const a of inboxAppends.values()) {
+      if (own && a.service === own.service && a.key === own.key) ownAppends = a.ids;
+      else ops.push(this.inboxAppendOp('effect-inbox', a.service, a.key, a.ids));
+    }
     const awakened: string[] = [];
     for (const a of awakeables.values()) {
       const role = `effect:awk:${a.target}`;
       awakened.push(a.target);
-      ops.push({ role, key: keys.invocation(a.target), kind: 'update', expr: this.awakeableExpr(a.target, a.items, now) });
+      ops.push({ role, key: keys.invocation(a.target), kind: 'update', expr: this.awakeableEffectExpr(a.target, a.items, now) });
       byRole.set(role, a.effects[0]!);
     }
-    return { ops, byRole, created, awakened };
+    return { ops, byRole, created, awakened, ownAppends };
+  }
+
+  /**
+   * Awakeable results a service sent with its journal entries: each is kept if its index has none
+   * yet (first wins, without failing the others) and applied at replay only where the journal has
+   * an awakeable. Only a target that is not running (finished, unknown, not started) refuses them.
+   */
+  private awakeableEffectExpr(target: string, items: { index: number; completion: Completion }[], now: number): Expr {
+    const e = new Expr();
+    e.when(`${e.n(ATTR.status)} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)}) AND attribute_exists(${e.n(ATTR.awakeables)})`);
+    for (const { index, completion } of items) {
+      const path = e.p(ATTR.awakeables, completionName(index));
+      e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(completion))})`);
+    }
+    e.setValue(e.n(ATTR.modified), now);
+    this.setDue(e, target, now);
+    return e;
   }
 
   /**
@@ -701,13 +737,14 @@ export class InvocationStore {
       if (rec.status === InvocationStatus.Completed) return undefined;
       const now = this.now();
       const e = new Expr();
-      e.when(`${e.n(ATTR.epoch)} = ${e.v(rec.epoch)} AND ${e.n(ATTR.status)} = ${e.v(rec.status)}`);
+      // As read: the same attempt, status and journal (a child created meanwhile would escape the kill).
+      e.when(`${e.n(ATTR.epoch)} = ${e.v(rec.epoch)} AND ${e.n(ATTR.status)} = ${e.v(rec.status)} AND size(${e.n(ATTR.journal)}) = ${e.v(rec.journal.length)}`);
       e.set(e.n(ATTR.epoch), `${e.n(ATTR.epoch)} + ${e.v(1)}`)
         .setValue(e.n(ATTR.status), InvocationStatus.Completed)
         .setValue(e.n(ATTR.result), toStoredCompletion(result))
         .setValue(e.n(ATTR.modified), now)
         .setValue(e.n(ATTR.expires), Math.ceil((now + rec.retentionSec * 1000) / 1000))
-        .remove(e.n(ATTR.lease), e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk), e.n(ATTR.journal), e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel));
+        .remove(e.n(ATTR.lease), e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk), e.n(ATTR.journal), e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel), e.n(ATTR.cancelDone));
       const ops: TxOp[] = [{ role: 'self', key: keys.invocation(id), kind: 'update', expr: e }];
       let nextHolder: string | undefined;
       if (rec.kind !== 'unkeyed' && rec.status !== InvocationStatus.Delayed) {
@@ -751,7 +788,7 @@ export class InvocationStore {
     const now = this.now();
     const e = new Expr();
     e.when(`${e.n(ATTR.status)} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)})`);
-    e.setValue(e.n(ATTR.cancel), true).setValue(e.n(ATTR.modified), now);
+    e.add(e.n(ATTR.cancel), 1).setValue(e.n(ATTR.modified), now);
     this.setDue(e, id, now);
     try {
       const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
@@ -768,7 +805,7 @@ export class InvocationStore {
   // The due index --------------------------------------------------------------------------------
 
   /** Invocations due before `beforeMs` (oldest first per shard): what the sweep drives. */
-  async dueInvocations(beforeMs: number, limitPerShard = 100): Promise<string[]> {
+  async dueInvocations(beforeMs: number, limitPerShard = 1000): Promise<string[]> {
     const entries = await this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} < :before`, { ':before': dueSortKey(beforeMs, '') }, limitPerShard);
     return entries.map((e) => e.id);
   }
@@ -778,22 +815,31 @@ export class InvocationStore {
     return this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} BETWEEN :from AND :to`, { ':from': dueSortKey(fromMs, ''), ':to': dueSortKey(toMs, '') }, limitPerShard);
   }
 
+  /** Reads every shard, page after page, up to `limitPerShard` entries each (oldest first). */
   private async queryDue(sortCondition: string, values: Record<string, unknown>, limitPerShard: number): Promise<{ id: string; dueAt: number }[]> {
     const shards = Array.from({ length: DUE_INDEX_SHARDS }, (_, i) => `due#${i}`);
-    const pages = await Promise.all(
-      shards.map((shard) =>
-        this.tables.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: TABLE_SCHEMA.dueIndex.name,
-            KeyConditionExpression: `${TABLE_SCHEMA.dueIndex.partitionKey} = :gpk AND ${sortCondition}`,
-            ExpressionAttributeValues: { ':gpk': shard, ...values },
-            Limit: limitPerShard,
-          }),
-        ),
-      ),
+    const perShard = await Promise.all(
+      shards.map(async (shard) => {
+        const out: { id: string; dueAt: number }[] = [];
+        let start: Record<string, unknown> | undefined;
+        do {
+          const res = await this.tables.doc.send(
+            new QueryCommand({
+              TableName: this.table,
+              IndexName: TABLE_SCHEMA.dueIndex.name,
+              KeyConditionExpression: `${TABLE_SCHEMA.dueIndex.partitionKey} = :gpk AND ${sortCondition}`,
+              ExpressionAttributeValues: { ':gpk': shard, ...values },
+              Limit: Math.min(250, limitPerShard - out.length),
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const item of res.Items ?? []) out.push({ id: (item.pk as string).slice('inv#'.length), dueAt: dueFromSortKey(item[TABLE_SCHEMA.dueIndex.sortKey] as string) });
+          start = res.LastEvaluatedKey;
+        } while (start && out.length < limitPerShard);
+        return out;
+      }),
     );
-    return pages.flatMap((res) => (res.Items ?? []).map((item) => ({ id: (item.pk as string).slice('inv#'.length), dueAt: dueFromSortKey(item[TABLE_SCHEMA.dueIndex.sortKey] as string) })));
+    return perShard.flat();
   }
 
   /** How many unfinished invocations have journaled progress against a deployment. */

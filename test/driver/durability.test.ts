@@ -56,7 +56,7 @@ describe('the table is the only truth', () => {
     const rec = await sweepUntil(env, completed(env, id));
     expect(Buffer.from((rec.result as { value: Uint8Array }).value).toString()).toContain('b(c(y))');
     // The child finished once and stays finished: its completion reached the caller in the same write.
-    const child = await env.store.get(childInvocationId(id, 1));
+    const child = await env.store.get(childInvocationId(rec, 1));
     expect(child?.status).toBe(InvocationStatus.Completed);
     expect(child?.epoch).toBe(1);
   });
@@ -148,7 +148,7 @@ describe('several processes', () => {
     expect(res.status).toBe(409);
     expect(json(res)).toMatchObject({ code: 'aborted' });
     await new Promise((r) => setTimeout(r, 300));
-    expect(await a.store.get(childInvocationId(id, 1))).toBeUndefined();
+    expect(await a.store.get(childInvocationId((await a.store.get(id))!, 1))).toBeUndefined();
     expect((await a.store.get(id))?.result).toEqual({ kind: 'failure', code: 10, message: 'killed' });
   });
 

@@ -50,7 +50,7 @@ describe('kill', () => {
   it('kills children behind pending calls, recursively', async () => {
     const parent = await start('/chainA/parentOfSleeper', { request: { tag: 'k-tree' } });
     await eventually(async () => ((await statusOf(parent)) === 'suspended' ? true : undefined));
-    const child = childInvocationId(parent, 1);
+    const child = childInvocationId((await env.store.get(parent))!, 1);
     await eventually(async () => ((await env.store.get(child))?.status === 'suspended' ? true : undefined));
     await env.admin.kill(parent, 'kill');
     expect((await env.store.get(parent))?.result).toMatchObject({ code: 10 });
@@ -96,7 +96,7 @@ describe('cancel', () => {
 
   it('cancels children behind pending calls first; the parent sees the failure', async () => {
     const parent = await start('/chainA/parentOfSleeper', { request: { tag: 'c-tree' } });
-    const child = childInvocationId(parent, 1);
+    const child = childInvocationId((await env.store.get(parent))!, 1);
     await eventually(async () => ((await env.store.get(child))?.status === 'suspended' ? true : undefined));
     await env.admin.kill(parent, 'cancel');
     const rec = await eventually(async () => {

@@ -91,7 +91,8 @@ describe('private services', () => {
     const chain = await post(env.ingress, '/chainA/a', { request: { v: 'x' } });
     expect(json(chain)).toEqual({ response: 'a(b(c(x)))' });
     // The private child's own result is not readable from outside.
-    const childId = childInvocationId(childInvocationId(chain.headers['x-restate-id']!, 1), 1);
+    const middle = childInvocationId((await env.store.get(chain.headers['x-restate-id']!))!, 1);
+    const childId = childInvocationId((await env.store.get(middle))!, 1);
     expect((await env.store.get(childId))?.service).toBe('chainC');
     expect((await get(env.ingress, `/restate/invocation/${childId}/output`)).status).toBe(403);
     expect((await get(env.ingress, `/restate/invocation/${childId}/attach`)).status).toBe(403);

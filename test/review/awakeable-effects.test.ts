@@ -1,5 +1,5 @@
 /**
- * Review: the awakeable completions one attempt sends to the same target are folded into a single
+ * Regression (found in review of the durable core): the awakeable completions one attempt sends to the same target are folded into a single
  * update of the target (InvocationStore.effectOps), whose condition requires every one of them to
  * be applicable. When one of them is not (already resolved: "first wins"), the commit drops the
  * effect *and every other completion for that target*, so a valid completion is lost and the
@@ -60,7 +60,7 @@ describe('awakeable completions sent by one attempt to one target', () => {
     // The resolver runs: CompleteAwakeable(1) is a duplicate, CompleteAwakeable(2) is the only one for entry 2.
     await env.driver.driveById(resolverId);
     expect((await env.store.get(resolverId))?.status).toBe(InvocationStatus.Completed);
-    // Expected: entry 2 got 'from-service-b'. Actually: it was dropped with the duplicate.
+    // entry 2 got 'from-service-b' — before the fix: it was dropped with the duplicate.
     expect((await env.store.get(id))?.awakeables.has(2)).toBe(true);
     const rec = await sweepUntilDone(env, id);
     expect(rec?.status).toBe(InvocationStatus.Completed);

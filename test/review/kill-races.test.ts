@@ -1,5 +1,5 @@
 /**
- * Review: kill and cancel follow the call tree from one read of the parent's journal, then end (or
+ * Regression (found in review of the durable core): kill and cancel follow the call tree from one read of the parent's journal, then end (or
  * flag) the parent with a write conditioned on its epoch and status only. An attempt of the parent
  * that commits an Invoke entry (and, in the same transaction, its child) between that read and the
  * kill's write is not fenced (a commit does not bump the epoch), and the kill's write does not
@@ -32,7 +32,7 @@ beforeEach(async () => {
 
 /** The parent's running attempt journals an Invoke at entry 1 and creates its child, in one write. */
 async function attemptCreatesChild(parent: InvocationRecord): Promise<string> {
-  const childId = childInvocationId(parent.id, 1);
+  const childId = childInvocationId(parent, 1);
   const out = await store.continueInline(
     parent,
     { append: [{ type: MessageType.Invoke, flags: 0, body: enc.encode('call') }], completions: new Map(), effects: [{ kind: 'create', inv: inv(childId, { caller: { invocationId: parent.id, entryIndex: 1 } }) }] },
@@ -55,7 +55,7 @@ describe('kill and cancel racing an attempt that creates a child', () => {
     expect((await admin.kill(parent.id, 'kill')).status).toBe(202);
     expect((await store.get(parent.id))?.status).toBe(InvocationStatus.Completed);
     const child = await store.get(childId!);
-    // Expected: killed with its parent. Actually: runnable, due now, will run.
+    // killed with its parent — before the fix: runnable, due now, will run.
     expect({ status: child?.status, result: child?.result }).toEqual({ status: InvocationStatus.Completed, result: { kind: 'failure', code: 10, message: 'killed' } });
   });
 
@@ -69,8 +69,7 @@ describe('kill and cancel racing an attempt that creates a child', () => {
     };
     expect((await admin.kill(parent.id, 'cancel')).status).toBe(202);
     const child = await store.get(childId!);
-    // Expected: the child is cancelled (flagged, or ended CANCELLED) like any pending child.
-    // Actually: untouched; the parent's pending call waits for it to finish by itself.
+    // The child is cancelled (flagged, or ended CANCELLED) like any pending child.
     expect(child?.cancelRequested || child?.status === InvocationStatus.Completed).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Review: children get deterministic ids (parent id + entry index) and idempotent calls get
+ * Regression (found in review of the durable core): children get deterministic ids (parent id + entry index) and idempotent calls get
  * deterministic ids (their scope). Once a parent's retention passed, the same idempotency key is
  * accepted again as a new invocation with the same id (createOp replaces the expired record) — but
  * its children's ids are the old children's ids, and those children are kept for the default
@@ -26,13 +26,14 @@ describe('an idempotency key used again after its retention passed', () => {
     expect(json(first)).toEqual({ response: 'b(c(one))' });
 
     // The parent's retention (1 s) passes; its child's (the default, 30 min) does not.
+    const firstRun = (await env.store.get(id))!;
     env.clock.skew += 5_000;
     expect(await env.store.get(id)).toBeUndefined();
-    expect((await env.store.get(childInvocationId(id, 1)))?.status).toBe(InvocationStatus.Completed);
+    expect((await env.store.get(childInvocationId(firstRun, 1)))?.status).toBe(InvocationStatus.Completed);
 
     const second = await post(env.ingress, '/chainB/b', { request: { v: 'one' } }, { headers });
     const rec = await env.store.get(id);
-    // Expected: a new run of chainB/b with its answer. Actually: its Invoke's child creation was
+    // a new run of chainB/b with its answer — before the fix: its Invoke's child creation was
     // dropped (the old child has that id), it suspends on entry 1 with nothing due, and stays so.
     expect({ status: second.status, stored: rec?.status, due: rec?.dueAt !== undefined || rec?.status === InvocationStatus.Completed }).toEqual({ status: 200, stored: InvocationStatus.Completed, due: true });
   });
@@ -44,6 +45,7 @@ describe('an idempotency key used again after its retention passed', () => {
     const first = await post(env.ingress, '/sender/send', { request: { key, value: 'v' } }, { headers });
     expect(first.status).toBe(200);
     const id = first.headers['x-restate-id']!;
+    const firstRun = (await env.store.get(id))!;
     // Run the send: the recorder records 'v' once.
     await env.sweep();
     await env.sweep();
@@ -55,9 +57,9 @@ describe('an idempotency key used again after its retention passed', () => {
     expect(second.status).toBe(200);
     for (let i = 0; i < 3; i++) await env.sweep();
     // The send's child id is the one the first invocation's send already used (and still holds).
-    const child = await env.store.get(childInvocationId(id, 1));
+    const child = await env.store.get(childInvocationId(firstRun, 1));
     expect(child?.status).toBe(InvocationStatus.Completed);
-    // Expected: the second (new) invocation's send ran too. Actually: it was dropped.
+    // the second (new) invocation's send ran too — before the fix: it was dropped.
     expect(json(await post(env.ingress, '/recorder/list', { key }))).toEqual({ response: ['v', 'v'] });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Review: an attempt whose effects touch an item its ending touches (a keyed handler that sends to
+ * Regression (found in review of the durable core): an attempt whose effects touch an item its ending touches (a keyed handler that sends to
  * its own key; a handler that resolves its caller's awakeable) is committed in two writes by
  * InvocationStore.commit: journal + effects first (as a 'continue', without the state), then the
  * ending (state, lock hand-over, result). Anything that stops the second write (a throttled or
@@ -69,11 +69,14 @@ describe('split commit (effects colliding with the ending)', () => {
     expect(faults.hits.throttle).toBe(1);
 
     const mid = await env.store.get(id);
-    // What the failed second write left behind: the Output entry is journaled, the invocation is not completed.
-    expect(mid?.journal.some((e) => e.type === MessageType.OutputStream) && mid.status !== InvocationStatus.Completed).toBe(true);
+    // The first write journaled everything but the output (with the state and the send); the
+    // output comes with the ending, so a lost ending leaves nothing half-done.
+    expect(mid?.status).toBe(InvocationStatus.Invoked);
+    expect(mid?.journal.some((e) => e.type === MessageType.OutputStream)).toBe(false);
+    expect((await env.store.getInstance('selfSender', key)).state.has('x')).toBe(true);
 
     const rec = await driveToEnd(env, id);
-    // Expected: the throttled write only cost a retry. Actually: every later attempt replays the
+    // the throttled write only cost a retry — before the fix: every later attempt replays the
     // journaled Output, the SDK answers End only, "the endpoint ended without an output entry",
     // and the invocation fails after its retries (unbounded by default: it never ends and holds
     // the key's lock forever).
@@ -95,8 +98,8 @@ describe('split commit (effects colliding with the ending)', () => {
     await env.driver.driveById(id).catch(() => undefined);
     expect(faults.hits['fail-before']).toBe(1);
     const mid = await env.store.get(id);
-    // Journaled: awakeable, SetState, BackgroundInvoke. The state write never happened.
-    expect(mid?.journal.map((e) => e.type)).toEqual([MessageType.Awakeable, MessageType.SetState, MessageType.BackgroundInvoke]);
+    // One write carries the entries, the send and the state: it failed as a whole.
+    expect(mid?.journal).toEqual([]);
 
     // The invocation recovers (lease lapses, the sweep retakes it; it suspends on the awakeable) and is resolved.
     env.clock.skew += 10 * 60_000;
@@ -106,7 +109,7 @@ describe('split commit (effects colliding with the ending)', () => {
     const rec = await driveToEnd(env, id);
     expect(rec?.status).toBe(InvocationStatus.Completed);
     expect(Buffer.from((rec?.result as { value: Uint8Array }).value).toString()).toContain('got v');
-    // Expected: the journaled SetState is in the key's state. Actually: it is lost for good (the
+    // the journaled SetState is in the key's state — before the fix: it is lost for good (the
     // replay re-applies nothing; the runtime applies state only for new entries).
     expect(json(await post(env.ingress, '/selfSender/read', { key, request: {} }))).toEqual({ response: 'set-by-goThenWait' });
   });

@@ -1,5 +1,5 @@
 /**
- * Review: a take whose answer is lost after it landed is retried by the AWS SDK (timeouts and
+ * Regression (found in review of the durable core): a take whose answer is lost after it landed is retried by the AWS SDK (timeouts and
  * connection resets are retryable); the retry finds the lease it just set and fails its condition,
  * returning the stored item — which carries the take's own token. InvocationStore.take only checks
  * the token when the error itself surfaces as transient, not when it surfaces as a condition
@@ -41,7 +41,7 @@ describe('take whose answer was lost and retried by the SDK', () => {
     const outcome = await env.driver.driveById(id);
     expect(lost.hits).toBe(1);
     const rec = await env.store.get(id);
-    // Expected: completed. Actually: skipped ("leased until …"), epoch 1, leased for the full lease by nobody.
+    // completed — before the fix: skipped ("leased until …"), epoch 1, leased for the full lease by nobody.
     expect({ outcome: outcome.kind, status: rec?.status }).toEqual({ outcome: 'completed', status: InvocationStatus.Completed });
   });
 });
