@@ -4,7 +4,7 @@
  * its key's inbox or passes the lock on, and answers whoever waits.
  */
 import type { CompletionListener, Kicker } from '../driver/driver.js';
-import { Code, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { isInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
