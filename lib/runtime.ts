@@ -8,7 +8,7 @@ import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { configFromEnv, type RuntimeConfig } from './config.js';
 import { createAdminHandler } from './admin/admin-api.js';
 import { CompletionHub, Dispatcher } from './driver/dispatcher.js';
-import { Driver, type Kicker } from './driver/driver.js';
+import { Driver, type DriverDeps, type Kicker } from './driver/driver.js';
 import { createTransport } from './endpoint/transport.js';
 import type { EndpointTransport } from './endpoint/types.js';
 import { createIngressHandler } from './ingress/ingress.js';
@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { RegistryStore } from './registry/registry-store.js';
 import { RegistryResolver } from './registry/resolver.js';
 import { Registry } from './registry/registry.js';
-import type { EndpointRecord } from './registry/types.js';
+import type { EndpointRecord, ServiceResolver } from './registry/types.js';
 import { InvocationStore } from './store/invocation-store.js';
 import { createTableClients, type TableClients } from './store/table.js';
 import { AwsKicker } from './timers/aws-kicker.js';
@@ -31,79 +31,99 @@ export interface Runtime {
   tables: TableClients;
   store: InvocationStore;
   registry: Registry;
-  resolver: RegistryResolver;
+  resolver: ServiceResolver;
   driver: Driver;
   dispatcher: Dispatcher;
+  /** In-process notifications of finished invocations (a shortcut for waiters, never the truth). */
+  hub: CompletionHub;
+  kicker: Kicker;
+  invocations: InvocationAdminService;
   log: Logger;
   ingress: HttpHandler;
   admin: HttpHandler;
   timer: (event: TimerEvent) => Promise<TimerOutcome>;
+  /** One pass of the periodic sweep: drives whatever the due index says is overdue. */
+  sweep: () => Promise<TimerOutcome>;
   /** Local runner only: the in-process timer service. */
   localTimers?: LocalKicker;
 }
 
+/** Builds a kicker around the function that delivers timer events (tests: drop, fail, record). */
+export type KickerFactory = (fire: (event: TimerEvent) => Promise<TimerOutcome>, store: InvocationStore) => Kicker;
+
 export interface RuntimeOptions {
   config: RuntimeConfig;
   dynamo?: DynamoDBClientConfig;
+  /** An existing table's clients (several runtimes on one table, as several processes). */
+  tables?: TableClients;
   lambda?: LambdaClient;
   scheduler?: SchedulerClient;
-  /** 'local': timers and kicks in process (stored in DynamoDB); 'aws': Scheduler + async Lambda invoke. */
-  timers: 'local' | 'aws';
+  /** 'local': timers and kicks in process; 'aws': Scheduler + async Lambda invoke; or a kicker of one's own. */
+  timers: 'local' | 'aws' | KickerFactory;
   log?: Logger;
   /** How timers are delivered locally (default: straight into the timer core). */
   timerSink?: (event: TimerEvent) => Promise<unknown>;
+  /** Overrides for tests: a fixed resolver, a transport, a clock, driver and sweep settings. */
+  resolver?: ServiceResolver;
+  transportFor?: (endpoint: EndpointRecord) => EndpointTransport;
+  now?: () => number;
+  driver?: Pick<DriverDeps, 'inlineWaitMs' | 'deadlineArmAfterMs'>;
+  sweepGraceMs?: number;
 }
 
+/** The one composition root: the Lambdas, the local runner and the tests all build the core here. */
 export function createRuntime(opts: RuntimeOptions): Runtime {
   const { config } = opts;
   const log = opts.log ?? createLogger();
-  const tables = createTableClients(config.tableName, opts.dynamo ?? {});
-  const store = new InvocationStore(tables);
+  const now = opts.now;
+  const tables = opts.tables ?? createTableClients(config.tableName, opts.dynamo ?? {});
+  const store = new InvocationStore(tables, now);
   const lambda = opts.lambda ?? new LambdaClient({});
   const registryStore = new RegistryStore(tables);
   const registry = new Registry({ store: registryStore, transportDeps: { lambda } });
-  const resolver = new RegistryResolver(registryStore);
+  const registryResolver = new RegistryResolver(registryStore);
+  const resolver = opts.resolver ?? registryResolver;
   const hub = new CompletionHub();
   const transports = new Map<string, EndpointTransport>();
-  const transportFor = (endpoint: EndpointRecord): EndpointTransport => {
-    const cacheKey = `${endpoint.id}@${endpoint.createdAt}`;
-    let t = transports.get(cacheKey);
-    if (!t) transports.set(cacheKey, (t = createTransport(endpoint.address, { lambda })));
-    return t;
-  };
-  let timer: Runtime['timer'] = async () => ({ kind: 'ignored', reason: 'not ready' });
+  const transportFor =
+    opts.transportFor ??
+    ((endpoint: EndpointRecord): EndpointTransport => {
+      const cacheKey = `${endpoint.id}@${endpoint.createdAt}`;
+      let t = transports.get(cacheKey);
+      if (!t) transports.set(cacheKey, (t = createTransport(endpoint.address, { lambda })));
+      return t;
+    });
+  // The kicker delivers into the timer core, which needs the driver, which needs the kicker.
+  const fire = (event: TimerEvent): Promise<TimerOutcome> => timer(event);
   let kicker: Kicker;
   let localTimers: LocalKicker | undefined;
   if (opts.timers === 'local') {
-    localTimers = new LocalKicker(store, (e) => (opts.timerSink ?? timer)(e), log);
+    localTimers = new LocalKicker(store, (e) => (opts.timerSink ?? fire)(e), log);
     kicker = localTimers;
-  } else {
+  } else if (opts.timers === 'aws') {
     if (!config.timerFunctionArn || !config.schedulerRoleArn || !config.schedulerGroup) {
       throw new Error('AWS timers need RESTLESS_TIMER_FUNCTION_ARN, RESTLESS_SCHEDULER_ROLE_ARN and RESTLESS_SCHEDULER_GROUP');
     }
     kicker = new AwsKicker({ scheduler: opts.scheduler ?? new SchedulerClient({}), lambda, timerFunctionArn: config.timerFunctionArn, schedulerRoleArn: config.schedulerRoleArn, groupName: config.schedulerGroup });
+  } else {
+    kicker = opts.timers(fire, store);
   }
-  const driver = new Driver({ store, resolver, transportFor, config, kicker, log, listener: hub });
-  const dispatcher = new Dispatcher({
-    store,
-    driver,
-    hub,
-    config,
-    log,
-    startInBackground: (id) => kicker.kick(id),
-  });
-  timer = createTimerHandler({ driver, store, log, kick: (id) => kicker.kick(id) });
-  const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
+  const driver = new Driver({ store, resolver, transportFor, config, kicker, log, listener: hub, now, ...opts.driver });
+  const dispatcher = new Dispatcher({ store, driver, hub, config, log, now, startInBackground: (id) => kicker.kick(id) });
+  // On AWS the sweep hands each overdue invocation to a timer function of its own; in one process it drives them.
+  const timer = createTimerHandler({ driver, store, log, now, sweepGraceMs: opts.sweepGraceMs, kick: opts.timers === 'aws' ? (id) => kicker.kick(id) : undefined });
+  const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker, now });
+  const invocations = new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
   const admin = createAdminHandler({
     registry,
     // Deployments with invocations pinned to them are not deleted without force.
     pinned: store,
-    invocations: new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) }),
+    invocations,
     // Registrations take effect at once in this process; other Lambdas see them within the cache TTL.
-    onChange: () => resolver.invalidate(),
+    onChange: () => registryResolver.invalidate(),
     logError: (message, err) => log.log('error', message, { error: err }),
   });
-  return { config, tables, store, registry, resolver, driver, dispatcher, log, ingress, admin, timer, localTimers };
+  return { config, tables, store, registry, resolver, driver, dispatcher, hub, kicker, invocations, log, ingress, admin, timer, sweep: () => timer({ kind: 'sweep' }), localTimers };
 }
 
 let shared: Runtime | undefined;

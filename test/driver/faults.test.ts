@@ -6,13 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
-import { Driver, type Kicker } from '../../lib/driver/driver.js';
-import { createIngressHandler } from '../../lib/ingress/ingress.js';
 import { createLogger, silentLogger } from '../../lib/log.js';
-import { InvocationStore } from '../../lib/store/invocation-store.js';
+import { createRuntime } from '../../lib/runtime.js';
 import { createTableClients, type TableClients } from '../../lib/store/table.js';
-import { createTimerHandler } from '../../lib/timers/timer-handler.js';
 import type { EndpointTransport } from '../../lib/endpoint/types.js';
 import { freshTable, localDynamoConfig } from '../support/ddb.js';
 import { splitFrames } from '../../lib/protocol/framing.js';
@@ -52,17 +48,9 @@ function crashAtWrite(client: DynamoDBClient, k: number, when: 'before' | 'after
 }
 
 async function runtimeOn(tables: TableClients, transport: EndpointTransport, clockSkewMs: number, crashed: { value: boolean }, crashAfterCall = false) {
-  const config = testConfig({ retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 100, maxAttempts: undefined } });
+  const config = testConfig({ ingressDeadlineMs: 10_000, retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 100, maxAttempts: undefined } });
   const now = () => Date.now() + clockSkewMs;
-  const store = new InvocationStore(tables, now);
-  const resolver = await staticResolver(transport);
-  const hub = new CompletionHub();
-  const ref: { timer?: ReturnType<typeof createTimerHandler> } = {};
   const alive = () => !crashed.value;
-  const kicker: Kicker = {
-    kick: async (id) => void setImmediate(() => alive() && void ref.timer?.({ kind: 'kick', invocationId: id }).catch(() => undefined)),
-    schedule: async (id, at, reason) => void setTimeout(() => alive() && void ref.timer?.({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - now())),
-  };
   const requests: Uint8Array[] = [];
   const guarded: EndpointTransport = {
     call: async (req) => {
@@ -77,12 +65,20 @@ async function runtimeOn(tables: TableClients, transport: EndpointTransport, clo
       return out;
     },
   };
-  const log = process.env.TEST_LOG && clockSkewMs > 0 ? createLogger({ level: 'debug' }) : silentLogger;
-  const driver = new Driver({ store, resolver, transportFor: () => guarded, config, kicker, log, listener: hub, now });
-  ref.timer = createTimerHandler({ driver, store, log: silentLogger, now });
-  const dispatcher = new Dispatcher({ store, driver, hub, config, log: silentLogger, startInBackground: (id) => kicker.kick(id), now });
-  const ingress = createIngressHandler({ resolver, dispatcher, config: { ...config, ingressDeadlineMs: 3000 }, log: silentLogger, store, kicker });
-  return { store, ingress, timer: ref.timer, dispatcher, requests };
+  const rt = createRuntime({
+    config,
+    tables,
+    resolver: await staticResolver(transport),
+    transportFor: () => guarded,
+    now,
+    log: process.env.TEST_LOG && clockSkewMs > 0 ? createLogger({ level: 'debug' }) : silentLogger,
+    // A dead process delivers nothing.
+    timers: (fire) => ({
+      kick: async (id) => void setImmediate(() => alive() && void fire({ kind: 'kick', invocationId: id }).catch(() => undefined)),
+      schedule: async (id, at, reason) => void setTimeout(() => alive() && void fire({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - now())),
+    }),
+  });
+  return { store: rt.store, ingress: rt.ingress, timer: rt.timer, dispatcher: rt.dispatcher, requests };
 }
 
 const transport = inProcessTransport(testServicesEndpoint());

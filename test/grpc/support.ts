@@ -10,17 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULTS, type RuntimeConfig } from '../../lib/config.js';
-import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
-import { Driver, type Kicker } from '../../lib/driver/driver.js';
 import { eventFromRequest, responseFromResult } from '../../lib/http/apigw.js';
 import { apiGatewayHandler } from '../../lib/http/lambda.js';
 import type { HttpResponse } from '../../lib/http/types.js';
 import type { CallDeps } from '../../lib/ingress/call.js';
-import { createIngressHandler } from '../../lib/ingress/ingress.js';
 import { createIngressServer, type IngressServer } from '../../lib/local/ingress-server.js';
 import { silentLogger } from '../../lib/log.js';
 import { DescriptorSchema } from '../../lib/registry/schema.js';
-import { InvocationStore } from '../../lib/store/invocation-store.js';
+import type { InvocationStore } from '../../lib/store/invocation-store.js';
+import { createRuntime } from '../../lib/runtime.js';
 import { exampleEndpoint } from '../../examples/example-endpoint.js';
 import { greeterRouter } from '../../examples/services.js';
 import { freshTable } from '../support/ddb.js';
@@ -35,22 +33,14 @@ export type Ingress = Awaited<ReturnType<typeof createTestIngress>>;
 /** The ingress core and its Lambda handler; `serve()` adds the local server on a free port. */
 export async function createTestIngress(opts: { maxMessageBytes?: number } = {}) {
   const tables = await freshTable('grpc');
-  const store = new InvocationStore(tables);
   const endpoint = exampleEndpoint().bindRouter('org.example.Dotted', greeterRouter).bindRouter('secret', greeterRouter);
   const transport = inProcessTransport(endpoint);
   const resolver = await staticResolver(transport, { private: ['secret'] });
   // The registry stores the repaired set (canonical google/protobuf files); so must this stand-in.
   resolver.endpoint.descriptorSet = DescriptorSchema.decode(resolver.endpoint.descriptorSet).toBinary();
-  const hub = new CompletionHub();
-  const ref: { driver?: Driver } = {};
-  const kicker: Kicker = {
-    kick: async (id) => void setImmediate(() => void ref.driver?.driveById(id)),
-    schedule: async (id, at) => void setTimeout(() => void ref.driver?.driveById(id), Math.max(0, at - Date.now())),
-  };
-  const driver = (ref.driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log: silentLogger, listener: hub }));
-  const dispatcher = new Dispatcher({ store, driver, hub, config, log: silentLogger, startInBackground: async (id) => void driver.driveById(id) });
-  const deps: CallDeps & { store: InvocationStore } = { resolver, dispatcher, config, log: silentLogger, store, kicker };
-  const lambda = apiGatewayHandler(createIngressHandler(deps));
+  const rt = createRuntime({ config, tables, resolver, transportFor: () => transport, timers: 'local', log: silentLogger });
+  const deps: CallDeps & { store: InvocationStore } = { resolver, dispatcher: rt.dispatcher, config, log: silentLogger, store: rt.store, kicker: rt.kicker };
+  const lambda = apiGatewayHandler(rt.ingress);
   const servers: IngressServer[] = [];
   return {
     deps,
@@ -68,6 +58,7 @@ export async function createTestIngress(opts: { maxMessageBytes?: number } = {})
       return `http://127.0.0.1:${port}`;
     },
     async close(): Promise<void> {
+      rt.localTimers?.stop();
       await Promise.all(servers.map((s) => s.close()));
     },
   };

@@ -1,18 +1,14 @@
 /**
- * An in-process Restless core for tests: DynamoDB Local table, the real driver, dispatcher and
- * ingress, and a real SDK endpoint behind its Lambda handler. Timers and kicks run in process.
+ * An in-process Restless core for tests: the runtime's own composition root (createRuntime) over
+ * a DynamoDB Local table, a real SDK endpoint behind its Lambda handler, and kicks and timers in
+ * process that a test can drop or refuse.
  */
 import type * as restate from '@restatedev/restate-sdk';
 import { DEFAULTS, type RuntimeConfig } from '../../lib/config.js';
-import { CompletionHub, Dispatcher } from '../../lib/driver/dispatcher.js';
-import { Driver, type Kicker } from '../../lib/driver/driver.js';
-import { InvocationAdminService } from '../../lib/admin/invocations.js';
-import { createIngressHandler } from '../../lib/ingress/ingress.js';
+import { createRuntime, type KickerFactory } from '../../lib/runtime.js';
 import type { HttpHandler, HttpResponse } from '../../lib/http/types.js';
 import { createLogger, silentLogger, type Logger } from '../../lib/log.js';
 const testLog = process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger;
-import { InvocationStore } from '../../lib/store/invocation-store.js';
-import { createTimerHandler } from '../../lib/timers/timer-handler.js';
 import { freshTable } from './ddb.js';
 import type { TableClients } from '../../lib/store/table.js';
 import { inProcessTransport, staticResolver } from './sdk.js';
@@ -33,38 +29,43 @@ export interface InProcessOptions {
   kicks?: 'deliver' | 'drop' | 'fail';
 }
 
-export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: InProcessOptions = {}) {
-  const log = opts.log ?? testLog;
-  const config = opts.config ?? testConfig();
-  const tables = opts.tables ?? (await freshTable());
-  const store = new InvocationStore(tables);
-  const transport = inProcessTransport(endpoint);
-  const resolver = await staticResolver(transport, { private: opts.private });
-  const hub = new CompletionHub();
-  const ref: { timer?: ReturnType<typeof createTimerHandler> } = {};
-  const timers: { id: string; at: number; epoch: number; kind: string }[] = [];
-  const kicks = { mode: opts.kicks ?? 'deliver', dropped: 0 };
-  const kicker: Kicker = {
+/** A kicker for tests: delivers (as the local one does), drops or refuses, and records every timer asked for. */
+export function testKicker(kicks: { mode: 'deliver' | 'drop' | 'fail'; dropped: number }, timers: { id: string; at: number; epoch: number; kind: string }[]): KickerFactory {
+  return (fire) => ({
     kick: async (id) => {
       if (kicks.mode === 'fail') throw new Error('kick refused (injected)');
       if (kicks.mode === 'drop') return void kicks.dropped++;
-      setImmediate(() => void ref.timer?.({ kind: 'kick', invocationId: id }).catch(() => undefined));
+      setImmediate(() => void fire({ kind: 'kick', invocationId: id }).catch(() => undefined));
     },
     schedule: async (id, at, reason) => {
       timers.push({ id, at, epoch: reason.epoch, kind: reason.kind });
       if (kicks.mode === 'fail') throw new Error('schedule refused (injected)');
       if (kicks.mode === 'drop') return void kicks.dropped++;
-      setTimeout(() => void ref.timer?.({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - Date.now()));
+      setTimeout(() => void fire({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - Date.now()));
     },
-  };
-  const driver = new Driver({ store, resolver, transportFor: () => transport, config, kicker, log, listener: hub, inlineWaitMs: opts.inlineWaitMs, deadlineArmAfterMs: opts.deadlineArmAfterMs });
-  ref.timer = createTimerHandler({ driver, store, log });
-  /** The periodic sweep with no grace: drives whatever the due index says is due now. */
-  const sweep = createTimerHandler({ driver, store, log, sweepGraceMs: 0 });
-  const dispatcher = new Dispatcher({ store, driver, hub, config, log, startInBackground: (id) => kicker.kick(id) });
-  const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker });
-  const admin = new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
-  return { store, transport, ingress, tables, driver, dispatcher, timers, timer: ref.timer, admin, hub, kicks, sweep: () => sweep({ kind: 'sweep' }), config };
+  });
+}
+
+/** The runtime the Lambdas run (createRuntime), over a fresh table, with a real SDK endpoint behind its Lambda handler. */
+export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: InProcessOptions = {}) {
+  const config = opts.config ?? testConfig();
+  const tables = opts.tables ?? (await freshTable());
+  const transport = inProcessTransport(endpoint);
+  const resolver = await staticResolver(transport, { private: opts.private });
+  const timers: { id: string; at: number; epoch: number; kind: string }[] = [];
+  const kicks = { mode: opts.kicks ?? 'deliver', dropped: 0 };
+  const rt = createRuntime({
+    config,
+    tables,
+    resolver,
+    transportFor: () => transport,
+    timers: testKicker(kicks, timers),
+    log: opts.log ?? testLog,
+    driver: { inlineWaitMs: opts.inlineWaitMs, deadlineArmAfterMs: opts.deadlineArmAfterMs },
+    // The sweep with no grace: drives whatever the due index says is due now.
+    sweepGraceMs: 0,
+  });
+  return { store: rt.store, transport, ingress: rt.ingress, tables, driver: rt.driver, dispatcher: rt.dispatcher, timers, timer: rt.timer, admin: rt.invocations, hub: rt.hub, kicks, sweep: rt.sweep, config, runtime: rt };
 }
 
 export function post(ingress: HttpHandler, path: string, body: unknown, opts: { contentType?: string; headers?: Record<string, string> } = {}): Promise<HttpResponse> {
