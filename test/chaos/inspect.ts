@@ -1,13 +1,14 @@
 /**
- * Everything the chaos harness reads from the table, in one place: a scan for invocation items
- * and one read per invocation through the store. When the store's layout changes, this is the
- * file to adapt; the checks only see `InvocationView`.
+ * Everything the chaos harness does with the table, in one place: create and drop a seed's table,
+ * scan for invocation items and read each through the store. When the store's layout changes,
+ * this is the file to adapt; the checks only see `InvocationView`.
  */
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MessageType } from '../../lib/protocol/framing.js';
 import { decodeSideEffect } from '../../lib/protocol/messages.js';
 import { InvocationStore } from '../../lib/store/invocation-store.js';
-import { createTableClients, type TableClients } from '../../lib/store/table.js';
+import { createTableClients, ensureTable, type TableClients } from '../../lib/store/table.js';
 
 export interface InvocationView {
   id: string;
@@ -19,6 +20,9 @@ export interface InvocationView {
   /** Journal entries as stored (the current store drops them once the invocation completed). */
   journal: { type: number; body: Uint8Array }[];
   caller?: { invocationId: string; entryIndex: number };
+  /** For diagnosis only: attempts so far and the last failure, when the store keeps them. */
+  attempts?: number;
+  lastFailure?: string;
 }
 
 export const TERMINAL_STATUS = 'completed';
@@ -29,6 +33,17 @@ export function isTerminal(view: InvocationView): boolean {
 
 export function tablesFor(endpoint: string, tableName: string): TableClients {
   return createTableClients(tableName, { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+}
+
+/** A seed's table, shaped as the runtime declares it (the runners would create it too, all at once). */
+export async function createTable(tables: TableClients): Promise<void> {
+  await ensureTable(tables.client, tables.tableName);
+}
+
+/** Drops a seed's table (DynamoDB Local keeps tables in memory) and closes the clients. */
+export async function dropTable(tables: TableClients): Promise<void> {
+  await tables.client.send(new DeleteTableCommand({ TableName: tables.tableName })).catch(() => undefined);
+  tables.client.destroy();
 }
 
 const PREFIX = 'inv#';
@@ -61,7 +76,18 @@ export async function scanInvocations(tables: TableClients): Promise<InvocationV
       for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
         const rec = await store.get(id);
         if (!rec) continue;
-        views.push({ id: rec.id, status: rec.status, service: rec.service, method: rec.method, key: rec.key, result: rec.result, journal: rec.journal.map((e) => ({ type: e.type, body: e.body })), caller: rec.caller });
+        views.push({
+          id: rec.id,
+          status: rec.status,
+          service: rec.service,
+          method: rec.method,
+          key: rec.key,
+          result: rec.result,
+          journal: rec.journal.map((e) => ({ type: e.type, body: e.body })),
+          caller: rec.caller,
+          attempts: rec.attempts,
+          lastFailure: rec.lastFailure?.message,
+        });
       }
     }),
   );

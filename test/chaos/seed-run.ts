@@ -7,14 +7,12 @@
  *        │                 endpoint kill+restart, DynamoDB/timer/endpoint faults
  *        └── the workload endpoint and DynamoDB Local are shared by all seeds
  */
-import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureTable } from '../../lib/store/table.js';
 import { setEndpointFaults, startEndpoint, startRunner, type EndpointHandle, type FaultSink, type RunnerHandle } from './cluster.js';
 import { request, type CallOutcome } from './http-client.js';
 import { InvocationHistory } from './history.js';
-import { isTerminal, scanInvocations, tablesFor, type InvocationView } from './inspect.js';
+import { createTable, dropTable, isTerminal, scanInvocations, tablesFor, type InvocationView } from './inspect.js';
 import { checkInvariants, type Violation } from './invariants.js';
 import { planSeed, runnerFaults, type SeedPlan } from './plan.js';
 import { readRecords, recordTail } from './records.js';
@@ -108,7 +106,7 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
   };
 
   try {
-    await ensureTable(tables.client, plan.table);
+    await createTable(tables);
     // The first runner registers the endpoint; the others find it in the shared table when the
     // first call comes (a registry miss is looked up again), so all start at once.
     runners.push(...(await Promise.all(Array.from({ length: plan.runners }, (_, i) => launch(i === 0)))));
@@ -235,8 +233,7 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
     env.faultSink = undefined;
     for (const t of timers) clearTimeout(t);
     await Promise.all(runners.map((r) => r.proc.killAndWait()));
-    await tables.client.send(new DeleteTableCommand({ TableName: plan.table })).catch(() => undefined);
-    tables.client.destroy();
+    await dropTable(tables);
     if (report) report.phasesMs.teardown = Date.now() - teardownAt;
   }
   // Reached only when the try block ran to its end, which sets the report.
