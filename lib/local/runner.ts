@@ -53,6 +53,11 @@ async function adminCall(handler: Handler, method: string, path: string, body: u
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
+function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+}
+
 export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
@@ -74,8 +79,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     process.env[ENV.tableName] = tableName;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint;
     process.env.AWS_REGION ??= 'us-east-1';
-    process.env.AWS_ACCESS_KEY_ID ??= 'local';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    // DynamoDB Local takes any credentials; a real DynamoDB gets the SDK's own credential chain.
+    if (isLoopback(dynamoEndpoint)) {
+      process.env.AWS_ACCESS_KEY_ID ??= 'local';
+      process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    }
 
     const { ensureTable } = await import('../store/table.js');
     const { sharedRuntime } = await import('../runtime.js');

@@ -52,6 +52,8 @@ export interface SeedReport {
   violations: Violation[];
   /** From faults off until quiescent; undefined when the bound ran out. */
   quiescenceMs?: number;
+  /** When the bound ran out: what was still moving. */
+  unsettled?: string;
   /** Where the time went: runners starting, the fault phase, settling, final reads and checks, tear-down. */
   phasesMs: { setup: number; faults: number; settle: number; checks: number; teardown: number };
   totalMs: number;
@@ -204,9 +206,14 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
     let quiescenceMs: number | undefined;
     let calmScans = 0;
     let previousCount = -1;
+    /** Why the seed is not quiescent yet (reported when the bound runs out). */
+    let unsettled = '';
     while (Date.now() < bound) {
       const views = await scan().catch(() => undefined);
-      const calm = views !== undefined && views.every(isTerminal) && views.length === previousCount && pendingAwakeables.length === 0 && ctx.ledger.entries.every((e) => e.outcome);
+      const open = ctx.ledger.entries.filter((e) => !e.outcome).length;
+      const running = views?.filter((v) => !isTerminal(v)).length ?? 0;
+      unsettled = [views === undefined ? 'the table scan failed' : '', running ? `${running} invocations not terminal` : '', pendingAwakeables.length ? `${pendingAwakeables.length} awakeables not resolved` : '', open ? `${open} calls still open` : ''].filter(Boolean).join(', ');
+      const calm = views !== undefined && running === 0 && views.length === previousCount && pendingAwakeables.length === 0 && open === 0;
       previousCount = views?.length ?? -1;
       calmScans = calm ? calmScans + 1 : 0;
       if (calmScans >= 2) {
@@ -215,7 +222,10 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
       }
       await new Promise((r) => setTimeout(r, SCAN_EVERY_MS));
     }
-    if (quiescenceMs === undefined) await scan().catch(() => undefined);
+    if (quiescenceMs === undefined) {
+      // The final checks need a scan of now, not of whenever the last one succeeded.
+      if ((await scan().catch(() => undefined)) === undefined) throw new Error(`seed ${seed}: the table could not be scanned at the end`);
+    }
     finished = true;
     await resolver;
 
@@ -223,8 +233,12 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
     const final = await readFinalState(ctx, plan, lastScan);
     const records = readRecords(env.recordsDir, plan.table);
     const violations = checkInvariants({ ledger: ctx.ledger, views: lastScan, history, records, outputs: final.outputs, counters: final.counters, fifos: final.fifos, freezes, quiescent: quiescenceMs !== undefined });
+    // A seed that never settled must not pass, even when no invocation is left running.
+    if (quiescenceMs === undefined && !violations.some((v) => v.invariant === 'stuck')) {
+      violations.push({ invariant: 'not-quiescent', detail: `not quiescent ${opts.quiesceTimeoutMs} ms after the faults stopped: ${unsettled || 'unknown'}` });
+    }
     const phasesMs = { setup: t0 - startedAt, faults: offAt - t0, settle: settledAt - offAt, checks: Date.now() - settledAt, teardown: 0 };
-    report = { seed, accepted: ctx.ledger.acceptedIds().size, invocations: lastScan.length, faults, violations, quiescenceMs, phasesMs, totalMs: 0 };
+    report = { seed, accepted: ctx.ledger.acceptedIds().size, invocations: lastScan.length, faults, violations, quiescenceMs, unsettled: quiescenceMs === undefined ? unsettled : undefined, phasesMs, totalMs: 0 };
     if (violations.length > 0 || opts.keepLogs) report.logDir = writeLogs(env, plan, runners, ctx.ledger, lastScan, violations);
     else rmSync(join(env.recordsDir, `${plan.table}.jsonl`), { force: true });
   } finally {

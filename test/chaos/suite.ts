@@ -113,7 +113,7 @@ function faultList(faults: Record<string, number>): string {
 /** One seed as printed: a summary line, then one line per violation. */
 export function formatSeed(r: SeedReport): string {
   const p = r.phasesMs;
-  const head = `seed ${r.seed} ${r.violations.length ? `FAIL (${r.violations.length} violations)` : 'ok'}: accepted ${r.accepted}, in table ${r.invocations}, quiescent ${r.quiescenceMs === undefined ? 'NOT within the bound' : `in ${seconds(r.quiescenceMs)}`}, seed took ${seconds(r.totalMs)} (set-up ${seconds(p.setup)}, faults ${seconds(p.faults)}, settle ${seconds(p.settle)}, checks ${seconds(p.checks)}, tear-down ${seconds(p.teardown)})\n  faults: ${faultList(r.faults) || 'none'}`;
+  const head = `seed ${r.seed} ${r.violations.length ? `FAIL (${r.violations.length} violations)` : 'ok'}: accepted ${r.accepted}, in table ${r.invocations}, quiescent ${r.quiescenceMs === undefined ? `NOT within the bound (${r.unsettled || 'unknown'})` : `in ${seconds(r.quiescenceMs)}`}, seed took ${seconds(r.totalMs)} (set-up ${seconds(p.setup)}, faults ${seconds(p.faults)}, settle ${seconds(p.settle)}, checks ${seconds(p.checks)}, tear-down ${seconds(p.teardown)})\n  faults: ${faultList(r.faults) || 'none'}`;
   const lines = r.violations.map((v) => `  [${v.invariant}] seed ${r.seed}${v.id ? ` ${v.id}` : ''}${v.tag ? ` (${v.tag})` : ''}: ${v.detail}`);
   if (r.logDir) lines.push(`  logs: ${r.logDir}`);
   return [head, ...lines].join('\n');
