@@ -10,6 +10,7 @@ import { formatSeed, formatSuite, runSuite } from './suite.js';
 const HELP = `Usage: npm run chaos -- --seed N | --seeds COUNT [--from N] [options]
   --seed <n>                 run (or replay) one seed
   --seeds <count>            run COUNT seeds, from --from (default 1)
+  --repeat <k>               run each seed k times (a replay repeats the plan, not the timing)
   --processes <n>            runner processes sharing one table   (default 3)
   --duration-ms <n>          workload and fault phase per seed    (default 4000)
   --ops-per-second <n>       operations started per second         (default 6)
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     seeds: { type: 'string' },
     from: { type: 'string' },
+    repeat: { type: 'string' },
     processes: { type: 'string' },
     'duration-ms': { type: 'string' },
     'ops-per-second': { type: 'string' },
@@ -56,7 +58,8 @@ if (values.help || (values.seed === undefined) === (values.seeds === undefined))
   process.exit(values.help ? 0 : 2);
 }
 
-const seeds = values.seed !== undefined ? [int(values.seed, '--seed', 0)] : Array.from({ length: int(values.seeds, '--seeds', 1, 1) }, (_, i) => int(values.from, '--from', 1) + i);
+const distinct = values.seed !== undefined ? [int(values.seed, '--seed', 0)] : Array.from({ length: int(values.seeds, '--seeds', 1, 1) }, (_, i) => int(values.from, '--from', 1) + i);
+const seeds = distinct.flatMap((seed) => Array.from({ length: int(values.repeat, '--repeat', 1, 1) }, () => seed));
 
 // Ctrl-C: every runner, the endpoint and DynamoDB Local go with us.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

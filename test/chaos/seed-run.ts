@@ -7,7 +7,7 @@
  *        │                 endpoint kill+restart, DynamoDB/timer/endpoint faults
  *        └── the workload endpoint and DynamoDB Local are shared by all seeds
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setEndpointFaults, startEndpoint, startRunner, type EndpointHandle, type FaultSink, type RunnerHandle } from './cluster.js';
 import { request, type CallOutcome } from './http-client.js';
@@ -298,7 +298,9 @@ async function readFinalState(ctx: WorkloadContext, plan: SeedPlan, views: Invoc
 
 /** Everything needed to diagnose a seed: runner output, the ledger, the final table, the endpoint records. */
 function writeLogs(env: SuiteEnv, plan: SeedPlan, runners: RunnerHandle[], ledger: Ledger, views: InvocationView[], violations: Violation[]): string {
-  const dir = join(env.logsDir, `seed-${plan.seed}`);
+  // A repeated seed keeps the logs of each run.
+  let dir = join(env.logsDir, `seed-${plan.seed}`);
+  for (let k = 2; existsSync(dir); k++) dir = join(env.logsDir, `seed-${plan.seed}-${k}`);
   mkdirSync(dir, { recursive: true });
   for (const r of runners) writeFileSync(join(dir, `${r.name}.log`), r.proc.output().join('\n'));
   writeFileSync(join(dir, 'endpoint.log'), env.endpoint.proc.output().join('\n'));

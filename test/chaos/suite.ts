@@ -93,7 +93,7 @@ export function summarize(runs: SeedReport[]): SuiteReport {
     faults,
     violations: runs.reduce((s, r) => s + r.violations.length, 0),
     violationsByInvariant: byInvariant,
-    failedSeeds: runs.filter((r) => r.violations.length > 0).map((r) => r.seed),
+    failedSeeds: [...new Set(runs.filter((r) => r.violations.length > 0).map((r) => r.seed))],
     quiescenceP50Ms: pct(50),
     quiescenceP99Ms: pct(99),
     unquiesced: runs.filter((r) => r.quiescenceMs === undefined).length,
