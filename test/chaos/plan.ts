@@ -89,7 +89,7 @@ export interface PlanOptions {
   durationMs: number;
   /** Operations started per second of the fault phase. */
   opsPerSecond: number;
-  /** A tag that keeps table names of concurrent harnesses apart. */
+  /** Keeps table names apart (harnesses, lanes, repeated runs of a seed). */
   runId: string;
 }
 

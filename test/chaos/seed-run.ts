@@ -20,7 +20,10 @@ import { Ledger, runAction, runOp, type WorkloadContext } from './workload.js';
 
 /** What all seeds of one harness run share. */
 export interface SuiteEnv {
+  /** Keeps this lane's table (and record file) names apart from other lanes' and harnesses'. */
   runId: string;
+  /** Seeds this lane ran so far: a repeated seed gets a table of its own. */
+  seedRuns: number;
   dynamoEndpoint: string;
   /** bin/local.ts, or its bundle. */
   runnerEntry: string;
@@ -68,7 +71,7 @@ const FAULT_PHASE_SCAN_EVERY_MS = 2000;
 
 export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): Promise<SeedReport> {
   const startedAt = Date.now();
-  const plan = planSeed(seed, { runners: opts.processes, durationMs: opts.durationMs, opsPerSecond: opts.opsPerSecond, runId: env.runId });
+  const plan = planSeed(seed, { runners: opts.processes, durationMs: opts.durationMs, opsPerSecond: opts.opsPerSecond, runId: `${env.runId}r${++env.seedRuns}` });
   const faults: Record<string, number> = {};
   const count = (kind: string) => (faults[kind] = (faults[kind] ?? 0) + 1);
   env.faultSink = count;

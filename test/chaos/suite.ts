@@ -51,7 +51,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteReport> {
     const queue = [...opts.seeds];
     // A lane runs one seed at a time with its own endpoint (its faults and their count are the seed's).
     const lane = async (n: number) => {
-      const env: SuiteEnv = { runId: `${runId}${n}`, dynamoEndpoint, runnerEntry, recordsDir, logsDir: opts.logsDir, endpoint: await startEndpoint({ entry: endpointEntry, recordsDir, faultSink: () => env.faultSink }) };
+      const env: SuiteEnv = { runId: `${runId}l${n}`, seedRuns: 0, dynamoEndpoint, runnerEntry, recordsDir, logsDir: opts.logsDir, endpoint: await startEndpoint({ entry: endpointEntry, recordsDir, faultSink: () => env.faultSink }) };
       lanes.push(env);
       for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
         if (!env.endpoint.proc.alive) env.endpoint = await startEndpoint({ entry: endpointEntry, recordsDir, faultSink: () => env.faultSink });
@@ -124,7 +124,7 @@ export function formatSuite(s: SuiteReport): string {
   const invariants = Object.entries(s.violationsByInvariant)
     .map(([k, n]) => `${k}=${n}`)
     .join(' ');
-  return `chaos: ${s.runs.length} seeds, ${s.accepted} invocations accepted (${s.invocations} in the tables), ${s.violations} violations${invariants ? ` (${invariants})` : ''}
+  return `chaos: ${s.runs.length} seed runs, ${s.accepted} invocations accepted (${s.invocations} in the tables), ${s.violations} violations${invariants ? ` (${invariants})` : ''}
   faults: ${faultList(s.faults) || 'none'}
   quiescence p50 ${seconds(s.quiescenceP50Ms)}, p99 ${seconds(s.quiescenceP99Ms)}, not quiescent within the bound: ${s.unquiesced}; mean seed ${seconds(s.meanSeedMs)}${failed}`;
 }
