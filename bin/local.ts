@@ -1,21 +1,28 @@
 /**
  * `npm start`: runs Restless locally. Ingress on :8080, admin on :9070, DynamoDB Local with its
  * data under .restless/, and the example endpoint registered, so the README's curl answers at once.
+ * With --dynamo-endpoint and ports 0, several runners share one table (the chaos suite does).
  */
 import { parseArgs } from 'node:util';
 import { JavaMissingError } from '../lib/local/dynamodb-local.js';
 import { startLocal } from '../lib/local/runner.js';
 
 const HELP = `Usage: npm start -- [options]
-  --ingress-port <n>   ingress port: Connect and gRPC-web over HTTP/1.1, native gRPC + reflection over h2c (default 8080, env RESTLESS_INGRESS_PORT)
-  --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT)
+  --ingress-port <n>   ingress port: Connect and gRPC-web over HTTP/1.1, native gRPC + reflection over h2c (default 8080, env RESTLESS_INGRESS_PORT; 0 = any free port)
+  --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT; 0 = any free port)
   --data-dir <dir>     where DynamoDB Local keeps its data        (default .restless, env RESTLESS_DATA_DIR)
   --dynamo-port <n>    DynamoDB Local port                        (default: any free port)
+  --dynamo-endpoint <url>  use this DynamoDB (Local or AWS) instead of starting DynamoDB Local; the table is created if missing,
+                       and what this runner did not start it never stops (env RESTLESS_DYNAMO_ENDPOINT)
+  --table <name>       DynamoDB table                             (default restless, env RESTLESS_TABLE_NAME)
+  --sweep-interval-ms <n>  how often lapsed leases are swept      (default 60000)
   --example-port <n>   port of the bundled example endpoint       (default: any free port, so 9080 stays free for your own SDK endpoint)
   --no-example         do not start the example endpoint
   --register <uri>     register this endpoint at start-up (repeatable)
   --host <ip>          interface to listen on                     (default 127.0.0.1)
-Configuration of the runtime (retries, timeouts, idempotency) comes from the RESTLESS_* variables; see README.`;
+Configuration of the runtime (retries, timeouts, idempotency) comes from the RESTLESS_* variables; see README.
+Fault injection (tests only): RESTLESS_FAULTS='{"seed":7,"forMs":5000,"dynamo":{"failBefore":0.02},"timers":{"drop":0.1},"kicks":{"delay":0.1}}'
+(fields: lib/local/faults.ts); SIGUSR2 switches the faults off.`;
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +30,9 @@ const { values } = parseArgs({
     'admin-port': { type: 'string' },
     'data-dir': { type: 'string' },
     'dynamo-port': { type: 'string' },
+    'dynamo-endpoint': { type: 'string' },
+    table: { type: 'string' },
+    'sweep-interval-ms': { type: 'string' },
     'example-port': { type: 'string' },
     'no-example': { type: 'boolean' },
     register: { type: 'string', multiple: true },
@@ -34,6 +44,16 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(HELP);
   process.exit(0);
+}
+
+function positive(flag: string | undefined, name: string, fallback: number): number {
+  if (flag === undefined) return fallback;
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`invalid ${name} '${flag}': expected a whole number above 0\n\n${HELP}`);
+    process.exit(2);
+  }
+  return n;
 }
 
 function port(flag: string | undefined, env: string | undefined, fallback: number): number {
@@ -53,6 +73,9 @@ try {
     adminPort: port(values['admin-port'], process.env.RESTLESS_ADMIN_PORT, 9070),
     dataDir: values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless',
     dynamoPort: port(values['dynamo-port'], undefined, 0),
+    dynamoEndpoint: values['dynamo-endpoint'] ?? (process.env.RESTLESS_DYNAMO_ENDPOINT || undefined),
+    tableName: values.table ?? (process.env.RESTLESS_TABLE_NAME || 'restless'),
+    sweepIntervalMs: positive(values['sweep-interval-ms'], '--sweep-interval-ms', 60_000),
     examplePort: values['no-example'] ? -1 : port(values['example-port'], undefined, 0),
     register: values.register ?? [],
     host: values.host ?? '127.0.0.1',
@@ -61,6 +84,7 @@ try {
   ingress  ${runner.ingressUrl}
   admin    ${runner.adminUrl}
   dynamodb ${runner.dynamoEndpoint}
+  table    ${runner.tableName}
 
 Try:
   curl -X POST ${runner.ingressUrl}/org.example.Greeter/Greet -H 'content-type: application/json' -d '{"name": "Pete"}'

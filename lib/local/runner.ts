@@ -1,7 +1,8 @@
 /**
- * The local runner behind `npm start`: DynamoDB Local (data kept in a folder), the same Lambda
- * handlers behind Node HTTP servers that play API Gateway (ingress, admin), the in-process timer
- * service, and the bundled example endpoint, registered at start-up.
+ * The local runner behind `npm start`: DynamoDB Local (data kept in a folder) or an existing
+ * DynamoDB, the same Lambda handlers behind Node HTTP servers that play API Gateway (ingress,
+ * admin), the in-process timer service, and the bundled example endpoint, registered at start-up.
+ * Several runners may share one table: each one then plays one Lambda instance.
  */
 import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import type { Server } from 'node:http';
@@ -13,6 +14,7 @@ import { defaultH2cPool } from '../endpoint/h2c.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { createLambdaFront, listen } from './http-front.js';
 import { createIngressServer } from './ingress-server.js';
+import { FAULTS_ENV, installFaults, parseFaultSpec } from './faults.js';
 
 export interface LocalOptions {
   ingressPort: number;
@@ -20,6 +22,12 @@ export interface LocalOptions {
   dataDir: string;
   /** Port of DynamoDB Local; 0 = any free port. */
   dynamoPort: number;
+  /** Join this DynamoDB (Local or AWS) instead of starting DynamoDB Local; it is never stopped. */
+  dynamoEndpoint?: string;
+  /** Default: RESTLESS_TABLE_NAME, else `restless`. */
+  tableName?: string;
+  /** How often the sweep looks for lapsed leases (what the EventBridge rule does on AWS); default 60 s. */
+  sweepIntervalMs?: number;
   /** Port of the bundled example endpoint; -1 = do not start it. */
   examplePort: number;
   /** Endpoint URIs to register at start-up. */
@@ -31,6 +39,7 @@ export interface LocalRunner {
   ingressUrl: string;
   adminUrl: string;
   dynamoEndpoint: string;
+  tableName: string;
   stop(): Promise<void>;
 }
 
@@ -44,23 +53,37 @@ async function adminCall(handler: Handler, method: string, path: string, body: u
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
+function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+}
+
 export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
   };
   try {
-    const dataDir = resolve(opts.dataDir);
-    const ddb: DynamoDbLocal = await startDynamoDbLocal({ port: opts.dynamoPort || undefined, dataDir: join(dataDir, 'dynamodb') });
-    stops.push(() => ddb.stop());
+    // Parsed before anything starts, so a malformed spec is a start-up error.
+    const faultSpec = process.env[FAULTS_ENV] ? parseFaultSpec(process.env[FAULTS_ENV]) : undefined;
+    let dynamoEndpoint = opts.dynamoEndpoint;
+    if (dynamoEndpoint === undefined) {
+      const ddb: DynamoDbLocal = await startDynamoDbLocal({ port: opts.dynamoPort || undefined, dataDir: join(resolve(opts.dataDir), 'dynamodb') });
+      stops.push(() => ddb.stop());
+      dynamoEndpoint = ddb.endpoint;
+    }
 
     // The handlers read their configuration from the environment, as on Lambda.
     process.env.RESTLESS_LOCAL = '1';
-    process.env[ENV.tableName] ??= 'restless';
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = ddb.endpoint;
+    const tableName = opts.tableName ?? (process.env[ENV.tableName] || 'restless');
+    process.env[ENV.tableName] = tableName;
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint;
     process.env.AWS_REGION ??= 'us-east-1';
-    process.env.AWS_ACCESS_KEY_ID ??= 'local';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    // DynamoDB Local takes any credentials; a real DynamoDB gets the SDK's own credential chain.
+    if (isLoopback(dynamoEndpoint)) {
+      process.env.AWS_ACCESS_KEY_ID ??= 'local';
+      process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    }
 
     const { ensureTable } = await import('../store/table.js');
     const { sharedRuntime } = await import('../runtime.js');
@@ -74,10 +97,18 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       runtime.localTimers.fire = (event) => timer(event, { awsRequestId: 'local-timer' });
       stops.push(() => runtime.localTimers?.stop());
       await runtime.localTimers.restore();
-      // What the EventBridge rule does on AWS: sweep for lapsed leases every minute (and at start-up).
-      const sweep = () => void timer({ kind: 'sweep' }, { awsRequestId: 'local-sweep' }).catch(() => undefined);
+      // What the EventBridge rule does on AWS: sweep for lapsed leases periodically (and at start-up).
+      // One sweep at a time: on a slow table, overlapping sweeps would pile up without end.
+      let sweeping = false;
+      const sweep = () => {
+        if (sweeping) return;
+        sweeping = true;
+        void timer({ kind: 'sweep' }, { awsRequestId: 'local-sweep' })
+          .catch(() => undefined)
+          .finally(() => (sweeping = false));
+      };
       sweep();
-      const interval = setInterval(sweep, 60_000);
+      const interval = setInterval(sweep, opts.sweepIntervalMs ?? 60_000);
       stops.push(() => clearInterval(interval));
     }
 
@@ -109,10 +140,16 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       const res = await adminCall(admin, 'POST', '/endpoints', { uri, force: true });
       if (res.status >= 300) throw new Error(`registering ${uri} failed: ${res.status} ${JSON.stringify(res.json)}`);
     }
+    // Faults start once the runner is up: start-up itself is not what they test.
+    if (faultSpec) {
+      const faults = installFaults(runtime, faultSpec);
+      stops.push(() => faults.stop('shutdown'));
+    }
     return {
       ingressUrl: `http://${opts.host}:${ingressPort}`,
       adminUrl: `http://${opts.host}:${adminPort}`,
-      dynamoEndpoint: ddb.endpoint,
+      dynamoEndpoint,
+      tableName,
       stop: stopAll,
     };
   } catch (err) {
