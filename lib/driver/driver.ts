@@ -364,6 +364,13 @@ export class Driver {
         if (opts.handoff?.aborted) return { kind: 'done', outcome: await this.parkUntil(next, wake, log) };
         await this.sleep(wake - this.now() + 1, opts.handoff).catch(() => undefined);
       }
+      // A kill (or a takeover) may have landed while it slept: look before calling the endpoint
+      // again, so a killed invocation's handler does not run on. (Without a wait, the write just
+      // made is that check.)
+      const current = await this.deps.store.get(rec.id);
+      if (current?.epoch !== rec.epoch || current.status !== InvocationStatus.Invoked) {
+        throw new FencedError(`invocation ${rec.id} moved on while its attempt waited (${current?.status ?? 'gone'})`);
+      }
       return { kind: 'continue', rec: next };
     }
     const suspended = await this.deps.store.suspend(rec, progress, { dueAt: wake, awaiting: wait.awaiting });
