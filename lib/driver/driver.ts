@@ -507,7 +507,7 @@ export class Driver {
   }
 }
 
-function isItemTooLarge(err: unknown): boolean {
+export function isItemTooLarge(err: unknown): boolean {
   return (err as { name?: string }).name === 'ValidationException' && /item size/i.test((err as Error).message ?? '');
 }
 

@@ -8,7 +8,7 @@
  *             body  [00 | len | message] [80 | len | "grpc-status:0\r\n"]
  *   failure   200  grpc-status / grpc-message as headers and an empty body (trailers-only)
  */
-import { Code } from '../errors.js';
+import { Code, UnsupportedEncodingError, type RestlessError } from '../errors.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import type { CallDeps } from './call.js';
 import { encodeFrame, FrameFlag, grpcUnary, statusTrailers, type GrpcCodec, type GrpcOptions, type GrpcReply } from './grpc.js';
@@ -78,6 +78,12 @@ export function grpcWebResponse(format: GrpcWebFormat, reply: GrpcReply): HttpRe
 /** A trailers-only gRPC-web answer with a status (for requests refused before any call). */
 export function grpcWebStatus(format: GrpcWebFormat, status: Code, message: string, headers: Record<string, string> = {}): HttpResponse {
   return grpcWebResponse(format, { headers, status, statusMessage: message });
+}
+
+/** A refusal (too large, bad encoding, …) as a trailers-only gRPC-web answer. */
+export function grpcWebError(format: GrpcWebFormat, err: RestlessError): HttpResponse {
+  const headers: Record<string, string> = err instanceof UnsupportedEncodingError ? { 'grpc-accept-encoding': err.accepted.join(',') } : {};
+  return grpcWebStatus(format, err.code, err.message, headers);
 }
 
 export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): HttpHandler {

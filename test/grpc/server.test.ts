@@ -220,7 +220,7 @@ describe('native gRPC framing errors on the local server', () => {
   it.each([
     { $case: 'a truncated header', body: Buffer.from([0, 0]), status: Code.InvalidArgument, message: 'truncated gRPC frame' },
     { $case: 'a truncated payload', body: frame(greetRequest('Pete'), 0, 40), status: Code.InvalidArgument, message: 'announces 40 bytes' },
-    { $case: 'a compressed frame without grpc-encoding', body: frame(greetRequest('Pete'), 1), status: Code.Unimplemented, message: 'no grpc-encoding' },
+    { $case: 'a compressed frame without grpc-encoding', body: frame(greetRequest('Pete'), 1), status: Code.InvalidArgument, message: 'no grpc-encoding' },
     { $case: 'bad protobuf', body: frame(Buffer.from([0xff, 0xff])), status: Code.InvalidArgument, message: 'not a valid org.example.GreetRequest' },
     { $case: 'an empty body', body: Buffer.alloc(0), status: Code.InvalidArgument, message: 'no message' },
   ])('answers $$case with grpc-status $status', async ({ body, status, message }) => {
