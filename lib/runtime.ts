@@ -61,14 +61,16 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const store = new InvocationStore(tables);
   const lambda = opts.lambda ?? new LambdaClient({});
   const registryStore = new RegistryStore(tables);
-  const registry = new Registry({ store: registryStore, transportDeps: { lambda } });
+  // Endpoints may not live at link-local / instance-metadata addresses (unless configured so).
+  const addressPolicy = { allowLinkLocal: config.allowLinkLocalEndpoints };
+  const registry = new Registry({ store: registryStore, transportDeps: { lambda, addressPolicy }, discovery: { timeoutMs: config.discoveryTimeoutMs } });
   const resolver = new RegistryResolver(registryStore);
   const hub = new CompletionHub();
   const transports = new Map<string, EndpointTransport>();
   const transportFor = (endpoint: EndpointRecord): EndpointTransport => {
     const cacheKey = `${endpoint.id}@${endpoint.createdAt}`;
     let t = transports.get(cacheKey);
-    if (!t) transports.set(cacheKey, (t = createTransport(endpoint.address, { lambda })));
+    if (!t) transports.set(cacheKey, (t = createTransport(endpoint.address, { lambda, addressPolicy })));
     return t;
   };
   let timer: Runtime['timer'] = async () => ({ kind: 'ignored', reason: 'not ready' });
