@@ -3,6 +3,7 @@
  * event layout; the Lambda entries and the local runner both go through it.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { isUtf8 } from 'node:buffer';
 import type { HttpRequest, HttpResponse } from './types.js';
 
 export type ApiGatewayEvent = APIGatewayProxyEventV2;
@@ -58,7 +59,9 @@ export function eventFromRequest(input: { method: string; url: string; headers: 
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   const contentType = headers['content-type'] ?? '';
-  const isText = input.body.length === 0 || TEXT_TYPES.test(contentType);
+  const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  // A compressed body, or bytes that are not UTF-8, would not survive as text: base64 instead.
+  const isText = input.body.length === 0 || (TEXT_TYPES.test(contentType) && encoding === 'identity' && isUtf8(input.body));
   const now = new Date();
   return {
     version: '2.0',

@@ -59,13 +59,12 @@ export async function serveThroughLambda(handler: LambdaHttpHandler, req: Incomi
 function writeResponse(req: IncomingMessage, res: ServerResponse, out: HttpResponse, opts: { unreadBody: boolean }): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...out.headers, 'content-length': String(out.body.length) };
-  if (opts.unreadBody && req.httpVersionMajor === 2) {
-    res.once('finish', () => (req as unknown as Http2ServerRequest).stream.close(h2.NGHTTP2_NO_ERROR));
-  } else if (opts.unreadBody) {
-    headers.connection = 'close';
-  }
+  const h2stream = req.httpVersionMajor === 2 ? (req as unknown as Http2ServerRequest).stream : undefined;
+  if (opts.unreadBody && !h2stream) headers.connection = 'close';
   res.writeHead(out.status, headers);
   res.end(out.body);
+  // Node sends a NO_ERROR reset only once the answer is flushed.
+  if (opts.unreadBody && h2stream) h2stream.close(h2.NGHTTP2_NO_ERROR);
 }
 
 /** The admin port: an HTTP/1.1 server in front of a Lambda handler, with the given timeouts. */

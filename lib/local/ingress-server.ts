@@ -235,8 +235,13 @@ async function serveGrpc(deps: CallDeps, req: Http2ServerRequest, res: Http2Serv
     reply = { headers: accept, status: err.code, statusMessage: err.message };
   }
   if (res.closed || res.destroyed) return;
-  // The rest of a refused body is not read: the stream is reset (NO_ERROR) once the answer is out.
-  if (unreadBody) res.once('finish', () => req.stream.close(h2constants.NGHTTP2_NO_ERROR));
+  if (unreadBody) {
+    // The rest of a refused body is never read: a trailers-only answer (one HEADERS frame that
+    // ends the stream), then RST_STREAM NO_ERROR, which Node sends once that is out.
+    req.stream.respond({ ':status': 200, 'content-type': `application/grpc+${codec}`, ...reply.headers, ...statusTrailers(reply.status, reply.statusMessage) }, { endStream: true });
+    req.stream.close(h2constants.NGHTTP2_NO_ERROR);
+    return;
+  }
   res.writeHead(200, { 'content-type': `application/grpc+${codec}`, ...reply.headers });
   if (reply.status === Code.Ok && reply.message) res.write(encodeFrame(reply.message));
   res.addTrailers(statusTrailers(reply.status, reply.statusMessage));
