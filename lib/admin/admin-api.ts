@@ -189,11 +189,12 @@ export function adminErrorResponse(err: RestlessError): HttpResponse {
 }
 
 function errorResponse(err: unknown, req: HttpRequest, logError: (message: string, err: unknown) => void): HttpResponse {
-  if (err instanceof RestlessError && err.httpStatus < 500) return adminErrorResponse(err);
+  // 4xx and 501 `unimplemented` are answers, not failures: not logged.
+  if (err instanceof RestlessError && (err.httpStatus < 500 || err.code === Code.Unimplemented)) return adminErrorResponse(err);
   logError(`admin ${req.method} ${req.path} failed`, err);
-  if (err instanceof RestlessError && (err.code === Code.Unavailable || err.code === Code.Unimplemented)) {
+  if (err instanceof RestlessError && err.code === Code.Unavailable) {
     // Our own words, no internals: safe and useful to show.
-    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null });
+    return adminErrorResponse(err);
   }
   return jsonResponse(500, { message: 'Internal error', restate_code: null });
 }

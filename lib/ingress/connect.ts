@@ -19,7 +19,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors.js';
 import { decompress, encodingOf } from '../http/compression.js';
-import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
+import { checkNameLength, MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
@@ -116,6 +116,9 @@ export function failureError(result: Extract<InvocationResult, { kind: 'failure'
 
 /** Looks a target up, refusing private services and unknown methods. */
 export async function resolveTarget(resolver: ServiceResolver, serviceName: string, methodName: string, opts: { fromIngress: boolean }): Promise<{ service: ResolvedService; method: ResolvedMethod }> {
+  // Names also come from bodies (Ingress/Invoke); one too long to exist must not reach a table key.
+  checkNameLength('service name', serviceName);
+  checkNameLength('method name', methodName);
   const service = await resolver.resolve(serviceName);
   if (!service) throw new NotFoundError(`Service '${serviceName}' not found. Check whether the deployment containing the service is registered.`);
   if (opts.fromIngress && !service.meta.public) throw new PermissionDeniedError(`Service ${serviceName} is not accessible`);

@@ -27,10 +27,13 @@ import { Code, RestlessError, UnsupportedEncodingError } from '../errors.js';
 import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import type { CallDeps } from '../ingress/call.js';
 import { checkMessageSize, DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FRAME_HEADER_BYTES, frameLength, grpcCodecOf, grpcUnary, statusTrailers, type GrpcCodec, type GrpcReply } from '../ingress/grpc.js';
+import { checkBuiltinMessage } from '../ingress/builtin-input.js';
+import { grpcWebFormatOf } from '../ingress/grpc-web.js';
 import { HEALTH_SERVICE, healthRoutes } from '../ingress/health.js';
 import { ingressError } from '../ingress/ingress.js';
 import { isReflectionPath, reflectionRoutes } from '../ingress/reflection.js';
 import { listen, serveThroughLambda, type LambdaHttpHandler } from './http-front.js';
+import { checkFirstEnvelope } from './first-envelope.js';
 import { RequestAbortedError } from './request-body.js';
 import { DEFAULT_SERVER_TIMEOUTS, http1Options, type ServerTimeouts } from './server-timeouts.js';
 
@@ -60,6 +63,7 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
   const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
   const front = { maxBodyBytes: opts.maxBodyBytes ?? MAX_INGRESS_BODY_BYTES, refuse: (err: RestlessError, headers: IncomingMessage['headers']) => ingressError(String(headers['content-type'] ?? '') || null, err) };
   const builtins = connectNodeAdapter({
+    readMaxBytes: maxBytes,
     routes: (router) => {
       healthRoutes(opts.deps.resolver)(router);
       reflectionRoutes(opts.deps.resolver)(router);
@@ -76,12 +80,28 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
     if (req.httpVersionMajor === 2) {
       limitRequestTime(req as Http2ServerRequest, timeouts.requestMs);
       const path = (req.url ?? '/').split('?')[0]!;
-      if (path.startsWith(`/${HEALTH_SERVICE}/`) || isReflectionPath(path)) return builtins(req, res);
+      const nativeGrpc = grpcCodecOf(req.headers['content-type'] ?? null);
+      // Reflection streams need HTTP/2 whatever the protocol; health over Connect and gRPC-web takes the Lambda path.
+      if (isReflectionPath(path) || (nativeGrpc && path.startsWith(`/${HEALTH_SERVICE}/`))) {
+        return void serveBuiltin(req as Http2ServerRequest, res as Http2ServerResponse, path).catch(fail);
+      }
       const codec = req.method === 'POST' ? grpcCodecOf(req.headers['content-type'] ?? null) : undefined;
       if (codec) return void serveGrpc(opts.deps, req as Http2ServerRequest, res as Http2ServerResponse, codec, maxBytes).catch(fail);
     }
     // serveThroughLambda reads only what the HTTP/1 and HTTP/2 compatibility objects share.
     serveThroughLambda(opts.lambda, req as IncomingMessage, res as ServerResponse, front).catch(fail);
+  };
+
+  /** Health and reflection through Connect-ES, once their first gRPC message passed our checks. */
+  const serveBuiltin = async (req: Http2ServerRequest, res: Http2ServerResponse, path: string) => {
+    const contentType = req.headers['content-type'] ?? '';
+    const format = grpcCodecOf(contentType) ?? grpcWebFormatOf(contentType)?.codec;
+    const text = grpcWebFormatOf(contentType)?.text === true;
+    const refusal = format && !text ? await checkFirstEnvelope(req, { unary: !isReflectionPath(path), maxBytes, validate: (m) => checkBuiltinMessage(path, format, m) }) : undefined;
+    if (!refusal) return builtins(req, res);
+    const accept: Record<string, string> = refusal instanceof UnsupportedEncodingError ? { 'grpc-accept-encoding': refusal.accepted.join(',') } : {};
+    req.stream.respond({ ':status': 200, 'content-type': contentType, ...accept, ...statusTrailers(refusal.code, refusal.message) }, { endStream: true });
+    req.stream.close(h2constants.NGHTTP2_NO_ERROR);
   };
 
   const h1 = createHttpServer(http1Options(timeouts), handle);
