@@ -3,6 +3,7 @@
  * says what is wrong, never a 500; only POST invokes a handler. A 5xx is the server's own
  * failure and is logged, with the invocation id when there is one.
  */
+import { connect as h2connect } from 'node:http2';
 import * as restate from '@restatedev/restate-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/log.js';
@@ -106,6 +107,54 @@ describe('client mistakes at the ingress and the admin API', () => {
   });
 });
 
+describe('client mistakes the fuzzer found', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.close());
+
+  it.each([
+    { $case: 'Ingress/Invoke naming a 3000-character service', path: '/dev.restate.Ingress/Invoke', body: JSON.stringify({ service: LONG, method: 'greet' }), message: /the service name 'a{40}…' has 3000 bytes/ },
+    { $case: 'a health check of a 3000-character service name', path: '/grpc.health.v1.Health/Check', body: JSON.stringify({ service: LONG }), message: /longer than 1024 bytes/ },
+    { $case: 'a health check that is not JSON', path: '/grpc.health.v1.Health/Check', body: '{"service":', message: /not a valid grpc.health.v1.HealthCheckRequest/ },
+  ])('answers 400 for $$case', async ({ path, body, message }) => {
+    // Act
+    const res = await call(`${stack.ingressUrl}${path}`, { method: 'POST', headers: JSON_CT, body });
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ code: 'invalid_argument', message: expect.stringMatching(message) });
+  });
+
+  it.each([
+    { $case: 'gRPC-web, a frame flagged compressed without grpc-encoding', native: false, body: [0x01, 0, 0, 0, 0], message: /no grpc-encoding names its compression/ },
+    { $case: 'gRPC-web, bytes that are not a HealthCheckRequest', native: false, body: [0x00, 0, 0, 0, 2, 0xff, 0xff], message: /not a valid grpc.health.v1.HealthCheckRequest/ },
+    { $case: 'native gRPC, a frame flagged compressed without grpc-encoding', native: true, body: [0x01, 0, 0, 0, 0], message: /no grpc-encoding names its compression/ },
+    { $case: 'native gRPC, unknown frame flags', native: true, body: [0x7f, 0, 0, 0, 0], message: /unknown gRPC frame flags 0x7f/ },
+  ])('answers a malformed health check ($$case) with INVALID_ARGUMENT, not INTERNAL', async ({ native, body, message }) => {
+    // Act
+    const status = native
+      ? await nativeHealth(stack.ingressUrl, Buffer.from(body))
+      : await fetch(`${stack.ingressUrl}/grpc.health.v1.Health/Check`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' }, body: Buffer.from(body) }).then((r) => ({
+          code: r.headers.get('grpc-status'),
+          message: decodeURIComponent(r.headers.get('grpc-message') ?? ''),
+        }));
+
+    // Assess
+    expect(status.code).toBe('3');
+    expect(status.message).toMatch(message);
+  });
+
+  it('answers 404 on the admin API for a path that starts with two slashes', async () => {
+    const res = await call(`${stack.adminUrl}//%F0%90%A0%BC/x`, { method: 'POST', headers: JSON_CT, body: '0' });
+
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ message: expect.stringContaining('No route'), restate_code: null });
+  });
+});
+
 describe('server failures (5xx) are logged', () => {
   it('logs a handler failure that ends in a 5xx code with the invocation id', async () => {
     // Arrange: a handler that fails with a terminal error of code INTERNAL.
@@ -128,4 +177,23 @@ describe('server failures (5xx) are logged', () => {
 async function counterValue(stack: Stack, key: string): Promise<unknown> {
   const res = await call(`${stack.ingressUrl}/counter/get`, { method: 'POST', headers: JSON_CT, body: JSON.stringify({ key }) });
   return res.body.response;
+}
+
+/** A native gRPC health check over h2c; the status from the headers (trailers-only) or trailers. */
+async function nativeHealth(url: string, body: Buffer): Promise<{ code: string | undefined; message: string }> {
+  const session = h2connect(url);
+  session.on('error', () => undefined);
+  try {
+    const stream = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    stream.on('error', () => undefined);
+    let fields: Record<string, unknown> = {};
+    stream.on('response', (h) => (fields = { ...fields, ...h }));
+    stream.on('trailers', (t) => (fields = { ...fields, ...t }));
+    stream.resume();
+    stream.end(body);
+    await new Promise((r) => stream.once('close', r));
+    return { code: fields['grpc-status'] as string | undefined, message: decodeURIComponent(String(fields['grpc-message'] ?? '')) };
+  } finally {
+    session.destroy();
+  }
 }
