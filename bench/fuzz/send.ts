@@ -109,8 +109,11 @@ export class Sender {
 
   private h2session(port: number): ClientHttp2Session {
     if (!this.session || this.session.closed || this.session.destroyed) {
-      this.session = h2connect(`http://127.0.0.1:${port}`);
-      this.session.on('error', () => undefined);
+      const session = h2connect(`http://127.0.0.1:${port}`);
+      session.on('error', () => undefined);
+      // An idle session gets GOAWAY from the server: the next request dials again.
+      session.on('goaway', () => this.session === session && (this.session = undefined));
+      this.session = session;
     }
     return this.session;
   }

@@ -12,7 +12,7 @@ import { eventFromRequest, responseFromResult, type ApiGatewayEvent, type ApiGat
 import type { LambdaContextLike } from '../http/lambda.js';
 import type { HttpResponse } from '../http/types.js';
 import { readBodyCapped, RequestAbortedError } from './request-body.js';
-import { DEFAULT_SERVER_TIMEOUTS, http1Options, type ServerTimeouts } from './server-timeouts.js';
+import { cutSilentConnections, DEFAULT_SERVER_TIMEOUTS, http1Options, type ServerTimeouts } from './server-timeouts.js';
 
 export type LambdaHttpHandler = (event: ApiGatewayEvent, context: LambdaContextLike) => Promise<ApiGatewayResult>;
 
@@ -69,13 +69,16 @@ function writeResponse(req: IncomingMessage, res: ServerResponse, out: HttpRespo
 
 /** The admin port: an HTTP/1.1 server in front of a Lambda handler, with the given timeouts. */
 export function createLambdaFront(handler: LambdaHttpHandler, opts: LambdaFrontOptions & { timeouts?: ServerTimeouts }): Server {
-  return createServer(http1Options(opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS), (req, res) => {
+  const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
+  const server = createServer(http1Options(timeouts), (req, res) => {
     serveThroughLambda(handler, req, res, opts).catch((err) => {
       console.error(JSON.stringify({ level: 'error', msg: 'local front failed', error: String(err) }));
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
   });
+  cutSilentConnections(server, timeouts.headersMs);
+  return server;
 }
 
 /** Listens on `port` (0 = any free one) and resolves with the port; a taken port is a clear error. */

@@ -9,11 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleCases } from '../../bench/fuzz/cases.js';
 import { alive, normalCallAnswers, runFuzz, runnerRssKb } from '../../bench/fuzz/run.js';
 import { freePorts, startRunner, tempDataDir, type RunningRunner } from '../support/runner.js';
+import { after, rawConnect } from './support.js';
 
 const WARM_UP = { seed: 20_261_204, runs: 200 };
 const SLICE = { seed: 7, runs: 400 };
 /** Growth allowed over the warmed-up baseline: the V8 heap settles around +50 MB in long runs. */
 const RSS_GROWTH_KB = 100 * 1024;
+const HEADERS_MS = 3000;
+const KEEP_ALIVE_MS = 4000;
 
 describe('generated hostile requests against a real runner', () => {
   let runner: RunningRunner;
@@ -22,12 +25,42 @@ describe('generated hostile requests against a real runner', () => {
 
   beforeAll(async () => {
     dataDir = await tempDataDir();
-    runner = await startRunner({ ports: await freePorts(), dataDir: dataDir.path, env: { RESTLESS_INGRESS_DEADLINE_MS: '5000' } });
+    // Short slow-client timeouts, checked below on the real process (fuzz requests finish well within them).
+    const extraArgs = ['--headers-timeout-ms', String(HEADERS_MS), '--request-timeout-ms', '8000', '--keep-alive-timeout-ms', String(KEEP_ALIVE_MS), '--h2-idle-timeout-ms', '5000'];
+    runner = await startRunner({ ports: await freePorts(), dataDir: dataDir.path, env: { RESTLESS_INGRESS_DEADLINE_MS: '5000' }, extraArgs });
     ports = { ingress: runner.ports.ingress, admin: runner.ports.admin };
   });
   afterAll(async () => {
     runner?.kill();
     await dataDir?.remove();
+  });
+
+  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])('closes a silent connection to the $port port of the runner process within the headers timeout (--headers-timeout-ms)', async ({ port }) => {
+    // Act
+    const client = await rawConnect(runner.ports[port]);
+    const closedAfter = await Promise.race([client.closed, after(HEADERS_MS + 5000, -1)]);
+    client.socket.destroy();
+
+    // Assess
+    expect(closedAfter).toBeGreaterThanOrEqual(HEADERS_MS - 100);
+    expect(closedAfter).toBeLessThan(HEADERS_MS + 1500);
+  });
+
+  it('closes an idle keep-alive connection to the admin port of the runner process after --keep-alive-timeout-ms', async () => {
+    // Arrange: one request, answered.
+    const client = await rawConnect(runner.ports.admin);
+    const started = Date.now();
+    client.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (!client.received().includes('200 OK')) await after(10, undefined);
+    const answeredAfter = Date.now() - started;
+
+    // Act
+    const closedAfter = await Promise.race([client.closed, after(KEEP_ALIVE_MS + 5000, -1)]);
+    client.socket.destroy();
+
+    // Assess
+    expect(closedAfter - answeredAfter).toBeGreaterThanOrEqual(KEEP_ALIVE_MS - 200);
+    expect(closedAfter - answeredAfter).toBeLessThan(KEEP_ALIVE_MS + 1500);
   });
 
   it('generates the same cases for the same seed', () => {
