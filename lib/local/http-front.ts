@@ -73,7 +73,7 @@ export function createLambdaFront(handler: LambdaHttpHandler, opts: LambdaFrontO
   const server = createServer(http1Options(timeouts), (req, res) => {
     serveThroughLambda(handler, req, res, opts).catch((err) => {
       console.error(JSON.stringify({ level: 'error', msg: 'local front failed', error: String(err) }));
-      if (!res.headersSent) res.writeHead(500);
+      if (!res.headersSent) res.writeHead(500, 'Internal Server Error');
       res.end();
     });
   });

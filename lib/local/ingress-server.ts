@@ -74,7 +74,9 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
     const fail = (err: unknown) => {
       if (err instanceof RequestAbortedError) return void res.destroy();
       opts.deps.log.log('error', 'local ingress request failed', { error: err });
-      if (!res.headersSent) res.writeHead(500);
+      // A status text set by a write that failed half-way would otherwise stay ("500 OK").
+      if (!res.headersSent && req.httpVersionMajor === 2) res.writeHead(500);
+      else if (!res.headersSent) (res as ServerResponse).writeHead(500, 'Internal Server Error');
       res.end();
     };
     if (req.httpVersionMajor === 2) {
