@@ -87,7 +87,7 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
       if (isReflectionPath(path) || (nativeGrpc && path.startsWith(`/${HEALTH_SERVICE}/`))) {
         return void serveBuiltin(req as Http2ServerRequest, res as Http2ServerResponse, path).catch(fail);
       }
-      const codec = req.method === 'POST' ? grpcCodecOf(req.headers['content-type'] ?? null) : undefined;
+      const codec = req.method === 'POST' ? nativeGrpc : undefined;
       if (codec) return void serveGrpc(opts.deps, req as Http2ServerRequest, res as Http2ServerResponse, codec, maxBytes).catch(fail);
     }
     // serveThroughLambda reads only what the HTTP/1 and HTTP/2 compatibility objects share.

@@ -46,11 +46,14 @@ describe('generated hostile requests against a real runner', () => {
     expect(closedAfter).toBeLessThan(HEADERS_MS + 1500);
   });
 
-  it('closes an idle keep-alive connection to the admin port of the runner process after --keep-alive-timeout-ms', async () => {
+  it.each([
+    { port: 'ingress' as const, request: 'POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}' },
+    { port: 'admin' as const, request: 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' },
+  ])('closes an idle keep-alive connection to the $port port of the runner process after --keep-alive-timeout-ms', async ({ port, request }) => {
     // Arrange: one request, answered.
-    const client = await rawConnect(runner.ports.admin);
+    const client = await rawConnect(runner.ports[port]);
     const started = Date.now();
-    client.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    client.socket.write(request);
     while (!client.received().includes('200 OK')) await after(10, undefined);
     const answeredAfter = Date.now() - started;
 
