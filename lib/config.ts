@@ -24,6 +24,10 @@ export interface RuntimeConfig {
   idempotencyMaxRetentionSec: number;
   /** Origins allowed by CORS for browser (gRPC-web / Connect) callers; `*` for any. */
   corsAllowedOrigins: string[];
+  /** Discovery of a registered endpoint (all its attempts) gives up after this. */
+  discoveryTimeoutMs: number;
+  /** Endpoints at link-local / instance-metadata addresses (169.254.0.0/16, fe80::/10) are refused unless this is set. */
+  allowLinkLocalEndpoints: boolean;
   /** EventBridge Scheduler group, role and the timer function's ARN (AWS only). */
   schedulerGroup?: string;
   schedulerRoleArn?: string;
@@ -43,6 +47,8 @@ export const ENV = {
   idempotencyDefaultRetentionSec: 'RESTLESS_IDEMPOTENCY_DEFAULT_RETENTION_SEC',
   idempotencyMaxRetentionSec: 'RESTLESS_IDEMPOTENCY_MAX_RETENTION_SEC',
   corsAllowedOrigins: 'RESTLESS_CORS_ALLOWED_ORIGINS',
+  discoveryTimeoutMs: 'RESTLESS_DISCOVERY_TIMEOUT_MS',
+  allowLinkLocalEndpoints: 'RESTLESS_ALLOW_LINK_LOCAL_ENDPOINTS',
   schedulerGroup: 'RESTLESS_SCHEDULER_GROUP',
   schedulerRoleArn: 'RESTLESS_SCHEDULER_ROLE_ARN',
   timerFunctionArn: 'RESTLESS_TIMER_FUNCTION_ARN',
@@ -57,6 +63,8 @@ export const DEFAULTS = {
   idempotencyDefaultRetentionSec: 1800,
   idempotencyMaxRetentionSec: 30 * 24 * 3600,
   corsAllowedOrigins: ['*'],
+  discoveryTimeoutMs: 10_000,
+  allowLinkLocalEndpoints: false,
 } as const satisfies Omit<RuntimeConfig, 'retry' | 'corsAllowedOrigins'> & { retry: RetryPolicy; corsAllowedOrigins: readonly string[] };
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -65,6 +73,14 @@ function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got '${raw}'`);
   return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, got '${env[name]}'`);
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -82,6 +98,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     ingressDeadlineMs: num(env, ENV.ingressDeadlineMs, DEFAULTS.ingressDeadlineMs),
     idempotencyDefaultRetentionSec: num(env, ENV.idempotencyDefaultRetentionSec, DEFAULTS.idempotencyDefaultRetentionSec),
     idempotencyMaxRetentionSec: num(env, ENV.idempotencyMaxRetentionSec, DEFAULTS.idempotencyMaxRetentionSec),
+    discoveryTimeoutMs: num(env, ENV.discoveryTimeoutMs, DEFAULTS.discoveryTimeoutMs),
+    allowLinkLocalEndpoints: bool(env, ENV.allowLinkLocalEndpoints, DEFAULTS.allowLinkLocalEndpoints),
     corsAllowedOrigins: (env[ENV.corsAllowedOrigins] ?? DEFAULTS.corsAllowedOrigins.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
     schedulerGroup: env[ENV.schedulerGroup],
     schedulerRoleArn: env[ENV.schedulerRoleArn],
