@@ -32,6 +32,7 @@ import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { DEFAULTS, ENV } from '../config.js';
 import { TABLE_SCHEMA } from '../store/table.js';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../ingress/cors.js';
 
 /** The package root (holds `functions/` and `package-lock.json`), found from this file. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,24 +66,7 @@ export const ADMIN_ROUTE_PATHS = [
 /** The ingress catch-all route. */
 export const INGRESS_ROUTE_PATH = '/{proxy+}';
 
-/** Headers a browser (Connect, gRPC-web) may send and read; see Connect-ES `cors.ts`. */
-export const CORS_ALLOW_HEADERS = [
-  'content-type',
-  'connect-protocol-version',
-  'connect-timeout-ms',
-  'grpc-timeout',
-  'x-grpc-web',
-  'x-user-agent',
-  'idempotency-key',
-  'idempotency-retention-period',
-] as const;
-export const CORS_EXPOSE_HEADERS = [
-  'x-restate-id',
-  'idempotency-expires',
-  'grpc-status',
-  'grpc-message',
-  'grpc-status-details-bin',
-] as const;
+export { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from '../ingress/cors.js';
 
 /** What the functions may do with the table's items. */
 export const TABLE_ITEM_ACTIONS = [
@@ -346,10 +330,10 @@ export class Restless extends Construct {
       description: 'Restless ingress (open) and admin (IAM) API',
       corsPreflight: {
         allowOrigins: settings.corsAllowedOrigins,
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+        allowMethods: CORS_ALLOW_METHODS.map((m) => CorsHttpMethod[m]),
         allowHeaders: [...CORS_ALLOW_HEADERS],
         exposeHeaders: [...CORS_EXPOSE_HEADERS],
-        maxAge: Duration.hours(1),
+        maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
       },
     });
     const ingressIntegration = new HttpLambdaIntegration('Ingress', this.ingressFunction);

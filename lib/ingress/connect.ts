@@ -22,6 +22,7 @@ import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } 
 import { INVOCATION_ID_ATTR } from '../log.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import type { InvocationResult } from '../store/invocation-store.js';
+import { keyFieldValue } from '../driver/enqueue.js';
 import { callUnary } from './call.js';
 import type { CallDeps } from './call-deps.js';
 import { checkRouterRequest } from './router-request.js';
@@ -87,7 +88,7 @@ export function decodeInput(service: ResolvedService, method: ResolvedMethod, co
     }
   }
   checkRouterRequest(service, method, message);
-  const key = method.keyField ? String((message as unknown as Record<string, unknown>)[method.keyField.localName] ?? '') : '';
+  const key = keyFieldValue(method, message);
   if (codec === 'proto') return { bytes: body, key };
   try {
     return { bytes: toBinary(method.input, message), key };
