@@ -1,9 +1,9 @@
 /** Ingress Lambda: API Gateway HTTP API (payload 2.0) → the Connect/gRPC-web ingress core. */
 import middy from '@middy/core';
 import type { ApiGatewayEvent, ApiGatewayResult } from '../lib/http/apigw.js';
-import { apiGatewayHandler } from '../lib/http/lambda.js';
+import { API_GATEWAY_MIDDY_OPTIONS, apiGatewayHandler } from '../lib/http/lambda.js';
 import { sharedRuntime } from '../lib/runtime.js';
 
 const runtime = sharedRuntime();
 
-export const handler = middy<ApiGatewayEvent, ApiGatewayResult>().handler(apiGatewayHandler(runtime.ingress));
+export const handler = middy<ApiGatewayEvent, ApiGatewayResult>(API_GATEWAY_MIDDY_OPTIONS).handler(apiGatewayHandler(runtime.ingress));
