@@ -7,7 +7,7 @@ import { Code, InvalidArgumentError, RestlessError } from '../errors.js';
 import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { ResolvedService } from '../registry/types.js';
-import { instanceKind } from './kinds.js';
+import { instanceKind } from './instance-kind.js';
 import { InvocationExistsError, InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationResult, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
 import type { CompletionListener, DriveOutcome, Driver } from './driver.js';
 import { MAX_KEY_BYTES } from './enqueue.js';
