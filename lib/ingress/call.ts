@@ -80,7 +80,7 @@ const HANDOFF_MARGIN_MS = 1_500;
 /** While this process drives, the table is looked at now and then: another process (a kill) may end it first. */
 const POLL_WHILE_DRIVING_MS = 1_000;
 
-async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome> | undefined, until: number, handoff: AbortSignal, known?: InvocationRecord): Promise<WaitOutcome> {
+async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome> | undefined, until: number, handoff: AbortSignal, lastRead?: InvocationRecord): Promise<WaitOutcome> {
   if (driven) {
     const stopPolling = new AbortController();
     try {
@@ -92,7 +92,7 @@ async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome>
       stopPolling.abort();
     }
   }
-  return deps.dispatcher.waitForResult(id, until, { known, handoff });
+  return deps.dispatcher.waitForResult(id, until, { lastRead, handoff });
 }
 
 async function pollWhileDriving(deps: CallDeps, id: string, until: number, stop: AbortSignal): Promise<InvocationResult | undefined> {
