@@ -57,6 +57,7 @@ export const ADMIN_ROUTE_PATHS = [
   '/deployments/{proxy+}',
   '/services',
   '/services/{proxy+}',
+  '/invocations',
   '/invocations/{proxy+}',
   '/health',
   '/openapi',
@@ -219,6 +220,14 @@ export class Restless extends Construct {
       partitionKey: { name: TABLE_SCHEMA.pinnedIndex.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE_SCHEMA.pinnedIndex.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
+    });
+    // Every invocation, newest first, for the admin listing; written once per invocation (table.ts).
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_SCHEMA.listIndex.name,
+      partitionKey: { name: TABLE_SCHEMA.listIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_SCHEMA.listIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...TABLE_SCHEMA.listIndex.include],
     });
 
     // Its schedules only ever target this construct's timer function, which goes with the stack;
