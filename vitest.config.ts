@@ -13,6 +13,7 @@ const UNIT = [
   'test/registry/discovery.test.ts',
   'test/timers/aws-kicker.test.ts',
   'test/chaos/invariants.test.ts',
+  'test/cli/sigv4.test.ts',
 ];
 
 const shared = {

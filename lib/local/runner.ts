@@ -117,15 +117,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       stops.push(() => clearInterval(interval));
     }
 
-    // HTTP/1.1 and h2c on one port: native gRPC and reflection in process, the rest through the Lambda handler.
-    const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
-    const ingressServer = createIngressServer({ lambda: ingress, deps: { ...runtime, kicker: runtime.localTimers }, timeouts });
-    const ingressPort = await ingressServer.listen(opts.ingressPort, opts.host);
-    stops.push(() => ingressServer.close());
-    const adminServer: Server = createLambdaFront(admin, { timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
-    const adminPort = await listen(adminServer, opts.adminPort, opts.host);
-    stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));
-
+    // Registered before either port listens: once /health answers, the example answers too.
     const toRegister = [...opts.register];
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
@@ -146,6 +138,15 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       const res = await adminCall(admin, 'POST', '/endpoints', { uri, force: true });
       if (res.status >= 300) throw new Error(`registering ${uri} failed: ${res.status} ${JSON.stringify(res.json)}`);
     }
+    // HTTP/1.1 and h2c on one port: native gRPC and reflection in process, the rest through the Lambda handler.
+    const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
+    const ingressServer = createIngressServer({ lambda: ingress, deps: { ...runtime, kicker: runtime.localTimers }, timeouts });
+    const ingressPort = await ingressServer.listen(opts.ingressPort, opts.host);
+    stops.push(() => ingressServer.close());
+    const adminServer: Server = createLambdaFront(admin, { timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
+    const adminPort = await listen(adminServer, opts.adminPort, opts.host);
+    stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));
+
     // Faults start once the runner is up: start-up itself is not what they test.
     if (faultSpec) {
       const faults = installFaults(runtime, faultSpec);
