@@ -12,6 +12,7 @@ import type { RegisterEndpointRequest } from '../registry/registration.js';
 import type { Registry } from '../registry/registry.js';
 import type { PinnedInvocations, ServiceMetadata } from '../registry/types.js';
 import { deleteJson, endpointJson, pinnedCounts, registerJson } from './deployments.js';
+import { consoleResponse } from './console/routes.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import type { InvocationAdmin, KillMode, ListQuery } from './types.js';
 
@@ -193,6 +194,10 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
     try {
       // The local server stops reading at the limit; API Gateway hands over whole bodies.
       checkBodySize(req.body.length, MAX_ADMIN_BODY_BYTES);
+      if (req.path === '/ui' || req.path.startsWith('/ui/')) {
+        const file = req.method === 'GET' || req.method === 'HEAD' ? consoleResponse(req.path) : undefined;
+        if (file) return file;
+      }
       const segments = pathSegments(req.path);
       for (const route of routes) {
         const params = match(route.pattern, segments);

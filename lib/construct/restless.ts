@@ -61,6 +61,8 @@ export const ADMIN_ROUTE_PATHS = [
   '/invocations/{proxy+}',
   '/health',
   '/openapi',
+  '/ui',
+  '/ui/{proxy+}',
 ] as const;
 
 /** The ingress catch-all route. */
