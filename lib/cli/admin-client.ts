@@ -28,6 +28,15 @@ export class CliUsageError extends Error {
   }
 }
 
+/** `invocations output|attach`: the invocation ended with a failure. */
+export class InvocationFailedError extends Error {
+  readonly exitCode = ExitCode.Failed;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvocationFailedError';
+  }
+}
+
 /** Nothing answered at the URL (refused, DNS, timeout). */
 export class AdminUnreachableError extends Error {
   readonly exitCode = ExitCode.Unreachable;

@@ -5,9 +5,12 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../errors.js';
-import { AdminClient, AdminRequestError, AdminUnreachableError, CliUsageError, type AwsSigning } from './admin-client.js';
+import { AdminClient, AdminRequestError, AdminUnreachableError, CliUsageError, InvocationFailedError, type AwsSigning } from './admin-client.js';
 import { regionOfApiUrl, type AwsCredentials } from './sigv4.js';
 import { fields, table } from './table.js';
+
+/** Statuses of output/attach that refuse the request itself (bad id, private service, wrong method). */
+const REFUSALS = new Set([400, 403, 405]);
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9070';
 export const DEFAULT_INGRESS_URL = 'http://127.0.0.1:8080';
@@ -33,14 +36,12 @@ type Json = Record<string, unknown>;
 /** Runs one command line; resolves with the exit code (never calls process.exit). */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
-  program.exitOverride();
-  program.configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-    if (err instanceof AdminRequestError || err instanceof AdminUnreachableError || err instanceof CliUsageError) {
+    if (err instanceof AdminRequestError || err instanceof AdminUnreachableError || err instanceof CliUsageError || err instanceof InvocationFailedError) {
       io.err(`error: ${err.message}`);
       return err.exitCode;
     }
@@ -58,6 +59,9 @@ function buildProgram(io: CliIo): Command {
     .option('--region <region>', 'AWS region for signing (default: from the URL, else AWS_REGION)')
     .option('--json', 'print JSON instead of tables')
     .showHelpAfterError()
+    // Set before the subcommands are added: they inherit both (no process.exit inside a command).
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .addHelpText('after', '\nExit codes: 0 ok, 1 failed, 2 usage, 3 unreachable, 4 not found, 5 refused, 6 not finished yet.');
 
   const ctx = () => context(program.opts<GlobalOptions>(), io);
@@ -228,7 +232,17 @@ function buildProgram(io: CliIo): Command {
       .command(`${mode} <id>`)
       .description(mode === 'output' ? 'the result if finished (exit 6 if not yet)' : 'wait for the result')
       .action(async (id: string) => {
-        const res = await ctx().ingress('GET', `/restate/invocation/${encodeURIComponent(id)}/${mode}`);
+        let res;
+        try {
+          res = await ctx().ingress('GET', `/restate/invocation/${encodeURIComponent(id)}/${mode}`);
+        } catch (err) {
+          // The invocation's own failure (a Connect error) is its outcome, not a refused request.
+          if (err instanceof AdminRequestError && !REFUSALS.has(err.status) && err.status !== 404 && err.status !== 470) {
+            const code = (err.body as { code?: string } | undefined)?.code ?? String(err.status);
+            throw new InvocationFailedError(`the invocation failed: [${code}] ${err.message}`);
+          }
+          throw err;
+        }
         io.out(typeof res.json === 'string' ? res.json : JSON.stringify(res.json, null, program.opts<GlobalOptions>().json ? 2 : undefined));
       });
   }
