@@ -55,7 +55,7 @@ export function connectCodeName(code: Code): string {
   return CONNECT_NAMES[code];
 }
 
-/** HTTP status for a code (Connect mapping of the 0.x ingress, research notes §6.7). */
+/** HTTP status for a code (Connect mapping of the 0.x ingress, docs/protocol.md §6.7). */
 export function httpStatusFor(code: Code): number {
   switch (code) {
     case Code.Ok:

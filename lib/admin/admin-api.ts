@@ -1,5 +1,5 @@
 /**
- * The admin ("meta") API over the neutral HTTP shape (research notes §5): 0.5 `/endpoints`
+ * The admin ("meta") API over the neutral HTTP shape (docs/protocol.md §5): 0.5 `/endpoints`
  * routes with 0.8 `/deployments` aliases, services, descriptors, invocations, health, OpenAPI.
  * The handler never throws: every failure becomes `{"message", "restate_code"}` with its status,
  * and 5xx details go to the log only.

@@ -373,7 +373,7 @@ export class Restless extends Construct {
     this.apiUrl = this.api.apiEndpoint;
 
     // --- sweep --------------------------------------------------------------------------------
-    // Re-drives invocations whose lease expired (a Lambda that died mid-attempt; DESIGN §4).
+    // Re-drives invocations whose lease expired (a Lambda that died mid-attempt; docs/architecture.md, "The one rule").
     // A missed minute is caught by the next one, hence the short event age and single retry.
     this.sweepRule = new Rule(this, 'Sweep', {
       description: 'Restless sweep: re-drive expired leases and overdue timers',
