@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../errors.js';
 import { AdminClient, AdminRequestError, AdminUnreachableError, CliUsageError, InvocationFailedError, type AwsSigning } from './admin-client.js';
+import { startConsoleProxy } from './console-proxy.js';
 import { regionOfApiUrl, type AwsCredentials } from './sigv4.js';
 import { fields, table } from './table.js';
 
@@ -66,6 +67,23 @@ function buildProgram(io: CliIo): Command {
 
   const ctx = () => context(program.opts<GlobalOptions>(), io);
   const print = (json: unknown, human: () => string) => io.out(program.opts<GlobalOptions>().json ? JSON.stringify(json, null, 2) : human());
+
+  program
+    .command('console')
+    .description('serve the web console on 127.0.0.1, forwarding to the admin API (signed with SigV4 on AWS); Ctrl-C stops it')
+    .option('--port <n>', 'local port (0 = any free port)', '9071')
+    .action(async (o: { port: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliUsageError(`invalid --port '${o.port}'`);
+      const { adminUrl, aws } = target(program.opts<GlobalOptions>(), io);
+      const proxy = await startConsoleProxy({ adminUrl, aws, port });
+      io.out(`Console for ${adminUrl}: ${proxy.url}/ui`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await proxy.close();
+    });
 
   // services -------------------------------------------------------------------------------------
   const services = program.command('services').alias('svc').description('registered services');
@@ -283,6 +301,14 @@ function describeText(d: Json): string {
 }
 
 function context(o: GlobalOptions, io: CliIo): AdminClient {
+  const { adminUrl, aws, useAws } = target(o, io);
+  // On AWS, ingress and admin routes share one HTTP API.
+  const ingressUrl = o.ingress ?? io.env.RESTLESS_INGRESS_URL ?? (useAws ? adminUrl : DEFAULT_INGRESS_URL);
+  return new AdminClient({ adminUrl, ingressUrl, aws });
+}
+
+/** The admin URL and, for AWS, how to sign. */
+function target(o: GlobalOptions, io: CliIo): { adminUrl: string; aws?: AwsSigning; useAws: boolean } {
   const adminUrl = o.admin ?? io.env.RESTLESS_ADMIN_URL ?? DEFAULT_ADMIN_URL;
   let parsed: URL;
   try {
@@ -299,7 +325,5 @@ function context(o: GlobalOptions, io: CliIo): AdminClient {
     if (!io.awsCredentials) throw new CliUsageError('no AWS credential provider available');
     aws = { region, credentials: io.awsCredentials };
   }
-  // On AWS, ingress and admin routes share one HTTP API.
-  const ingressUrl = o.ingress ?? io.env.RESTLESS_INGRESS_URL ?? (useAws ? adminUrl : DEFAULT_INGRESS_URL);
-  return new AdminClient({ adminUrl, ingressUrl, aws });
+  return { adminUrl, aws, useAws };
 }
