@@ -101,8 +101,8 @@ describe('console proxy', () => {
   });
 
   it.each([
-    { case: "another site's page (Origin)", headers: { origin: 'http://evil.example' }, status: 403 },
-    { case: 'another Host (DNS rebinding)', headers: { host: 'evil.example:80' }, status: 421 },
+    { case: "another site's page (Origin)", headers: { origin: 'http://evil.example' } as Record<string, string>, status: 403 },
+    { case: 'another Host (DNS rebinding)', headers: { host: 'evil.example:80' } as Record<string, string>, status: 421 },
   ])('refuses a request from $case without forwarding it', async ({ headers, status }) => {
     const res = await raw(signed.url, 'POST', '/deployments', { 'content-type': 'text/plain', ...headers }, '{"uri":"http://x"}');
 
