@@ -172,6 +172,20 @@ describe('restless CLI against the local runner', () => {
     expect(flaky.last_failure?.message).toContain('flaky on purpose');
   }, 60_000);
 
+  it('lists deployments with their pinned invocations and refuses to remove one in use (exit 5)', async () => {
+    const listed = await cli('deployments', 'ls');
+    const json = await cliJson<{ endpoints: { id: string; uri?: string; pinned_invocations?: number }[] }>('deployments', 'ls');
+    const ours = json.endpoints.find((e) => e.uri === `http://127.0.0.1:${endpointPort}`)!;
+    const removed = await cli('deployments', 'remove', ours.id);
+
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+ADDRESS\s+SERVICES\s+PINNED\s+CREATED$/);
+    expect(listed.stdout).toContain(`http://127.0.0.1:${endpointPort}`);
+    // nap, flaky and the key holder have journaled progress on it.
+    expect(ours.pinned_invocations).toBeGreaterThanOrEqual(2);
+    expect(removed.code).toBe(5);
+    expect(removed.stderr).toMatch(/pinned/i);
+  }, 60_000);
+
   it("shows a key's state sizes, lock holder and inbox", async () => {
     const res = await fetch(`${runner.adminUrl}/services/vault/keys/alice`);
     const body = (await res.json()) as { lock_holder: string; inbox: string[]; state: { key: string; size: number }[] };
