@@ -129,34 +129,43 @@ export class InvocationLister {
     const reads: ReadCount = { queries: 0, indexEntries: 0, items: 0 };
     const shards = Array.from({ length: LIST_INDEX_SHARDS }, (_, i) => new ShardReader(this, reads, i, before, filter, chunk));
     const budget = limit * 10;
+    // Without a status filter every candidate is listed: read exactly what the page needs. With
+    // one, read whole batches (fewer requests); the cursor stops at the last candidate used.
+    const batchSize = (remaining: number) => Math.min(BATCH_GET_MAX, filter.status ? limit : remaining);
     const out: InvocationSummary[] = [];
     let examined = 0;
     let last: string | undefined;
-    let more = true;
-    while (out.length < limit && examined < budget) {
+    let exhausted = false;
+    let leftover = false;
+    while (out.length < limit && examined < budget && !exhausted) {
       const batch: IndexRow[] = [];
-      while (batch.length < Math.min(limit - out.length, BATCH_GET_MAX)) {
+      while (batch.length < batchSize(limit - out.length)) {
         const next = await this.newest(shards);
         if (next === undefined) {
-          more = false;
+          exhausted = true;
           break;
         }
         batch.push(next);
       }
       if (batch.length === 0) break;
-      examined += batch.length;
-      last = batch[batch.length - 1]!.sk;
       const items = await this.getItems(reads, batch.map((r) => r.pk));
       for (const row of batch) {
+        if (out.length === limit) {
+          // Older than the cursor: the next page reads them again.
+          leftover = true;
+          break;
+        }
+        examined++;
+        last = row.sk;
         const item = items.get(row.pk);
         // Gone (TTL) or expired since the index entry was read: not listed.
         if (item === undefined || isExpired(item, this.now())) continue;
         if (!matches(item, filter)) continue;
         out.push(summaryOf(item));
       }
-      if (!more) break;
     }
-    if (more && (await this.newest(shards, false)) === undefined) more = false;
+    let more = leftover || !exhausted;
+    if (more && !leftover && (await this.newest(shards, false)) === undefined) more = false;
     return { invocations: out, ...(more && last !== undefined ? { cursor: encodeCursor(last) } : {}), reads };
   }
 
