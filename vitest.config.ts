@@ -14,6 +14,9 @@ const UNIT = [
   'test/timers/aws-kicker.test.ts',
   'test/chaos/invariants.test.ts',
   'test/http/**/*.test.ts',
+  'test/cli/sigv4.test.ts',
+  'test/cli/console-proxy.test.ts',
+  'test/admin/journal-view.test.ts',
 ];
 
 const shared = {

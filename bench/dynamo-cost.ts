@@ -162,7 +162,7 @@ export interface Target {
   detail: string;
 }
 
-/** Plain call ≤ 2 writes and no uncached reads (DESIGN §4); registry reads may only be cache refreshes. */
+/** Plain call ≤ 2 writes and no uncached reads (docs/operations.md, "The list index"); registry reads may only be cache refreshes. */
 export function plainCallTargets(r: CostResult): Target[] {
   const p = r.perCall;
   const reads = r.breakdown.filter((b) => READ_OPS.has(b.req.op) && !b.req.items.every((k) => REGISTRY_KINDS.has(k)));

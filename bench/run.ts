@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the numbers behind DESIGN §4 and §6, printed with a note on what each means.
+ * `npm run bench`: the numbers behind docs/architecture.md and docs/operations.md, printed with a note on what each means.
  *
  *   1. DynamoDB requests and capacity per invocation kind (DynamoDB Local, warm caches)
  *   2. latency p50/p99 and throughput of the local stack at concurrency 1 and 16
@@ -152,7 +152,7 @@ async function localSections(): Promise<void> {
       const needed: Record<string, Record<string, number>> = { counter: { instance: 1 }, 'idem-first': { invocation: 1 }, 'idem-dup': { invocation: 1 } };
       for (const r of results) findings.push(...excessReads(r, needed[r.case.id] ?? {}));
       out();
-      out('  Targets (DESIGN §4: a plain call ≈ 2 writes plus cached registry reads):');
+      out('  Targets (docs/operations.md, "The list index": a plain call ≈ 2 writes plus cached registry reads):');
       for (const t of targets) out(`  ${verdict(t.ok)}  ${t.label} — ${t.detail}`);
       out();
       out('  Reads beyond the minimum (unkeyed: 0; keyed: 1 of the instance item; duplicate: 1 of the invocation):');

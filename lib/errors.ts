@@ -55,7 +55,7 @@ export function connectCodeName(code: Code): string {
   return CONNECT_NAMES[code];
 }
 
-/** HTTP status for a code (Connect mapping of the 0.x ingress, research notes §6.7). */
+/** HTTP status for a code (Connect mapping of the 0.x ingress, docs/protocol.md §6.7). */
 export function httpStatusFor(code: Code): number {
   switch (code) {
     case Code.Ok:
@@ -201,4 +201,32 @@ export class UnsupportedMediaTypeError extends RestlessError {
 export function asRestlessError(err: unknown): RestlessError {
   if (err instanceof RestlessError) return err;
   return new RestlessError(Code.Internal, 'internal error', { cause: err });
+}
+
+/**
+ * Exit codes of the `restless` CLI, so scripts tell success from each kind of failure. HTTP
+ * answers of the admin API map onto them in `exitCodeForStatus`, the only place that decides.
+ */
+export const ExitCode = {
+  Ok: 0,
+  /** The server failed (5xx), or the invocation asked about ended with a failure. */
+  Failed: 1,
+  /** Wrong command line (unknown command or flag, missing argument). */
+  Usage: 2,
+  /** Nothing answered at the admin or ingress URL. */
+  Unreachable: 3,
+  NotFound: 4,
+  /** The request was refused (400, 403, 409, 412…): the message says why. */
+  Refused: 5,
+  /** `invocations output`: the invocation has not finished yet. */
+  NotReady: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export function exitCodeForStatus(status: number): ExitCode {
+  if (status < 400) return ExitCode.Ok;
+  if (status === 404) return ExitCode.NotFound;
+  if (status === 470) return ExitCode.NotReady;
+  if (status < 500) return ExitCode.Refused;
+  return ExitCode.Failed;
 }

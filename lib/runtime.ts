@@ -25,6 +25,7 @@ import { LocalKicker } from './timers/local-kicker.js';
 import type { TimerEvent } from './timers/timer-event.js';
 import { createTimerHandler, type TimerOutcome } from './timers/timer-handler.js';
 import { InvocationAdminService } from './admin/invocations.js';
+import { InvocationLister } from './store/invocation-list.js';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -115,7 +116,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   // On AWS the sweep hands each overdue invocation to a timer function of its own; in one process it drives them.
   const timer = createTimerHandler({ driver, store, log, now, sweepGraceMs: opts.sweepGraceMs, kick: opts.timers === 'aws' ? (id) => kicker.kick(id) : undefined });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker, now });
-  const invocations = new InvocationAdminService({ store, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
+  const invocations = new InvocationAdminService({ store, lister: new InvocationLister(tables, now), now, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
   const admin = createAdminHandler({
     registry,
     // Deployments with invocations pinned to them are not deleted without force.

@@ -1,5 +1,5 @@
 /**
- * The admin ("meta") API over the neutral HTTP shape (research notes §5): 0.5 `/endpoints`
+ * The admin ("meta") API over the neutral HTTP shape (docs/protocol.md §5): 0.5 `/endpoints`
  * routes with 0.8 `/deployments` aliases, services, descriptors, invocations, health, OpenAPI.
  * The handler never throws: every failure becomes `{"message", "restate_code"}` with its status,
  * and 5xx details go to the log only.
@@ -12,8 +12,9 @@ import type { RegisterEndpointRequest } from '../registry/registration.js';
 import type { Registry } from '../registry/registry.js';
 import type { PinnedInvocations, ServiceMetadata } from '../registry/types.js';
 import { deleteJson, endpointJson, pinnedCounts, registerJson } from './deployments.js';
+import { consoleResponse } from './console/routes.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
-import type { InvocationAdmin, KillMode } from './types.js';
+import type { InvocationAdmin, KillMode, ListQuery } from './types.js';
 
 /** The registry operations the admin API uses (a Registry, or a fake in tests). */
 export type AdminRegistry = Pick<
@@ -46,6 +47,18 @@ interface Route {
 }
 
 const PROTOBUF = 'application/x-protobuf';
+
+/** `GET /invocations?status=a,b&service=&method=&key=&limit=&cursor=`; unknown parameters are refused (a typo must not list everything). */
+function listQuery(q: URLSearchParams): ListQuery {
+  const allowed = new Set(['status', 'service', 'method', 'key', 'limit', 'cursor']);
+  for (const name of q.keys()) if (!allowed.has(name)) throw new InvalidArgumentError(`Unknown query parameter '${name}': use ${[...allowed].join(', ')}`);
+  const status = q.getAll('status').flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  const limitRaw = q.get('limit');
+  const limit = limitRaw === null ? undefined : Number(limitRaw);
+  if (limit !== undefined && !Number.isInteger(limit)) throw new InvalidArgumentError(`Invalid limit '${limitRaw}': use a whole number`);
+  const opt = (name: string) => q.get(name) ?? undefined;
+  return { ...(status.length ? { status } : {}), service: opt('service'), method: opt('method'), key: opt('key'), limit, cursor: opt('cursor') };
+}
 
 /** How error messages name the path parameters. */
 const PARAM_LABELS: Record<string, string> = { name: 'service name', method: 'method name', id: 'id' };
@@ -137,6 +150,28 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
       methods: { GET: async (_req, p) => protobufResponse(await registry.serviceDescriptors(p.name!)) },
     },
     {
+      pattern: ['services', ':name', 'keys', ':key'],
+      methods: {
+        GET: async (_req, p) => {
+          const admin = requireInvocations(invocations);
+          if (!admin.instance) throw new RestlessError(Code.Unimplemented, 'Key inspection is not available here');
+          const service = await registry.getService(p.name!);
+          if (service.instance_type === 'Unkeyed') throw new InvalidArgumentError(`Service '${service.name}' is unkeyed: it has no keys`);
+          return jsonResponse(200, await admin.instance(service.name, p.key!));
+        },
+      },
+    },
+    {
+      pattern: ['invocations'],
+      methods: {
+        GET: async (req) => {
+          const admin = requireInvocations(invocations);
+          if (!admin.list) throw new RestlessError(Code.Unimplemented, 'Listing invocations is not available here');
+          return jsonResponse(200, await admin.list(listQuery(req.query)));
+        },
+      },
+    },
+    {
       pattern: ['invocations', ':id'],
       methods: {
         GET: async (_req, p) => {
@@ -159,6 +194,10 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
     try {
       // The local server stops reading at the limit; API Gateway hands over whole bodies.
       checkBodySize(req.body.length, MAX_ADMIN_BODY_BYTES);
+      if (req.path === '/ui' || req.path.startsWith('/ui/')) {
+        const file = req.method === 'GET' || req.method === 'HEAD' ? consoleResponse(req.path) : undefined;
+        if (file) return file;
+      }
       const segments = pathSegments(req.path);
       for (const route of routes) {
         const params = match(route.pattern, segments);

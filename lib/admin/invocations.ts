@@ -8,6 +8,9 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { isInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
+import { DEFAULT_LIST_LIMIT, type InvocationLister, type InvocationSummary } from '../store/invocation-list.js';
+import { journalView, type JournalEntryView } from './journal-view.js';
+import type { ListQuery } from './types.js';
 import { childInvocationId } from '../driver/enqueue.js';
 import { CANCELED, KILLED, pendingCallIndexes } from '../driver/plan.js';
 
@@ -56,18 +59,124 @@ export function statusView(rec: InvocationRecord): InvocationStatusView {
   };
 }
 
+/** `GET /invocations/{id}`: the status plus the journal, the key's inbox position and the due time. */
+export interface InvocationDetailView extends InvocationStatusView {
+  /** When the runtime will next look at it (a retry, a timer, a lease end); absent when only a completion wakes it. */
+  next_attempt_at?: string;
+  cancel_requested: boolean;
+  /** Keyed invocations not finished: 0 = it holds the key's lock, n = n invocations ahead of it; -1 = not in the inbox. */
+  inbox_position?: number;
+  /** Entries after the input; a finished invocation keeps only its result, so its journal is empty. */
+  journal: JournalEntryView[];
+  journal_length: number;
+}
+
+/** One row of `GET /invocations`. */
+export interface InvocationListView {
+  id: string;
+  target: string;
+  service: string;
+  method: string;
+  key?: string;
+  status: string;
+  attempts: number;
+  created_at: string;
+  modified_at: string;
+  deployment_id: string;
+  next_attempt_at?: string;
+  last_failure?: { code: number; message: string; at: string };
+  result?: InvocationSummary['result'];
+}
+
+const STATUSES = new Set<string>(Object.values(InvocationStatus));
+
+function iso(ms: number): string {
+  return new Date(Math.min(Math.max(ms, -8.64e15), 8.64e15)).toISOString();
+}
+
+export function listView(s: InvocationSummary): InvocationListView {
+  return {
+    id: s.id,
+    target: `${s.service}/${s.method}`,
+    service: s.service,
+    method: s.method,
+    ...(s.kind === 'unkeyed' ? {} : { key: s.key }),
+    status: s.status,
+    attempts: s.attempts,
+    created_at: iso(s.createdAt),
+    modified_at: iso(s.modifiedAt),
+    deployment_id: s.deployment,
+    ...(s.dueAt !== undefined ? { next_attempt_at: iso(s.dueAt) } : {}),
+    ...(s.lastFailure ? { last_failure: { code: s.lastFailure.code, message: s.lastFailure.message, at: iso(s.lastFailure.at) } } : {}),
+    ...(s.result ? { result: s.result } : {}),
+  };
+}
+
 export class InvocationAdminService {
-  constructor(private readonly deps: { store: InvocationStore; kicker?: Kicker; listener?: CompletionListener; log: Logger; abortAttempt?: (id: string) => void }) {}
+  constructor(
+    private readonly deps: {
+      store: InvocationStore;
+      lister?: InvocationLister;
+      kicker?: Kicker;
+      listener?: CompletionListener;
+      log: Logger;
+      abortAttempt?: (id: string) => void;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  async list(query: ListQuery): Promise<{ invocations: InvocationListView[]; next_cursor?: string }> {
+    if (!this.deps.lister) throw new InvalidArgumentError('listing is not available here');
+    for (const s of query.status ?? []) if (!STATUSES.has(s)) throw new InvalidArgumentError(`Unknown status '${s}': use ${[...STATUSES].join(', ')}`);
+    const page = await this.deps.lister.list(
+      { status: query.status as InvocationStatus[] | undefined, service: query.service, method: query.method, key: query.key },
+      query.limit ?? DEFAULT_LIST_LIMIT,
+      query.cursor,
+    );
+    return { invocations: page.invocations.map(listView), ...(page.cursor ? { next_cursor: page.cursor } : {}) };
+  }
+
+  async instance(service: string, key: string): Promise<unknown> {
+    const inst = await this.deps.store.getInstance(service, key);
+    const [holder, ...waiting] = inst.queue;
+    return {
+      service,
+      key,
+      ...(holder !== undefined ? { lock_holder: holder } : {}),
+      inbox: waiting,
+      state: [...inst.state].map(([name, value]) => ({ key: name, size: value.length })),
+    };
+  }
+
+  async describe(id: string): Promise<InvocationDetailView> {
+    this.checkId(id);
+    const rec = await this.deps.store.get(id);
+    if (!rec) throw new NotFoundError(`invocation ${id} not found`);
+    let inbox_position: number | undefined;
+    if (rec.kind !== 'unkeyed' && rec.status !== InvocationStatus.Completed && rec.status !== InvocationStatus.Delayed) {
+      inbox_position = (await this.deps.store.getInstance(rec.service, rec.key)).queue.indexOf(id);
+    }
+    return {
+      ...statusView(rec),
+      ...(rec.status !== InvocationStatus.Completed && rec.dueAt !== undefined ? { next_attempt_at: iso(rec.dueAt) } : {}),
+      cancel_requested: rec.cancelRequested,
+      ...(inbox_position !== undefined ? { inbox_position } : {}),
+      journal_length: rec.journal.length,
+      journal: journalView(rec, this.now()),
+    };
+  }
 
   private checkId(id: string): void {
     if (!isInvocationId(id)) throw new InvalidArgumentError(`'${id}' is not a valid invocation id`);
   }
 
-  async status(id: string): Promise<InvocationStatusView> {
-    this.checkId(id);
-    const rec = await this.deps.store.get(id);
-    if (!rec) throw new NotFoundError(`invocation ${id} not found`);
-    return statusView(rec);
+  /** `GET /invocations/{id}`: the detailed view. */
+  async status(id: string): Promise<InvocationDetailView> {
+    return this.describe(id);
   }
 
   async kill(id: string, mode: 'kill' | 'cancel'): Promise<{ status: number; body?: unknown }> {

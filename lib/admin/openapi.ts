@@ -78,6 +78,7 @@ export const OPENAPI_DOCUMENT = {
   paths: {
     '/health': { get: { operationId: 'health', summary: 'Liveness', responses: { '200': { description: 'Healthy' } } } },
     '/openapi': { get: { operationId: 'openapi', summary: 'This document', responses: { '200': { description: 'OpenAPI 3 JSON' } } } },
+    '/ui': { get: { operationId: 'console', summary: 'The web console (static page; its script and style under /ui/)', responses: { '200': { description: 'HTML', content: { 'text/html': {} } } } } },
     ...endpointRoutes('/endpoints'),
     ...endpointRoutes('/deployments'),
     '/services': {
@@ -118,9 +119,39 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/services/{name}/keys/{key}': {
+      parameters: [pathParam('name', 'Keyed or singleton service'), pathParam('key', 'The key (URL-encoded)')],
+      get: {
+        operationId: 'getServiceKey',
+        summary: "A key's instance: its state (keys and sizes, no values), lock holder and inbox",
+        responses: { '200': { description: 'The instance', ...json(ref('ServiceInstance')) }, '400': error, '404': error, '501': error },
+      },
+    },
+    '/invocations': {
+      get: {
+        operationId: 'listInvocations',
+        summary: 'Invocations, newest first, one page at a time (the `list` index; no table scan). Finished ones are listed until their retention passes',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string' }, description: 'Comma-separated: delayed, inboxed, invoked, suspended, completed' },
+          { name: 'service', in: 'query', schema: { type: 'string' } },
+          { name: 'method', in: 'query', schema: { type: 'string' } },
+          { name: 'key', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'next_cursor of the previous page, unchanged' },
+        ],
+        responses: {
+          '200': {
+            description: 'A page; it may hold fewer than `limit` (a rare status) and still carry next_cursor',
+            ...json({ type: 'object', required: ['invocations'], properties: { invocations: { type: 'array', items: ref('InvocationSummary') }, next_cursor: { type: 'string' } } }),
+          },
+          '400': error,
+          '501': error,
+        },
+      },
+    },
     '/invocations/{id}': {
       parameters: [pathParam('id', 'Invocation id')],
-      get: { operationId: 'getInvocation', summary: 'Invocation status', responses: { '200': { description: 'Status', ...json({ type: 'object' }) }, '404': error, '501': error } },
+      get: { operationId: 'getInvocation', summary: 'Invocation status with its journal', responses: { '200': { description: 'The invocation', ...json(ref('InvocationDetail')) }, '400': error, '404': error, '501': error } },
       delete: {
         operationId: 'terminateInvocation',
         summary: 'Kill (default) or cancel an invocation',
@@ -230,6 +261,70 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       ListServicesResponse: { type: 'object', required: ['services'], properties: { services: { type: 'array', items: ref('ServiceMetadata') } } },
+      InvocationSummary: {
+        type: 'object',
+        required: ['id', 'target', 'service', 'method', 'status', 'attempts', 'created_at', 'modified_at', 'deployment_id'],
+        properties: {
+          id: { type: 'string' },
+          target: { type: 'string', description: 'service/method' },
+          service: { type: 'string' },
+          method: { type: 'string' },
+          key: { type: 'string', description: 'Keyed and singleton services' },
+          status: { type: 'string', enum: ['delayed', 'inboxed', 'invoked', 'suspended', 'completed'] },
+          attempts: { type: 'integer', description: 'Attempts since the last progress' },
+          created_at: { type: 'string', format: 'date-time' },
+          modified_at: { type: 'string', format: 'date-time' },
+          deployment_id: { type: 'string' },
+          next_attempt_at: { type: 'string', format: 'date-time', description: 'When the runtime looks at it next (retry, timer, lease end)' },
+          last_failure: ref('Failure'),
+          result: { type: 'object', properties: { kind: { type: 'string', enum: ['value', 'failure'] }, code: { type: 'integer' }, message: { type: 'string' } } },
+        },
+      },
+      Failure: { type: 'object', required: ['code', 'message', 'at'], properties: { code: { type: 'integer' }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } },
+      InvocationDetail: {
+        allOf: [
+          ref('InvocationSummary'),
+          {
+            type: 'object',
+            required: ['pinned', 'cancel_requested', 'journal', 'journal_length'],
+            properties: {
+              pinned: { type: 'boolean', description: 'It has journaled progress, so it runs only on deployment_id' },
+              cancel_requested: { type: 'boolean' },
+              inbox_position: { type: 'integer', description: "Keyed, unfinished: 0 = holds the key's lock, n = n ahead of it, -1 = not in the inbox" },
+              journal_length: { type: 'integer' },
+              journal: { type: 'array', description: 'Empty once finished (only the result is kept)', items: ref('JournalEntry') },
+            },
+          },
+        ],
+      },
+      JournalEntry: {
+        type: 'object',
+        required: ['index', 'kind', 'completed'],
+        properties: {
+          index: { type: 'integer', description: '1 = the first entry after the input' },
+          kind: { type: 'string', description: 'input, output, get_state, set_state, clear_state, clear_all_state, get_state_keys, sleep, call, one_way_call, awakeable, complete_awakeable, side_effect, combinator, custom_0x…' },
+          name: { type: 'string', description: 'State key or call target' },
+          completed: { type: 'boolean' },
+          child_id: { type: 'string', description: 'The invocation a call or one-way call created' },
+          waiting_for: {
+            type: 'object',
+            description: 'Exactly one of these',
+            properties: { timer: { type: 'string', description: 'Due time (ISO 8601)' }, child: { type: 'string' }, awakeable: { type: 'string' }, state: { type: 'string' } },
+          },
+          result: { description: '"value", "empty" or {"failure": {code, message}}' },
+        },
+      },
+      ServiceInstance: {
+        type: 'object',
+        required: ['service', 'key', 'inbox', 'state'],
+        properties: {
+          service: { type: 'string' },
+          key: { type: 'string' },
+          lock_holder: { type: 'string', description: 'The invocation holding the key (absent when free)' },
+          inbox: { type: 'array', items: { type: 'string' }, description: 'Waiting invocations, next first' },
+          state: { type: 'array', items: { type: 'object', required: ['key', 'size'], properties: { key: { type: 'string' }, size: { type: 'integer', description: 'Bytes' } } } },
+        },
+      },
       ModifyServiceRequest: { type: 'object', required: ['public'], additionalProperties: false, properties: { public: { type: 'boolean' } } },
     },
   },

@@ -1,4 +1,14 @@
-/** What the admin API needs from the invocation side (implemented by the driver's store). */
+/** What the admin API needs from the invocation side (implemented by lib/admin/invocations.ts). */
+
+/** `GET /invocations` query, parsed. */
+export interface ListQuery {
+  status?: string[];
+  service?: string;
+  method?: string;
+  key?: string;
+  limit?: number;
+  cursor?: string;
+}
 
 export type KillMode = 'kill' | 'cancel';
 
@@ -10,4 +20,8 @@ export interface InvocationAdmin {
    * is sent as is: `body` undefined means an empty body.
    */
   kill(id: string, mode: KillMode): Promise<{ status: number; body?: unknown }>;
+  /** A page of invocations, newest first (`GET /invocations`); 501 without it. */
+  list?(query: ListQuery): Promise<unknown>;
+  /** A keyed service instance: state keys and sizes, lock holder, inbox (`GET /services/{name}/keys/{key}`); 501 without it. */
+  instance?(service: string, key: string): Promise<unknown>;
 }

@@ -58,9 +58,12 @@ export const ADMIN_ROUTE_PATHS = [
   '/deployments/{proxy+}',
   '/services',
   '/services/{proxy+}',
+  '/invocations',
   '/invocations/{proxy+}',
   '/health',
   '/openapi',
+  '/ui',
+  '/ui/{proxy+}',
 ] as const;
 
 /** The ingress catch-all route. */
@@ -204,6 +207,14 @@ export class Restless extends Construct {
       sortKey: { name: TABLE_SCHEMA.pinnedIndex.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
     });
+    // Every invocation, newest first, for the admin listing; written once per invocation (table.ts).
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_SCHEMA.listIndex.name,
+      partitionKey: { name: TABLE_SCHEMA.listIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_SCHEMA.listIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...TABLE_SCHEMA.listIndex.include],
+    });
 
     // Its schedules only ever target this construct's timer function, which goes with the stack;
     // so does the group (the invocations themselves stay in the retained table).
@@ -346,7 +357,7 @@ export class Restless extends Construct {
     this.apiUrl = this.api.apiEndpoint;
 
     // --- sweep --------------------------------------------------------------------------------
-    // Re-drives invocations whose lease expired (a Lambda that died mid-attempt; DESIGN §4).
+    // Re-drives invocations whose lease expired (a Lambda that died mid-attempt; docs/architecture.md, "The one rule").
     // A missed minute is caught by the next one, hence the short event age and single retry.
     this.sweepRule = new Rule(this, 'Sweep', {
       description: 'Restless sweep: re-drive expired leases and overdue timers',

@@ -53,7 +53,7 @@ export interface ParsedResponse {
   terminal: Terminal;
 }
 
-/** Splits the endpoint's answer; rejects what the protocol forbids (notes §3.4). */
+/** Splits the endpoint's answer; rejects what the protocol forbids (docs/protocol.md §3.4). */
 export function parseResponseBody(body: Uint8Array, journalLength: number): ParsedResponse {
   const entries: JournalEntry[] = [];
   let terminal: Terminal | undefined;

@@ -1,6 +1,6 @@
 /**
  * HTTP/2 transport for `http://` endpoints: cleartext HTTP/2 with prior knowledge (h2c), which is
- * what the SDK's `listen()` server speaks (research notes §1.2). `https://` endpoints get HTTP/2
+ * what the SDK's `listen()` server speaks (docs/protocol.md §1.2). `https://` endpoints get HTTP/2
  * over TLS through the same code. One session per origin, shared by all calls.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';

@@ -1,6 +1,6 @@
 /**
  * Lambda transport for ARN endpoints: a synchronous `Invoke` whose payload is an API Gateway
- * v1-shaped event, as the 0.x runtime sent it (research notes §1.1). The SDK's
+ * v1-shaped event, as the 0.x runtime sent it (docs/protocol.md §1.1). The SDK's
  * `lambdaHandler()` only looks at the path suffix and always base64-decodes the body.
  */
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';

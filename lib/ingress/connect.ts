@@ -1,7 +1,7 @@
 /**
  * The ingress over the neutral HTTP shape: Connect unary calls (`POST /{service}/{method}` with
  * JSON or binary protobuf, optionally gzip or br compressed, answered in the same content type).
- * Protocol choice and error mapping follow the 0.x ingress (research notes §6.7); every client
+ * Protocol choice and error mapping follow the 0.x ingress (docs/protocol.md §6.7); every client
  * mistake is a 4xx that says what is wrong.
  */
 import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from '@bufbuild/protobuf';

@@ -206,7 +206,7 @@ export function servedFiles(set: FileDescriptorProto[], publicServices: Set<stri
 }
 
 /**
- * Puts back what the SDK's descriptor encoder drops because it equals the default (research notes
+ * Puts back what the SDK's descriptor encoder drops because it equals the default (docs/protocol.md
  * §2.2): Go clients (buf curl) reject an enum value without a number, and a proto3 `optional`
  * field outside its synthetic oneof `_name`.
  */

@@ -7,7 +7,8 @@
 import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { eventFromRequest, responseFromResult, type ApiGatewayEvent, type ApiGatewayResult } from '../http/apigw.js';
+import { eventFromRequest, responseFromResult, resultFromResponse, type ApiGatewayEvent, type ApiGatewayResult } from '../http/apigw.js';
+import { jsonResponse } from '../http/types.js';
 import type { LambdaContextLike } from '../http/lambda.js';
 import { ENV } from '../config.js';
 import { defaultH2cPool } from '../endpoint/h2c.js';
@@ -128,7 +129,12 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     const ingressServer = createIngressServer({ lambda: ingress, deps: { ...runtime, kicker: runtime.localTimers }, timeouts });
     const ingressPort = await ingressServer.listen(opts.ingressPort, opts.host);
     stops.push(() => ingressServer.close());
-    const adminServer: Server = createLambdaFront(admin, { timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
+    // The ports are taken first (a port in use fails start-up before any discovery), but the
+    // admin `/health` answers 503 until the endpoints below are registered.
+    let ready = false;
+    const adminUntilReady: Handler = (event, context) =>
+      ready || event.rawPath !== '/health' ? admin(event, context) : Promise.resolve(resultFromResponse(jsonResponse(503, { message: 'starting: registering endpoints', restate_code: null })));
+    const adminServer: Server = createLambdaFront(adminUntilReady, { timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
     const adminPort = await listen(adminServer, opts.adminPort, opts.host);
     stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));
 
@@ -152,6 +158,8 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       const res = await adminCall(admin, 'POST', '/endpoints', { uri, force: true });
       if (res.status >= 300) throw new Error(`registering ${uri} failed: ${res.status} ${JSON.stringify(res.json)}`);
     }
+    // Healthy from here on: the example (and every --register endpoint) answers.
+    ready = true;
     // Faults start once the runner is up: start-up itself is not what they test.
     if (faultSpec) {
       const faults = installFaults(runtime, faultSpec);

@@ -1,5 +1,5 @@
 /**
- * Awakeable ids as SDK 0.8.1 hands them out (research notes §3.7):
+ * Awakeable ids as SDK 0.8.1 hands them out (docs/protocol.md §3.7):
  *
  * ```
  * "prom_1" + base64url_nopad( StartMessage.id ‖ u32_be(entry index) )

@@ -15,7 +15,7 @@
  */
 import { ProtocolError } from '../errors.js';
 
-/** Message type ids (research notes §3.3). Types >= 0xFC00 are custom entries of an SDK. */
+/** Message type ids (docs/protocol.md §3.3). Types >= 0xFC00 are custom entries of an SDK. */
 export const MessageType = {
   Start: 0x0000,
   Completion: 0x0001,

@@ -1,5 +1,5 @@
 /**
- * Repairs of the FileDescriptorSets that SDK endpoints announce (research notes §2.2), and the
+ * Repairs of the FileDescriptorSets that SDK endpoints announce (docs/protocol.md §2.2), and the
  * reading of Restate's service/field options in both of their encodings (§2.1).
  */
 import { create, fromBinary, isFieldSet } from '@bufbuild/protobuf';

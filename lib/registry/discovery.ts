@@ -1,6 +1,6 @@
 /**
  * Service discovery: `POST {endpoint}/discover` and the decoding of its
- * `dev.restate.service.discovery.ServiceDiscoveryResponse` (research notes §2).
+ * `dev.restate.service.discovery.ServiceDiscoveryResponse` (docs/protocol.md §2).
  *
  * The response is read straight off the wire: five fields do not justify generated code.
  */

@@ -1,6 +1,6 @@
 /**
  * From a discovered FileDescriptorSet to callable services: repair, registry, registration rules
- * (research notes §2.1), and the ResolvedMethods the ingress and the driver use.
+ * (docs/protocol.md §2.1), and the ResolvedMethods the ingress and the driver use.
  */
 import { clone, create, createFileRegistry, toBinary, ScalarType, type DescField, type DescMessage, type FileRegistry } from '@bufbuild/protobuf';
 import {

@@ -1,6 +1,6 @@
 /**
  * What the registry knows about endpoints and services, in the admin API's shapes (0.5 names,
- * research notes §5), and what the ingress and the driver need to route a call.
+ * docs/protocol.md §5), and what the ingress and the driver need to route a call.
  */
 import type { DescField, DescMessage, FileRegistry } from '@bufbuild/protobuf';
 import type { EndpointAddress } from '../endpoint/types.js';

@@ -99,7 +99,8 @@ export class Expr {
     };
   }
 
-  private placeholders(): { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } {
+  /** The names and values used so far (for a Query's key condition and filter). */
+  placeholders(): { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } {
     return {
       ...(Object.keys(this.names).length ? { ExpressionAttributeNames: { ...this.names } } : {}),
       ...(Object.keys(this.values).length ? { ExpressionAttributeValues: { ...this.values } } : {}),

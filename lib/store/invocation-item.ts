@@ -9,6 +9,7 @@
  * result. One item per keyed service instance holds the lock + FIFO inbox (a list whose head is
  * the holder) and the state.
  */
+import { createHash } from 'node:crypto';
 import { TABLE_SCHEMA } from './table.js';
 import type { EntryResult } from '../protocol/messages.js';
 
@@ -144,6 +145,10 @@ export const ATTR = {
   expires: TABLE_SCHEMA.ttlAttribute,
   gsiPk: TABLE_SCHEMA.dueIndex.partitionKey,
   gsiSk: TABLE_SCHEMA.dueIndex.sortKey,
+  listPk: TABLE_SCHEMA.listIndex.partitionKey,
+  listSk: TABLE_SCHEMA.listIndex.sortKey,
+  /** A short hash of the instance key, projected into the list index (keys may be 64 KB). */
+  keyHash: 'lk',
   /** A random token per write that creates or takes, to recognise our own write when its answer was lost. */
   token: 'tok',
 } as const;
@@ -253,10 +258,39 @@ export function instanceFromItem(item: Record<string, unknown> | undefined): Ser
  */
 export const DUE_INDEX_SHARDS = 16;
 
-export function dueIndexPk(id: string): string {
+/** The shard (0..DUE_INDEX_SHARDS-1) of an invocation id, for both sharded indexes. */
+export function shardOf(id: string): number {
   let h = 0;
   for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
-  return `due#${h % DUE_INDEX_SHARDS}`;
+  return h % DUE_INDEX_SHARDS;
+}
+
+export function dueIndexPk(id: string): string {
+  return `due#${shardOf(id)}`;
+}
+
+// The list index ---------------------------------------------------------------------------------
+
+/** Shards of the list index: as many as `due`, for the same reason (accepts spread over partitions). */
+export const LIST_INDEX_SHARDS = DUE_INDEX_SHARDS;
+
+export function listIndexPk(shard: number): string {
+  return `ls#${shard}`;
+}
+
+/** Sorts by creation time, then id: a total order across shards, newest first when read backwards. */
+export function listSortKey(createdAt: number, id: string): string {
+  return `${String(Math.max(0, Math.floor(createdAt))).padStart(15, '0')}#${id}`;
+}
+
+/** 16 base64url characters of SHA-256: what the list index filters a key on (collisions are rechecked on the item). */
+export function keyHash(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 16);
+}
+
+/** The attributes that put a new invocation into the list index; written once, never changed. */
+export function listAttributes(id: string, key: string, createdAt: number): Record<string, unknown> {
+  return { [ATTR.listPk]: listIndexPk(shardOf(id)), [ATTR.listSk]: listSortKey(createdAt, id), [ATTR.keyHash]: keyHash(key) };
 }
 
 /**
@@ -306,6 +340,7 @@ export function newInvocationItem(
     epoch: at.epoch,
     leaseUntil: at.leaseUntil,
     ...dueAttributes(inv.id, at.dueAt),
+    ...listAttributes(inv.id, inv.key, now),
     journal: [] as StoredEntry[],
     c: {},
     a: {},

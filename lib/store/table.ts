@@ -18,6 +18,14 @@ export const TABLE_SCHEMA = {
   dueIndex: { name: 'due', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   /** Sparse GSI over unfinished invocations with journaled progress, by the deployment they are pinned to. */
   pinnedIndex: { name: 'pinned', partitionKey: 'pinnedTo', sortKey: 'pk' },
+  /**
+   * Every invocation, newest first, for the admin listing (docs/operations.md has the costs).
+   * Written once, at accept: its keys and projected attributes never change afterwards, so no
+   * transition pays an index write. Sharded like `due`, so no partition takes every accept.
+   * Projects only what the listing filters on (service, method, key hash); the page itself is
+   * read from the table.
+   */
+  listIndex: { name: 'list', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', include: ['service', 'method', 'lk'] },
   /** Seconds since the epoch. DynamoDB deletes lazily: readers check it themselves. */
   ttlAttribute: 'expiresAt',
 } as const;
@@ -68,7 +76,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   } catch (err) {
     if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
   }
-  const { partitionKey, sortKey, dueIndex, pinnedIndex, ttlAttribute } = TABLE_SCHEMA;
+  const { partitionKey, sortKey, dueIndex, pinnedIndex, listIndex, ttlAttribute } = TABLE_SCHEMA;
   try {
     await client.send(
       new CreateTableCommand({
@@ -80,6 +88,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: dueIndex.partitionKey, AttributeType: 'S' },
           { AttributeName: dueIndex.sortKey, AttributeType: 'S' },
           { AttributeName: pinnedIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: listIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: listIndex.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: partitionKey, KeyType: 'HASH' },
@@ -101,6 +111,14 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
               { AttributeName: pinnedIndex.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+          {
+            IndexName: listIndex.name,
+            KeySchema: [
+              { AttributeName: listIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: listIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...listIndex.include] },
           },
         ],
       }),

@@ -67,6 +67,26 @@ describe('Restless table', () => {
     });
   });
 
+  it('has the `list` GSI over gsi2pk/gsi2sk projecting only service, method and the key hash', () => {
+    const { listIndex } = TABLE_SCHEMA;
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: listIndex.partitionKey, AttributeType: 'S' },
+        { AttributeName: listIndex.sortKey, AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: listIndex.name,
+          KeySchema: [
+            { AttributeName: listIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: listIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['service', 'method', 'lk'] },
+        },
+      ]),
+    });
+  });
+
   it('enables TTL on expiresAt', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },

@@ -1,7 +1,7 @@
 /**
  * `npm start` end to end: one real runner (bin/local.ts as a child process, DynamoDB Local, the
  * example endpoint) called with curl and fetch as a user would — the seed's curl, protobuf bodies,
- * keyed state, every ingress error row of notes §6.7, the admin API (§5) and invocation output.
+ * keyed state, every ingress error row of docs/protocol.md §6.7, the admin API (§5) and invocation output.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -175,7 +175,7 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
     });
   });
 
-  describe('ingress errors (notes §6.7)', () => {
+  describe('ingress errors (docs/protocol.md §6.7)', () => {
     const json = (body: unknown): RequestInit => ({ method: 'POST', headers: JSON_CT, body: JSON.stringify(body) });
 
     it.each([
@@ -303,7 +303,7 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
     });
   });
 
-  describe('admin API (notes §5)', () => {
+  describe('admin API (docs/protocol.md §5)', () => {
     it('answers 200 on /health', async () => {
       // Act
       const res = await fetch(`${runner.adminUrl}/health`);

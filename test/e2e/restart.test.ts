@@ -110,7 +110,7 @@ describe('npm start across a restart with the same --data-dir', () => {
     // Assess
     expect(second.output()).not.toMatch(/could not start|registering .* failed/);
     expect(counter.status).toBe(200);
-    // Registering the same endpoint again bumps the revision (notes §5).
+    // Registering the same endpoint again bumps the revision (docs/protocol.md §5).
     expect(counter.json).toMatchObject({ name: 'counter', instance_type: 'Keyed', revision: 2, public: true });
     const list = (endpoints.json as { endpoints: { uri: string; services: { name: string }[] }[] }).endpoints;
     expect(list.map((e) => e.uri).sort()).toEqual([`http://127.0.0.1:${ports.example}`, `http://localhost:${echoPort}`].sort());

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../../lib/errors.js';
 import { decodeAwakeableId, encodeAwakeableId } from '../../lib/protocol/awakeable-id.js';
 
 const ID = new TextEncoder().encode('0123456789abcdef01234567');
-/** The verified example of the notes (§3.7): SDK 0.8.1 gave this id for entry 1 of invocation ID. */
+/** The verified example of docs/protocol.md (§3.7): SDK 0.8.1 gave this id for entry 1 of invocation ID. */
 const EXAMPLE = 'prom_1MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3AAAAAQ';
 
 describe('encodeAwakeableId', () => {

@@ -27,7 +27,7 @@ const { failureResult, valueResult, emptyResult } = build;
 
 /**
  * One row per builder: the message, and the exact frame it must encode to (header | body).
- * Bodies are written out field by field (tag, length, bytes) from the field table in the notes.
+ * Bodies are written out field by field (tag, length, bytes) from the field numbers in proto/dev/restate/service/protocol.proto.
  */
 const TRANSCRIPT: { $case: string; msg: ProtocolMessage; frame: string }[] = [
   {

@@ -1,7 +1,7 @@
 /**
  * Our codec against the real SDK 0.8.1, in process: frames built here go into the endpoint's
  * `lambdaHandler()`, and its answer must decode to exactly the expected frames (request/response
- * mode, research notes §3.4).
+ * mode, docs/protocol.md §3.4).
  */
 import * as restate from '@restatedev/restate-sdk';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -58,7 +58,7 @@ describe('SDK 0.8.1 interop', () => {
     vi.restoreAllMocks();
   });
 
-  describe('worked example (notes §3.8)', () => {
+  describe('worked example (docs/protocol.md §3.8)', () => {
     const request = [
       '0000 0001 00000023', // StartMessage, PV = 1, 35 bytes
       `0a18 ${Buffer.from(INVOCATION_ID).toString('hex')} 1205 696e765f78 1801`,
@@ -198,7 +198,7 @@ describe('SDK 0.8.1 interop', () => {
 
     it('refuses a StartMessage with another protocol version (Lambda: 500 with a JSON message)', async () => {
       // Prepare: PV = 0, as runtimes up to 0.7 sent. (The SDK's HTTP/2 server answers 200 with
-      // an empty body instead, notes §1; behind lambdaHandler() it is a 500.)
+      // an empty body instead, docs/protocol.md §1; behind lambdaHandler() it is a 500.)
       const body = encodeMessages([build.start({ id: INVOCATION_ID, knownEntries: 1, protocolVersion: 0 }), build.pollInput(rpcRequest({ name: 'x' }))]);
 
       // Act

@@ -297,6 +297,55 @@ describe('admin API', () => {
     });
   });
 
+  describe('invocation listing and the console', () => {
+    it('parses the listing query and hands it over (status lists split, limit a number)', async () => {
+      const list = vi.fn(async () => ({ invocations: [], next_cursor: 'c2' }));
+      const h = createAdminHandler({ registry, invocations: { status: vi.fn(), kill: vi.fn(), list } });
+
+      const res = await h(request('GET', '/invocations?status=invoked,suspended&status=delayed&service=svc&key=k%201&limit=20&cursor=c1'));
+
+      expect(res.status).toBe(200);
+      expect(json(res)).toEqual({ invocations: [], next_cursor: 'c2' });
+      expect(list).toHaveBeenCalledWith({ status: ['invoked', 'suspended', 'delayed'], service: 'svc', method: undefined, key: 'k 1', limit: 20, cursor: 'c1' });
+    });
+
+    it.each([
+      { case: 'an unknown parameter (a typo must not list everything)', path: '/invocations?servce=svc', status: 400 },
+      { case: 'a limit that is not a whole number', path: '/invocations?limit=ten', status: 400 },
+    ])('refuses $case', async ({ path, status }) => {
+      const h = createAdminHandler({ registry, invocations: { status: vi.fn(), kill: vi.fn(), list: vi.fn() } });
+
+      expect((await h(request('GET', path))).status).toBe(status);
+    });
+
+    it('answers 501 for listing and key inspection without them', async () => {
+      const h = createAdminHandler({ registry, invocations: { status: vi.fn(), kill: vi.fn() } });
+
+      expect((await h(request('GET', '/invocations'))).status).toBe(501);
+    });
+
+    it.each([
+      { case: 'the page', path: '/ui', type: 'text/html; charset=utf-8', contains: '<script src="ui/console.js">' },
+      { case: 'the script', path: '/ui/console.js', type: 'text/javascript; charset=utf-8', contains: "api('GET', 'invocations?'" },
+      { case: 'the style', path: '/ui/console.css', type: 'text/css; charset=utf-8', contains: 'ol.timeline' },
+    ])('serves $case of the console with a same-origin CSP', async ({ path, type, contains }) => {
+      const res = await handler(request('GET', path));
+
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe(type);
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(Buffer.from(res.body).toString('utf8')).toContain(contains);
+    });
+
+    it('redirects /ui/ to /ui (the page uses relative URLs) and has nothing else under /ui', async () => {
+      const slash = await handler(request('GET', '/ui/'));
+      const other = await handler(request('GET', '/ui/secrets.txt'));
+
+      expect([slash.status, slash.headers.location]).toEqual([308, '../ui']);
+      expect(other.status).toBe(404);
+    });
+  });
+
   describe('routing', () => {
     it('answers /health and /openapi', async () => {
       const health = await handler(request('GET', '/health'));

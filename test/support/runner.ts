@@ -180,6 +180,12 @@ function lastChars(text: string, chars: number): string {
   return text.length <= chars ? text : `…${text.slice(-chars)}`;
 }
 
+/** Launches `bin/local.ts` without waiting for anything (start-up races); `kill` ends its process group. */
+export function launchRunner(args: string[]): { output(): string; exited: Promise<RunnerExit>; kill(): void } {
+  const { child, output, exited } = spawnLocal(args);
+  return { output, exited, kill: () => killGroup(child) };
+}
+
 /** Starts `bin/local.ts` with the given ports and data folder and waits for its ready line. */
 export async function startRunner(opts: {
   ports: RunnerPorts;
