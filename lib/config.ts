@@ -24,10 +24,14 @@ export interface RuntimeConfig {
   idempotencyMaxRetentionSec: number;
   /** Origins allowed by CORS for browser (gRPC-web / Connect) callers; `*` for any. */
   corsAllowedOrigins: string[];
-  /** EventBridge Scheduler group, role and the timer function's ARN (AWS only). */
+  /** AWS only: the timer queue the timer function consumes (kicks, wake-ups within 15 min). */
+  timerQueueUrl?: string;
+  timerQueueArn?: string;
+  /** AWS only: where undeliverable timer events end (Scheduler's dead-letter target). */
+  deadLetterQueueArn?: string;
+  /** AWS only: EventBridge Scheduler group and the role its schedules send to the queue with. */
   schedulerGroup?: string;
   schedulerRoleArn?: string;
-  timerFunctionArn?: string;
 }
 
 /** Environment variable names, shared with the CDK construct. */
@@ -43,9 +47,11 @@ export const ENV = {
   idempotencyDefaultRetentionSec: 'RESTLESS_IDEMPOTENCY_DEFAULT_RETENTION_SEC',
   idempotencyMaxRetentionSec: 'RESTLESS_IDEMPOTENCY_MAX_RETENTION_SEC',
   corsAllowedOrigins: 'RESTLESS_CORS_ALLOWED_ORIGINS',
+  timerQueueUrl: 'RESTLESS_TIMER_QUEUE_URL',
+  timerQueueArn: 'RESTLESS_TIMER_QUEUE_ARN',
+  deadLetterQueueArn: 'RESTLESS_DEAD_LETTER_QUEUE_ARN',
   schedulerGroup: 'RESTLESS_SCHEDULER_GROUP',
   schedulerRoleArn: 'RESTLESS_SCHEDULER_ROLE_ARN',
-  timerFunctionArn: 'RESTLESS_TIMER_FUNCTION_ARN',
 } as const;
 
 export const DEFAULTS = {
@@ -83,8 +89,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     idempotencyDefaultRetentionSec: num(env, ENV.idempotencyDefaultRetentionSec, DEFAULTS.idempotencyDefaultRetentionSec),
     idempotencyMaxRetentionSec: num(env, ENV.idempotencyMaxRetentionSec, DEFAULTS.idempotencyMaxRetentionSec),
     corsAllowedOrigins: (env[ENV.corsAllowedOrigins] ?? DEFAULTS.corsAllowedOrigins.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
+    timerQueueUrl: env[ENV.timerQueueUrl],
+    timerQueueArn: env[ENV.timerQueueArn],
+    deadLetterQueueArn: env[ENV.deadLetterQueueArn],
     schedulerGroup: env[ENV.schedulerGroup],
     schedulerRoleArn: env[ENV.schedulerRoleArn],
-    timerFunctionArn: env[ENV.timerFunctionArn],
   };
 }
