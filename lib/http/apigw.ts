@@ -23,6 +23,7 @@ export function requestFromEvent(event: ApiGatewayEvent, signal?: AbortSignal): 
     headers,
     body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
     signal,
+    receivedAtMs: event.requestContext?.timeEpoch,
   };
 }
 

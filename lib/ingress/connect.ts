@@ -99,7 +99,7 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
       if (segments.length !== 2 || !segments[0] || !segments[1]) throw new InvalidArgumentError(`the path must be /{service}/{method}, got '${req.path}'`);
       const [serviceName, methodName] = segments.map(decodeURIComponent) as [string, string];
       const body = req.method === 'GET' ? new Uint8Array(0) : req.body;
-      const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal }, headers);
+      const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
       if (done.result.kind === 'failure') return connectError(failureError(done.result), headers);
       return {
         status: 200,
