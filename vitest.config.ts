@@ -1,13 +1,33 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects. `unit`: pure code and in-process fakes — no DynamoDB Local, no child processes, no
+ * CDK synth; seconds (`npm run test:unit`). `integration`: everything else, against DynamoDB Local
+ * (started once for the run), real SDK endpoints, runners and the synthesized stack.
+ */
+const UNIT = [
+  'test/protocol/**/*.test.ts',
+  'test/driver/plan.test.ts',
+  'test/grpc/framing.test.ts',
+  'test/registry/schema.test.ts',
+  'test/registry/discovery.test.ts',
+  'test/timers/aws-kicker.test.ts',
+  'test/chaos/invariants.test.ts',
+];
+
+const shared = {
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  pool: 'forks' as const,
+  silent: 'passed-only' as const,
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', RESTLESS_LOG_LEVEL: 'warn' },
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-    silent: 'passed-only',
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', RESTLESS_LOG_LEVEL: 'warn' },
+    projects: [
+      { test: { ...shared, name: 'unit', include: UNIT } },
+      { test: { ...shared, name: 'integration', include: ['test/**/*.test.ts'], exclude: UNIT, globalSetup: ['test/support/global-setup.ts'] } },
+    ],
   },
 });

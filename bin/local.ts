@@ -4,8 +4,10 @@
  * With --dynamo-endpoint and ports 0, several runners share one table (the chaos suite does).
  */
 import { parseArgs } from 'node:util';
+import { ENV } from '../lib/config.js';
 import { JavaMissingError } from '../lib/local/dynamodb-local.js';
 import { startLocal } from '../lib/local/runner.js';
+import { serverTimeoutsFrom, type ServerTimeouts } from '../lib/local/server-timeouts.js';
 
 const HELP = `Usage: npm start -- [options]
   --ingress-port <n>   ingress port: Connect and gRPC-web over HTTP/1.1, native gRPC + reflection over h2c (default 8080, env RESTLESS_INGRESS_PORT; 0 = any free port)
@@ -20,6 +22,19 @@ const HELP = `Usage: npm start -- [options]
   --no-example         do not start the example endpoint
   --register <uri>     register this endpoint at start-up (repeatable)
   --host <ip>          interface to listen on                     (default 127.0.0.1)
+
+Slow and idle clients (both ports; milliseconds):
+  --headers-timeout-ms <n>     request headers must arrive within this  (default 20000, env RESTLESS_HEADERS_TIMEOUT_MS)
+  --request-timeout-ms <n>     the whole request must arrive within this (default 60000, env RESTLESS_REQUEST_TIMEOUT_MS)
+  --keep-alive-timeout-ms <n>  idle HTTP/1.1 keep-alive connections closed after this (default 65000, env RESTLESS_KEEP_ALIVE_TIMEOUT_MS)
+  --h2-idle-timeout-ms <n>     HTTP/2 sessions without open streams closed after this (default 65000, env RESTLESS_H2_IDLE_TIMEOUT_MS)
+
+Endpoint registration:
+  --discovery-timeout-ms <n>   discovery of a new endpoint gives up after this (default 10000, env RESTLESS_DISCOVERY_TIMEOUT_MS)
+  --allow-link-local-endpoints allow endpoints at link-local / instance-metadata addresses (169.254.0.0/16, fe80::/10,
+                               fd00:ec2::254); refused by default (env RESTLESS_ALLOW_LINK_LOCAL_ENDPOINTS=true)
+
+Request bodies are limited to 1 MiB on the ingress (also after decompression) and 64 KiB on the admin API.
 Configuration of the runtime (retries, timeouts, idempotency) comes from the RESTLESS_* variables; see README.
 Fault injection (tests only): RESTLESS_FAULTS='{"seed":7,"forMs":5000,"dynamo":{"failBefore":0.02},"timers":{"drop":0.1},"kicks":{"delay":0.1}}'
 (fields: lib/local/faults.ts); SIGUSR2 switches the faults off.`;
@@ -37,6 +52,12 @@ const { values } = parseArgs({
     'no-example': { type: 'boolean' },
     register: { type: 'string', multiple: true },
     host: { type: 'string' },
+    'headers-timeout-ms': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
+    'keep-alive-timeout-ms': { type: 'string' },
+    'h2-idle-timeout-ms': { type: 'string' },
+    'discovery-timeout-ms': { type: 'string' },
+    'allow-link-local-endpoints': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -67,8 +88,34 @@ function port(flag: string | undefined, env: string | undefined, fallback: numbe
   return n;
 }
 
+function timeouts(): ServerTimeouts {
+  try {
+    return serverTimeoutsFrom({
+      headersMs: values['headers-timeout-ms'],
+      requestMs: values['request-timeout-ms'],
+      keepAliveMs: values['keep-alive-timeout-ms'],
+      h2IdleMs: values['h2-idle-timeout-ms'],
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+}
+
+// The handlers read their configuration from the environment, as on Lambda: flags become variables.
+if (values['discovery-timeout-ms'] !== undefined) {
+  const n = Number(values['discovery-timeout-ms']);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`invalid --discovery-timeout-ms '${values['discovery-timeout-ms']}'\n\n${HELP}`);
+    process.exit(2);
+  }
+  process.env[ENV.discoveryTimeoutMs] = String(n);
+}
+if (values['allow-link-local-endpoints']) process.env[ENV.allowLinkLocalEndpoints] = 'true';
+
 try {
   const runner = await startLocal({
+    timeouts: timeouts(),
     ingressPort: port(values['ingress-port'], process.env.RESTLESS_INGRESS_PORT, 8080),
     adminPort: port(values['admin-port'], process.env.RESTLESS_ADMIN_PORT, 9070),
     dataDir: values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless',

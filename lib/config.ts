@@ -29,6 +29,10 @@ export interface RuntimeConfig {
   timerQueueArn?: string;
   /** AWS only: where undeliverable timer events end (Scheduler's dead-letter target). */
   deadLetterQueueArn?: string;
+  /** Discovery of a registered endpoint (all its attempts) gives up after this. */
+  discoveryTimeoutMs: number;
+  /** Endpoints at link-local / instance-metadata addresses (169.254.0.0/16, fe80::/10) are refused unless this is set. */
+  allowLinkLocalEndpoints: boolean;
   /** AWS only: EventBridge Scheduler group and the role its schedules send to the queue with. */
   schedulerGroup?: string;
   schedulerRoleArn?: string;
@@ -50,6 +54,8 @@ export const ENV = {
   timerQueueUrl: 'RESTLESS_TIMER_QUEUE_URL',
   timerQueueArn: 'RESTLESS_TIMER_QUEUE_ARN',
   deadLetterQueueArn: 'RESTLESS_DEAD_LETTER_QUEUE_ARN',
+  discoveryTimeoutMs: 'RESTLESS_DISCOVERY_TIMEOUT_MS',
+  allowLinkLocalEndpoints: 'RESTLESS_ALLOW_LINK_LOCAL_ENDPOINTS',
   schedulerGroup: 'RESTLESS_SCHEDULER_GROUP',
   schedulerRoleArn: 'RESTLESS_SCHEDULER_ROLE_ARN',
 } as const;
@@ -63,6 +69,8 @@ export const DEFAULTS = {
   idempotencyDefaultRetentionSec: 1800,
   idempotencyMaxRetentionSec: 30 * 24 * 3600,
   corsAllowedOrigins: ['*'],
+  discoveryTimeoutMs: 10_000,
+  allowLinkLocalEndpoints: false,
 } as const satisfies Omit<RuntimeConfig, 'retry' | 'corsAllowedOrigins'> & { retry: RetryPolicy; corsAllowedOrigins: readonly string[] };
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -71,6 +79,14 @@ function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got '${raw}'`);
   return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, got '${env[name]}'`);
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -88,6 +104,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     ingressDeadlineMs: num(env, ENV.ingressDeadlineMs, DEFAULTS.ingressDeadlineMs),
     idempotencyDefaultRetentionSec: num(env, ENV.idempotencyDefaultRetentionSec, DEFAULTS.idempotencyDefaultRetentionSec),
     idempotencyMaxRetentionSec: num(env, ENV.idempotencyMaxRetentionSec, DEFAULTS.idempotencyMaxRetentionSec),
+    discoveryTimeoutMs: num(env, ENV.discoveryTimeoutMs, DEFAULTS.discoveryTimeoutMs),
+    allowLinkLocalEndpoints: bool(env, ENV.allowLinkLocalEndpoints, DEFAULTS.allowLinkLocalEndpoints),
     corsAllowedOrigins: (env[ENV.corsAllowedOrigins] ?? DEFAULTS.corsAllowedOrigins.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
     timerQueueUrl: env[ENV.timerQueueUrl],
     timerQueueArn: env[ENV.timerQueueArn],

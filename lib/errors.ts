@@ -99,6 +99,8 @@ export interface ErrorOptions {
   httpStatus?: number;
   /** Admin API `restate_code`, e.g. `META0004`. */
   restateCode?: string;
+  /** Response headers the answer must carry (e.g. `allow` with a 405). */
+  headers?: Record<string, string>;
 }
 
 /** Base class of every error the runtime turns into a response. */
@@ -106,6 +108,7 @@ export class RestlessError extends Error {
   readonly code: Code;
   readonly httpStatus: number;
   readonly restateCode: string | undefined;
+  readonly headers: Record<string, string>;
 
   constructor(code: Code, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -113,6 +116,7 @@ export class RestlessError extends Error {
     this.code = code;
     this.httpStatus = options.httpStatus ?? httpStatusFor(code);
     this.restateCode = options.restateCode;
+    this.headers = options.headers ?? {};
   }
 }
 
@@ -151,6 +155,45 @@ export class ProtocolError extends RestlessError {
 export class FencedError extends RestlessError {
   constructor(message: string, options: ErrorOptions = {}) {
     super(Code.Aborted, message, options);
+  }
+}
+
+/** A body over a size limit: 413 on Connect and the admin API, RESOURCE_EXHAUSTED on gRPC. */
+export class PayloadTooLargeError extends RestlessError {
+  readonly limit: number;
+
+  /** `what` names the thing measured, e.g. "the request body" or "the decompressed message". */
+  constructor(what: string, limit: number, options: ErrorOptions = {}) {
+    super(Code.ResourceExhausted, `${what} is larger than the limit of ${limit} bytes`, { httpStatus: 413, ...options });
+    this.limit = limit;
+  }
+}
+
+/**
+ * A request compressed with an encoding the server does not speak. The Connect and gRPC specs
+ * answer UNIMPLEMENTED and list the accepted encodings (`accept-encoding` on Connect,
+ * `grpc-accept-encoding` on gRPC); each protocol adds its own header from `accepted`.
+ */
+export class UnsupportedEncodingError extends RestlessError {
+  readonly accepted: readonly string[];
+
+  constructor(encoding: string, accepted: readonly string[], options: ErrorOptions = {}) {
+    super(Code.Unimplemented, `unknown compression '${encoding}': supported encodings are ${accepted.join(', ')}`, options);
+    this.accepted = accepted;
+  }
+}
+
+/** A method the route does not offer: 405 with `Allow`. */
+export class MethodNotAllowedError extends RestlessError {
+  constructor(message: string, allow: readonly string[], options: ErrorOptions = {}) {
+    super(Code.Unimplemented, message, { httpStatus: 405, ...options, headers: { allow: allow.join(', '), ...options.headers } });
+  }
+}
+
+/** A content type (or charset) the route cannot read: 415. */
+export class UnsupportedMediaTypeError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.InvalidArgument, message, { httpStatus: 415, ...options });
   }
 }
 

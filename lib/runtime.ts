@@ -83,7 +83,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const store = new InvocationStore(tables, now);
   const lambda = opts.lambda ?? new LambdaClient({});
   const registryStore = new RegistryStore(tables);
-  const registry = new Registry({ store: registryStore, transportDeps: { lambda } });
+  // Endpoints may not live at link-local / instance-metadata addresses (unless configured so).
+  const addressPolicy = { allowLinkLocal: config.allowLinkLocalEndpoints };
+  const registry = new Registry({ store: registryStore, transportDeps: { lambda, addressPolicy }, discovery: { timeoutMs: config.discoveryTimeoutMs } });
   const registryResolver = new RegistryResolver(registryStore);
   const resolver = opts.resolver ?? registryResolver;
   const hub = new CompletionHub();
@@ -93,7 +95,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     ((endpoint: EndpointRecord): EndpointTransport => {
       const cacheKey = `${endpoint.id}@${endpoint.createdAt}`;
       let t = transports.get(cacheKey);
-      if (!t) transports.set(cacheKey, (t = createTransport(endpoint.address, { lambda })));
+      if (!t) transports.set(cacheKey, (t = createTransport(endpoint.address, { lambda, addressPolicy })));
       return t;
     });
   // The kicker delivers into the timer core, which needs the driver, which needs the kicker.

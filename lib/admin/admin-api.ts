@@ -5,6 +5,7 @@
  * and 5xx details go to the log only.
  */
 import { Code, InvalidArgumentError, NotFoundError, RestlessError } from '../errors.js';
+import { checkBodySize, checkNameLength, MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import { emptyResponse, jsonResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import { DeploymentInUseError } from '../registry/deployments.js';
 import type { RegisterEndpointRequest } from '../registry/registration.js';
@@ -45,6 +46,9 @@ interface Route {
 }
 
 const PROTOBUF = 'application/x-protobuf';
+
+/** How error messages name the path parameters. */
+const PARAM_LABELS: Record<string, string> = { name: 'service name', method: 'method name', id: 'id' };
 
 export function createAdminHandler(deps: AdminDeps): HttpHandler {
   const { registry, invocations, pinned } = deps;
@@ -153,10 +157,14 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
 
   return async (req) => {
     try {
+      // The local server stops reading at the limit; API Gateway hands over whole bodies.
+      checkBodySize(req.body.length, MAX_ADMIN_BODY_BYTES);
       const segments = pathSegments(req.path);
       for (const route of routes) {
         const params = match(route.pattern, segments);
         if (params === undefined) continue;
+        // Names become DynamoDB keys; one too long to exist is the client's mistake, not a 500.
+        for (const [name, value] of Object.entries(params)) checkNameLength(PARAM_LABELS[name] ?? name, value);
         const handler = route.methods[req.method.toUpperCase()];
         if (handler === undefined) {
           const allow = Object.keys(route.methods).join(', ');
@@ -171,15 +179,19 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
   };
 }
 
+/** The admin API's error shape, `{"message", "restate_code"}` (also used by the local front's refusals). */
+export function adminErrorResponse(err: RestlessError): HttpResponse {
+  const extra = err instanceof DeploymentInUseError ? { pinned_invocations: err.pinned } : {};
+  return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null, ...extra }, err.headers);
+}
+
 function errorResponse(err: unknown, req: HttpRequest, logError: (message: string, err: unknown) => void): HttpResponse {
-  if (err instanceof RestlessError && err.httpStatus < 500) {
-    const extra = err instanceof DeploymentInUseError ? { pinned_invocations: err.pinned } : {};
-    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null, ...extra });
-  }
+  // 4xx and 501 `unimplemented` are answers, not failures: not logged.
+  if (err instanceof RestlessError && (err.httpStatus < 500 || err.code === Code.Unimplemented)) return adminErrorResponse(err);
   logError(`admin ${req.method} ${req.path} failed`, err);
-  if (err instanceof RestlessError && (err.code === Code.Unavailable || err.code === Code.Unimplemented)) {
+  if (err instanceof RestlessError && err.code === Code.Unavailable) {
     // Our own words, no internals: safe and useful to show.
-    return jsonResponse(err.httpStatus, { message: err.message, restate_code: err.restateCode ?? null });
+    return adminErrorResponse(err);
   }
   return jsonResponse(500, { message: 'Internal error', restate_code: null });
 }

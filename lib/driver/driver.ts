@@ -40,22 +40,12 @@ import { buildRequestBody, parseResponseBody } from './wire.js';
 import { childInvocationId, newInvocationFor } from './enqueue.js';
 import { CANCELED, cancelCompletions, entriesThatFit, misdirectedAwakeables, pendingCallIndexes, planEntries, planSuspension, replayCompletions, type PlannedEffect } from './plan.js';
 import { Flags, MessageType } from '../protocol/framing.js';
+import type { CompletionListener, Kicker } from './ports.js';
 
 const decoder = new TextDecoder();
 const tracer = trace.getTracer('restless');
 
-/** Something that can wake an invocation later: in process locally, a timer Lambda on AWS. Only ever a shortcut: the due index is the truth. */
-export interface Kicker {
-  /** Drive `id` again as soon as possible. */
-  kick(id: string): Promise<void>;
-  /** Drive `id` again at `atMs` (retry backoff, sleeps). Idempotent per (id, epoch, kind). */
-  schedule(id: string, atMs: number, reason: { epoch: number; kind: 'retry' | 'sleep' | 'deadline' }): Promise<void>;
-}
-
-/** Lets waiting callers (the ingress) hear about a finished invocation without polling. */
-export interface CompletionListener {
-  completed(id: string, result: InvocationResult): void;
-}
+export type { CompletionListener, Kicker } from './ports.js';
 
 export interface DriverDeps {
   store: InvocationStore;
@@ -373,6 +363,13 @@ export class Driver {
       while (this.now() < wake) {
         if (opts.handoff?.aborted) return { kind: 'done', outcome: await this.parkUntil(next, wake, log) };
         await this.sleep(wake - this.now() + 1, opts.handoff).catch(() => undefined);
+      }
+      // A kill (or a takeover) may have landed while it slept: look before calling the endpoint
+      // again, so a killed invocation's handler does not run on. (Without a wait, the write just
+      // made is that check.)
+      const current = await this.deps.store.get(rec.id);
+      if (current?.epoch !== rec.epoch || current.status !== InvocationStatus.Invoked) {
+        throw new FencedError(`invocation ${rec.id} moved on while its attempt waited (${current?.status ?? 'gone'})`);
       }
       return { kind: 'continue', rec: next };
     }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import { InvocationExistsError, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
-import type { Kicker } from './driver.js';
+import type { Kicker } from './ports.js';
 import { instanceKind } from './kinds.js';
 import { checkInputSize } from './limits.js';
 

@@ -3,6 +3,7 @@
  * event layout; the Lambda entries and the local runner both go through it.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { isUtf8 } from 'node:buffer';
 import type { HttpRequest, HttpResponse } from './types.js';
 
 export type ApiGatewayEvent = APIGatewayProxyEventV2;
@@ -45,7 +46,7 @@ const TEXT_TYPES = /^(application\/(json|x-www-form-urlencoded|grpc-web-text)|te
  * bodies as text and anything else base64 with `isBase64Encoded`.
  */
 export function eventFromRequest(input: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Uint8Array; sourceIp?: string }): ApiGatewayEvent {
-  const url = new URL(input.url, 'http://localhost');
+  const url = splitTarget(input.url);
   const headers: Record<string, string> = {};
   let cookies: string[] | undefined;
   for (const [rawName, value] of Object.entries(input.headers)) {
@@ -59,22 +60,24 @@ export function eventFromRequest(input: { method: string; url: string; headers: 
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   const contentType = headers['content-type'] ?? '';
-  const isText = input.body.length === 0 || TEXT_TYPES.test(contentType);
+  const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  // A compressed body, or bytes that are not UTF-8, would not survive as text: base64 instead.
+  const isText = input.body.length === 0 || (TEXT_TYPES.test(contentType) && encoding === 'identity' && isUtf8(input.body));
   const now = new Date();
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath: url.path,
+    rawQueryString: url.query,
     cookies,
     headers,
-    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    queryStringParameters: url.query ? Object.fromEntries(new URLSearchParams(url.query)) : undefined,
     requestContext: {
       accountId: 'local',
       apiId: 'local',
-      domainName: url.host,
+      domainName: headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method: input.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: input.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: { method: input.method, path: url.path, protocol: 'HTTP/1.1', sourceIp: input.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
       requestId: `local-${now.getTime()}-${Math.random().toString(36).slice(2, 10)}`,
       routeKey: '$default',
       stage: '$default',
@@ -84,6 +87,18 @@ export function eventFromRequest(input: { method: string; url: string; headers: 
     body: input.body.length === 0 ? undefined : isText ? Buffer.from(input.body).toString('utf8') : Buffer.from(input.body).toString('base64'),
     isBase64Encoded: !isText,
   };
+}
+
+/**
+ * Path and query of a request target, as sent: `//a/b` stays a path (the URL parser would read a
+ * host), an absolute-form target (`http://h/p`) gives its path, and nothing here ever throws.
+ */
+function splitTarget(target: string): { path: string; query: string } {
+  let t = target;
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(t);
+  if (absolute) t = t.slice(absolute[0].length) || '/';
+  const q = t.indexOf('?');
+  return q < 0 ? { path: t, query: '' } : { path: t.slice(0, q), query: t.slice(q + 1) };
 }
 
 /** Reads a Lambda result back into status, headers and body bytes (payload 2.0 inference rules). */

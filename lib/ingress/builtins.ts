@@ -12,7 +12,9 @@ import {
   ResolveAwakeableRequestSchema,
 } from '../../gen/dev/restate/services_pb.js';
 import { instanceKeyOf, newInvocationFor, startInvocation } from '../driver/enqueue.js';
+import { MAX_INPUT_BYTES } from '../driver/limits.js';
 import { InvalidArgumentError, NotFoundError, RestlessError, Code } from '../errors.js';
+import { checkBodySize } from '../http/limits.js';
 import { invocationIdFromBytes, isInvocationId, newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import { decodeAwakeableId } from '../protocol/awakeable-id.js';
@@ -21,6 +23,7 @@ import type { Completion } from '../store/invocation-store.js';
 import type { CallDeps } from './call.js';
 import { resolveTarget } from './connect.js';
 import { idempotentOptions, type IdempotencyRequest } from './idempotency.js';
+import { checkRouterRequest } from './router-request.js';
 
 const WKT = new Map([file_google_protobuf_empty, file_google_protobuf_struct].map((f) => [f.proto.name, f]));
 const registry = createFileRegistry(file_dev_restate_services.proto, (name) => WKT.get(name));
@@ -98,6 +101,7 @@ async function invoke(deps: CallDeps, input: Uint8Array, idem: IdempotencyReques
       throw new InvalidArgumentError(`the argument is not a valid ${method.input.typeName}: ${(err as Error).message}`);
     }
   }
+  checkRouterRequest(service, method, fromBinary(method.input, argument));
   const key = instanceKeyOf(service, method, argument, '');
   const idemOptions = idem ? idempotentOptions(service, method, { bytes: argument, key }, idem) : undefined;
   const id = idemOptions?.id ?? newInvocationId();
@@ -133,6 +137,8 @@ async function completeAwakeable(deps: CallDeps, method: string, input: Uint8Arr
   } else {
     throw new NotFoundError(`Service method 'dev.restate.Awakeables/${method}' not found.`);
   }
+  // The completion is kept in the waiting invocation's item, like its input.
+  checkBodySize(completion.kind === 'value' ? completion.value.length : Buffer.byteLength(completion.message), MAX_INPUT_BYTES, `the awakeable ${completion.kind === 'value' ? 'result' : 'reason'}`);
   const parts = decodeAwakeableId(awakeableId);
   const target = invocationIdFromBytes(parts.invocationIdBytes);
   if (!isInvocationId(target)) throw new NotFoundError(`awakeable ${awakeableId.slice(0, 80)} not found`);

@@ -1,15 +1,32 @@
 /**
  * The ingress over the neutral HTTP shape: Connect unary calls (`POST /{service}/{method}` with
- * JSON or binary protobuf, answered in the same content type). Protocol choice and error mapping
- * follow the 0.x ingress (research notes §6.7).
+ * JSON or binary protobuf, optionally gzip or br compressed, answered in the same content type).
+ * Protocol choice and error mapping follow the 0.x ingress (research notes §6.7); every client
+ * mistake is a 4xx that says what is wrong.
  */
 import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
-import { asRestlessError, Code, connectCodeName, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError, toCode } from '../errors.js';
+import {
+  asRestlessError,
+  Code,
+  connectCodeName,
+  InvalidArgumentError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PermissionDeniedError,
+  RestlessError,
+  toCode,
+  UnsupportedEncodingError,
+  UnsupportedMediaTypeError,
+} from '../errors.js';
+import { decompress, encodingOf } from '../http/compression.js';
+import { checkNameLength, MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
 import type { InvocationResult } from '../store/invocation-store.js';
 import { callUnary, type CallDeps } from './call.js';
+import { checkRouterRequest } from './router-request.js';
+import { excerpt, parseTargetPath } from './target-path.js';
 
 export type IngressDeps = CallDeps;
 
@@ -20,18 +37,31 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Connect error body. Errors are always JSON, whatever the request's content type. */
 export function connectError(err: RestlessError, headers: Record<string, string> = {}): HttpResponse {
+  const accept: Record<string, string> = err instanceof UnsupportedEncodingError ? { 'accept-encoding': err.accepted.join(',') } : {};
   return {
     status: err.httpStatus,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...err.headers, ...accept, ...headers },
     body: encoder.encode(JSON.stringify({ code: connectCodeName(err.code), message: err.message })),
   };
 }
 
+/**
+ * The codec of a Connect unary content type; undefined for types we do not speak (a bare 415, as
+ * the 0.x ingress answered). JSON must be UTF-8: another charset is a 415 that says so.
+ */
 export function codecOf(contentType: string | null): Codec | undefined {
-  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (ct === 'application/json' || ct.startsWith('application/json')) return 'json';
+  const [type = '', ...params] = (contentType ?? '').split(';');
+  const ct = type.trim().toLowerCase();
   if (ct === 'application/proto' || ct === 'application/protobuf' || ct === 'application/x-protobuf') return 'proto';
-  return undefined;
+  if (ct !== 'application/json') return undefined;
+  for (const param of params) {
+    const [name = '', value = ''] = param.split('=', 2).map((p) => p.trim().toLowerCase());
+    const charset = value.replace(/^"|"$/g, '');
+    if (name === 'charset' && charset !== 'utf-8' && charset !== 'utf8') {
+      throw new UnsupportedMediaTypeError(`charset '${excerpt(charset, 40)}' is not supported: JSON request bodies must be UTF-8 (application/json or application/json; charset=utf-8)`);
+    }
+  }
+  return 'json';
 }
 
 /** Decodes a request body to the method's input, checking it (unknown JSON fields are rejected). */
@@ -57,8 +87,15 @@ export function decodeInput(service: ResolvedService, method: ResolvedMethod, co
       throw new InvalidArgumentError(`Error when parsing request: the body is not a valid ${method.input.typeName} (${(err as Error).message})`);
     }
   }
+  checkRouterRequest(service, method, message);
   const key = method.keyField ? String((message as unknown as Record<string, unknown>)[method.keyField.localName] ?? '') : '';
-  return { bytes: codec === 'json' ? toBinary(method.input, message) : body, key };
+  if (codec === 'proto') return { bytes: body, key };
+  try {
+    return { bytes: toBinary(method.input, message), key };
+  } catch (err) {
+    // e.g. a google.protobuf.Value nested deeper than the encoder's stack allows.
+    throw new InvalidArgumentError(`Error when parsing request: the message cannot be encoded (${(err as Error).message})`);
+  }
 }
 
 /** Encodes a result's value in the caller's content type. */
@@ -79,6 +116,9 @@ export function failureError(result: Extract<InvocationResult, { kind: 'failure'
 
 /** Looks a target up, refusing private services and unknown methods. */
 export async function resolveTarget(resolver: ServiceResolver, serviceName: string, methodName: string, opts: { fromIngress: boolean }): Promise<{ service: ResolvedService; method: ResolvedMethod }> {
+  // Names also come from bodies (Ingress/Invoke); one too long to exist must not reach a table key.
+  checkNameLength('service name', serviceName);
+  checkNameLength('method name', methodName);
   const service = await resolver.resolve(serviceName);
   if (!service) throw new NotFoundError(`Service '${serviceName}' not found. Check whether the deployment containing the service is registered.`);
   if (opts.fromIngress && !service.meta.public) throw new PermissionDeniedError(`Service ${serviceName} is not accessible`);
@@ -87,20 +127,29 @@ export async function resolveTarget(resolver: ServiceResolver, serviceName: stri
   return { service, method };
 }
 
+/** The request body, inflated when `content-encoding` names gzip or br; either way at most the ingress limit. */
+async function requestBody(req: HttpRequest): Promise<Uint8Array> {
+  const encoding = encodingOf(req.headers.get('content-encoding'));
+  return encoding ? decompress(encoding, req.body, MAX_INGRESS_BODY_BYTES) : req.body;
+}
+
 export function createConnectHandler(deps: IngressDeps): HttpHandler {
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const headers: Record<string, string> = {};
     try {
-      const codec = req.method === 'GET' && !req.headers.get('content-type') ? 'json' : codecOf(req.headers.get('content-type'));
-      if ((req.method !== 'POST' && req.method !== 'GET') || codec === undefined) return emptyResponse(415);
-      const encoding = req.headers.get('content-encoding');
-      if (encoding && encoding.toLowerCase() !== 'identity') throw new RestlessError(Code.Unimplemented, `content-encoding '${encoding}' is not supported`);
-      const segments = req.path.split('/').slice(1);
-      if (segments.length !== 2 || !segments[0] || !segments[1]) throw new InvalidArgumentError(`the path must be /{service}/{method}, got '${req.path}'`);
-      const [serviceName, methodName] = segments.map(decodeURIComponent) as [string, string];
-      const body = req.method === 'GET' ? new Uint8Array(0) : req.body;
+      if (req.method !== 'POST') {
+        throw new MethodNotAllowedError(`${excerpt(req.method, 20)} does not invoke a handler: only POST does (Connect GET, for idempotent methods, is not supported)`, ['POST']);
+      }
+      const codec = codecOf(req.headers.get('content-type'));
+      if (codec === undefined) return emptyResponse(415);
+      const { serviceName, methodName } = parseTargetPath(req.path);
+      const body = await requestBody(req);
       const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
-      if (done.result.kind === 'failure') return connectError(failureError(done.result), headers);
+      if (done.result.kind === 'failure') {
+        const failure = failureError(done.result);
+        if (failure.httpStatus >= 500) deps.log.log('warn', 'invocation ended with a server-side failure code', { code: connectCodeName(failure.code), [INVOCATION_ID_ATTR]: done.id });
+        return connectError(failure, headers);
+      }
       return {
         status: 200,
         headers: { 'content-type': codec === 'json' ? 'application/json' : 'application/proto', ...headers },
@@ -108,7 +157,7 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
       };
     } catch (err) {
       const e = asRestlessError(err);
-      if (e.code === Code.Internal || e.code === Code.Unknown) {
+      if (isServerFailure(e)) {
         deps.log.log('error', 'ingress request failed', { error: err, cause: (err as Error).cause, [INVOCATION_ID_ATTR]: headers['x-restate-id'] });
       }
       return connectError(e, headers);
@@ -116,4 +165,7 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
   };
 }
 
-
+/** A 5xx that is ours to fix (501 `unimplemented` is an answer, not a failure). */
+export function isServerFailure(err: RestlessError): boolean {
+  return err.httpStatus >= 500 && err.code !== Code.Unimplemented;
+}

@@ -8,10 +8,14 @@
  *             body  [00 | len | message] [80 | len | "grpc-status:0\r\n"]
  *   failure   200  grpc-status / grpc-message as headers and an empty body (trailers-only)
  */
-import { Code } from '../errors.js';
+import { Code, RestlessError, UnsupportedEncodingError } from '../errors.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
+import { decompress, encodingOf } from '../http/compression.js';
+import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
+import { checkBuiltinMessage } from './builtin-input.js';
 import type { CallDeps } from './call.js';
-import { encodeFrame, FrameFlag, grpcUnary, statusTrailers, type GrpcCodec, type GrpcOptions, type GrpcReply } from './grpc.js';
+import { codecOf, connectError } from './connect.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FrameFlag, grpcUnary, statusTrailers, unaryMessage, type GrpcCodec, type GrpcOptions, type GrpcReply } from './grpc.js';
 import { createHealthHttpHandler, HEALTH_SERVICE } from './health.js';
 import { isReflectionPath } from './reflection.js';
 
@@ -80,6 +84,12 @@ export function grpcWebStatus(format: GrpcWebFormat, status: Code, message: stri
   return grpcWebResponse(format, { headers, status, statusMessage: message });
 }
 
+/** A refusal (too large, bad encoding, …) as a trailers-only gRPC-web answer. */
+export function grpcWebError(format: GrpcWebFormat, err: RestlessError): HttpResponse {
+  const headers: Record<string, string> = err instanceof UnsupportedEncodingError ? { 'grpc-accept-encoding': err.accepted.join(',') } : {};
+  return grpcWebStatus(format, err.code, err.message, headers);
+}
+
 export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): HttpHandler {
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const format = grpcWebFormatOf(req.headers.get('content-type'));
@@ -99,9 +109,30 @@ export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): Ht
 export function createGrpcRoutes(deps: CallDeps, opts: GrpcOptions = {}): (req: HttpRequest) => Promise<HttpResponse> | undefined {
   const grpcWeb = createGrpcWebHandler(deps, opts);
   const health = createHealthHttpHandler(deps.resolver);
+  // Connect-ES answers a request it cannot read with INTERNAL; it is the client's mistake, checked
+  // here by the rules of unary calls (INVALID_ARGUMENT, UNIMPLEMENTED, RESOURCE_EXHAUSTED).
+  const checkedHealth = async (req: HttpRequest, format: GrpcWebFormat | undefined): Promise<HttpResponse> => {
+    if (req.method !== 'POST') return health(req);
+    try {
+      if (format) {
+        const body = format.text ? decodeTextBody(req.body) : req.body;
+        if (!body) return grpcWebStatus(format, Code.InvalidArgument, 'the grpc-web-text body is not valid base64');
+        checkBuiltinMessage(req.path, format.codec, await unaryMessage(body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES));
+      } else {
+        const codec = codecOf(req.headers.get('content-type'));
+        const encoding = encodingOf(req.headers.get('content-encoding'));
+        if (codec) checkBuiltinMessage(req.path, codec, encoding ? await decompress(encoding, req.body, MAX_INGRESS_BODY_BYTES) : req.body);
+      }
+    } catch (err) {
+      if (!(err instanceof RestlessError)) throw err;
+      return format ? grpcWebError(format, err) : connectError(err);
+    }
+    return health(req);
+  };
+
   return (req) => {
-    if (req.path.startsWith(`/${HEALTH_SERVICE}/`)) return health(req);
     const contentType = req.headers.get('content-type');
+    if (req.path.startsWith(`/${HEALTH_SERVICE}/`)) return checkedHealth(req, grpcWebFormatOf(contentType));
     if (isReflectionPath(req.path)) {
       const format = grpcWebFormatOf(contentType);
       // The 0.x ingress answered a Connect reflection request with a bare 415.

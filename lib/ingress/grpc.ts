@@ -6,13 +6,16 @@
  *
  *   frame = flags (1 byte: bit 0 compressed, bit 7 trailer) | length (u32 big-endian) | payload
  */
-import { asRestlessError, Code, InvalidArgumentError, RestlessError } from '../errors.js';
+import { asRestlessError, Code, InvalidArgumentError, PayloadTooLargeError, UnsupportedEncodingError } from '../errors.js';
+import { decompress, encodingOf } from '../http/compression.js';
+import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import { callUnary, type CallDeps } from './call.js';
-import { decodeInput, encodeOutput, failureError } from './connect.js';
+import { decodeInput, encodeOutput, failureError, isServerFailure } from './connect.js';
+import { parseTargetPath } from './target-path.js';
 
-/** Default limit of one request message, as gRPC servers use (4 MiB). */
-export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Default limit of one request message, compressed or inflated: the ingress body limit. */
+export const DEFAULT_MAX_MESSAGE_BYTES = MAX_INGRESS_BODY_BYTES;
 
 export const FRAME_HEADER_BYTES = 5;
 export const FrameFlag = { Compressed: 0x01, Trailer: 0x80 } as const;
@@ -59,23 +62,21 @@ export function frameLength(bytes: Uint8Array, offset = 0): number | undefined {
 /** Refuses a message over the limit before its bytes are read (native gRPC checks the header early). */
 export function checkMessageSize(length: number, maxBytes: number): void {
   if (length > maxBytes) {
-    throw new RestlessError(Code.ResourceExhausted, `the request message has ${length} bytes, more than the limit of ${maxBytes} bytes`);
+    throw new PayloadTooLargeError(`the request message (${length} bytes)`, maxBytes);
   }
 }
 
-/** A compressed message: answered UNIMPLEMENTED with `grpc-accept-encoding: identity`. */
-export class UnsupportedCompressionError extends RestlessError {
-  constructor(message: string) {
-    super(Code.Unimplemented, message);
-  }
+/** The one frame of a unary request body. */
+export interface UnaryFrame {
+  payload: Uint8Array;
+  compressed: boolean;
 }
 
 /**
- * The one message of a unary request body. Framing mistakes are the client's: INVALID_ARGUMENT;
- * compressed messages are not supported: UNIMPLEMENTED (the reply then advertises
- * `grpc-accept-encoding: identity`).
+ * The one frame of a unary request body. Framing mistakes are the client's: INVALID_ARGUMENT;
+ * a frame announcing more than `maxBytes` is RESOURCE_EXHAUSTED before its bytes are looked at.
  */
-export function unaryMessage(body: Uint8Array, encoding: string | null, maxBytes: number): Uint8Array {
+export function unaryFrame(body: Uint8Array, maxBytes: number): UnaryFrame {
   if (body.length === 0) throw new InvalidArgumentError('the request has no message: a unary call needs exactly one length-prefixed message');
   const length = frameLength(body);
   if (length === undefined) {
@@ -89,16 +90,21 @@ export function unaryMessage(body: Uint8Array, encoding: string | null, maxBytes
   if (body.length < end) {
     throw new InvalidArgumentError(`truncated gRPC frame: the header announces ${length} bytes, ${body.length - FRAME_HEADER_BYTES} arrived`);
   }
-  if (flags & FrameFlag.Compressed) {
-    const named = encoding && encoding.toLowerCase() !== 'identity';
-    throw new UnsupportedCompressionError(
-      named
-        ? `compressed messages (grpc-encoding '${encoding}') are not supported: send them uncompressed`
-        : 'the message is flagged compressed but no grpc-encoding was sent; compressed messages are not supported: send them uncompressed',
-    );
-  }
   if (body.length > end) throw new InvalidArgumentError('a unary call takes exactly one message; the request has more bytes after the first');
-  return body.subarray(FRAME_HEADER_BYTES, end);
+  return { payload: body.subarray(FRAME_HEADER_BYTES, end), compressed: (flags & FrameFlag.Compressed) !== 0 };
+}
+
+/**
+ * The message of a unary request: the frame's payload, inflated (to at most `maxBytes`) when it
+ * is flagged compressed with the `grpc-encoding` gzip or br. An encoding we cannot read is
+ * UNIMPLEMENTED (the reply lists ours in `grpc-accept-encoding`), as the gRPC spec asks.
+ */
+export async function unaryMessage(body: Uint8Array, encodingHeader: string | null, maxBytes: number): Promise<Uint8Array> {
+  const encoding = encodingOf(encodingHeader);
+  const frame = unaryFrame(body, maxBytes);
+  if (!frame.compressed) return frame.payload;
+  if (!encoding) throw new InvalidArgumentError('the message is flagged compressed but no grpc-encoding names its compression (gzip or br)');
+  return decompress(encoding, frame.payload, maxBytes, 'the decompressed request message');
 }
 
 /**
@@ -134,11 +140,9 @@ export interface GrpcUnaryRequest {
 export async function grpcUnary(deps: CallDeps, req: GrpcUnaryRequest, opts: GrpcOptions = {}): Promise<GrpcReply> {
   const headers: Record<string, string> = {};
   try {
-    const segments = req.path.split('/').slice(1);
-    if (segments.length !== 2 || !segments[0] || !segments[1]) throw new InvalidArgumentError(`the path must be /{service}/{method}, got '${req.path}'`);
-    const [serviceName, methodName] = segments.map(decodeURIComponent) as [string, string];
+    const { serviceName, methodName } = parseTargetPath(req.path);
     // The body is checked before the target so that framing errors win over lookups.
-    const message = unaryMessage(req.body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    const message = await unaryMessage(req.body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, req.codec, message), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
     if (done.result.kind === 'failure') {
       const err = failureError(done.result);
@@ -147,10 +151,10 @@ export async function grpcUnary(deps: CallDeps, req: GrpcUnaryRequest, opts: Grp
     return { headers, message: encodeOutput(done.service, done.method.output, req.codec, done.result.value), status: Code.Ok, statusMessage: '' };
   } catch (err) {
     const e = asRestlessError(err);
-    if (e.code === Code.Internal || e.code === Code.Unknown) {
+    if (isServerFailure(e)) {
       deps.log.log('error', 'gRPC ingress request failed', { error: err, cause: (err as Error).cause, [INVOCATION_ID_ATTR]: headers['x-restate-id'] });
     }
-    if (e instanceof UnsupportedCompressionError) headers['grpc-accept-encoding'] = 'identity';
+    if (e instanceof UnsupportedEncodingError) headers['grpc-accept-encoding'] = e.accepted.join(',');
     return { headers, status: e.code, statusMessage: e.message };
   }
 }

@@ -7,7 +7,9 @@
  */
 import { Code as ConnectCode, ConnectError, createConnectRouter, type ConnectRouter, type ServiceImpl } from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
+import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
 import { Health, HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health_pb.js';
+import { MAX_INGRESS_BODY_BYTES, MAX_NAME_BYTES } from '../http/limits.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import type { ServiceResolver } from '../registry/types.js';
 import { builtinService } from './builtins.js';
@@ -21,6 +23,7 @@ export function healthService(resolver: ServiceResolver): ServiceImpl<typeof Hea
   return {
     async check(req) {
       const name = req.service;
+      if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new ConnectError(`the service name '${name.slice(0, 40)}…' is longer than ${MAX_NAME_BYTES} bytes`, ConnectCode.InvalidArgument);
       if (name === '' || INGRESS_SERVICES.has(name) || builtinService(name)) return { status: HealthCheckResponse_ServingStatus.SERVING };
       const service = await resolver.resolve(name);
       if (!service) throw new ConnectError(`Service '${name}' not found. Check whether the deployment containing the service is registered.`, ConnectCode.NotFound);
@@ -42,7 +45,8 @@ export function healthRoutes(resolver: ServiceResolver): (router: ConnectRouter)
  * trailers and is only served by the local server).
  */
 export function createHealthHttpHandler(resolver: ServiceResolver): HttpHandler {
-  const router = createConnectRouter({ grpc: false, grpcWeb: true, connect: true });
+  // Compressed requests as the rest of the ingress accepts them, inflated to the same limit.
+  const router = createConnectRouter({ grpc: false, grpcWeb: true, connect: true, acceptCompression: [compressionGzip, compressionBrotli], readMaxBytes: MAX_INGRESS_BODY_BYTES });
   healthRoutes(resolver)(router);
   const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return async (req) => {

@@ -1,15 +1,18 @@
 /**
- * The ingress router: CORS preflight, invocation output/attach, gRPC health, reflection and
- * gRPC-web (lib/ingress/grpc-web.ts), then the Connect handler for `/{service}/{method}`.
+ * The ingress router: the body limit, CORS preflight, invocation output/attach, gRPC health,
+ * reflection and gRPC-web (lib/ingress/grpc-web.ts), then the Connect handler for
+ * `/{service}/{method}`.
  */
-import { asRestlessError, Code, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError } from '../errors.js';
-import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
+import { asRestlessError, Code, InvalidArgumentError, MethodNotAllowedError, NotFoundError, PermissionDeniedError, RestlessError } from '../errors.js';
+import { checkBodySize, MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
+import { type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import { isInvocationId } from '../ids.js';
 import { InvocationStatus, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
 import { connectError, createConnectHandler, encodeOutput, failureError } from './connect.js';
 import type { CallDeps } from './call.js';
 import { corsHeaders, preflight } from './cors.js';
-import { createGrpcRoutes } from './grpc-web.js';
+import { createGrpcRoutes, grpcWebError, grpcWebFormatOf } from './grpc-web.js';
+import { excerpt } from './target-path.js';
 
 export interface IngressHandlerDeps extends CallDeps {
   store: InvocationStore;
@@ -23,19 +26,36 @@ export function createIngressHandler(deps: IngressHandlerDeps): HttpHandler {
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const origin = req.headers.get('origin');
     if (req.method === 'OPTIONS') return preflight(req, deps.config.corsAllowedOrigins);
-    const invocationPath = INVOCATION_PATH.exec(req.path);
-    const res = invocationPath ? await invocationResult(deps, req, invocationPath[1]!, invocationPath[2] as 'output' | 'attach') : await (grpc(req) ?? connect(req));
+    const res = await route(req);
     return origin ? { ...res, headers: { ...res.headers, ...corsHeaders(origin, deps.config.corsAllowedOrigins) } } : res;
   };
+
+  function route(req: HttpRequest): Promise<HttpResponse> {
+    try {
+      // The local server stops reading at the limit; API Gateway hands over whole bodies (up to 10 MB).
+      checkBodySize(req.body.length, MAX_INGRESS_BODY_BYTES);
+    } catch (err) {
+      return Promise.resolve(ingressError(req.headers.get('content-type'), asRestlessError(err)));
+    }
+    const invocationPath = INVOCATION_PATH.exec(req.path);
+    if (invocationPath) return invocationResult(deps, req, invocationPath[1]!, invocationPath[2] as 'output' | 'attach');
+    return grpc(req) ?? connect(req);
+  }
+}
+
+/** An error in the caller's protocol: trailers-only for gRPC-web, a Connect error otherwise. */
+export function ingressError(contentType: string | null, err: RestlessError): HttpResponse {
+  const format = grpcWebFormatOf(contentType);
+  return format ? grpcWebError(format, err) : connectError(err);
 }
 
 /** `GET /restate/invocation/{id}/output` (peek) and `/attach` (wait until the ingress deadline). */
 async function invocationResult(deps: IngressHandlerDeps, req: HttpRequest, rawId: string, mode: 'output' | 'attach'): Promise<HttpResponse> {
   const headers: Record<string, string> = {};
   try {
-    if (req.method !== 'GET' && req.method !== 'POST') return emptyResponse(405, { allow: 'GET' });
-    const id = decodeURIComponent(rawId);
-    if (!isInvocationId(id)) throw new InvalidArgumentError(`'${id}' is not an invocation id`);
+    if (req.method !== 'GET' && req.method !== 'POST') throw new MethodNotAllowedError(`${excerpt(req.method, 20)} is not allowed here: use GET`, ['GET', 'POST']);
+    if (!isInvocationId(rawId)) throw new InvalidArgumentError(`'${excerpt(rawId)}' is not an invocation id`);
+    const id = rawId;
     headers['x-restate-id'] = id;
     const rec = await deps.store.get(id);
     if (!rec) throw new NotFoundError(`invocation ${id} not found (unknown, or its result is no longer retained)`);

@@ -12,26 +12,42 @@
  * Node 20's `http2.createServer({ allowHTTP1: true })` does not serve HTTP/1.1 over cleartext,
  * so a TCP server reads the first bytes: the HTTP/2 connection preface goes to the HTTP/2
  * server, anything else to the HTTP/1.1 one.
+ *
+ * Slow and idle clients are cut (lib/local/server-timeouts.ts): the first bytes must come within
+ * the headers timeout, HTTP/1.1 gets Node's header/request/keep-alive limits, an HTTP/2 stream
+ * must have its whole request within the request timeout and a session without streams is
+ * closed once idle. Bodies stop being read at the limit.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { constants as h2constants, createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { Code, RestlessError } from '../errors.js';
+import { Code, RestlessError, UnsupportedEncodingError } from '../errors.js';
+import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import type { CallDeps } from '../ingress/call.js';
 import { checkMessageSize, DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FRAME_HEADER_BYTES, frameLength, grpcCodecOf, grpcUnary, statusTrailers, type GrpcCodec, type GrpcReply } from '../ingress/grpc.js';
+import { checkBuiltinMessage } from '../ingress/builtin-input.js';
+import { grpcWebFormatOf } from '../ingress/grpc-web.js';
 import { HEALTH_SERVICE, healthRoutes } from '../ingress/health.js';
+import { ingressError } from '../ingress/ingress.js';
 import { isReflectionPath, reflectionRoutes } from '../ingress/reflection.js';
 import { listen, serveThroughLambda, type LambdaHttpHandler } from './http-front.js';
+import { checkFirstEnvelope } from './first-envelope.js';
+import { RequestAbortedError } from './request-body.js';
+import { DEFAULT_SERVER_TIMEOUTS, http1Options, type ServerTimeouts } from './server-timeouts.js';
 
 export interface IngressServerOptions {
   /** The ingress Lambda handler, called through the API Gateway emulation. */
   lambda: LambdaHttpHandler;
   /** The runtime pieces native gRPC calls use (the same ones the Lambda handler uses). */
   deps: CallDeps;
-  /** Largest gRPC request message; default 4 MiB. */
+  /** Largest gRPC request message, compressed or inflated; default the ingress body limit (1 MiB). */
   maxMessageBytes?: number;
+  /** Largest request body of the other protocols; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Limits for slow and idle clients; default DEFAULT_SERVER_TIMEOUTS. */
+  timeouts?: ServerTimeouts;
 }
 
 export interface IngressServer {
@@ -44,7 +60,10 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export function createIngressServer(opts: IngressServerOptions): IngressServer {
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
+  const front = { maxBodyBytes: opts.maxBodyBytes ?? MAX_INGRESS_BODY_BYTES, refuse: (err: RestlessError, headers: IncomingMessage['headers']) => ingressError(String(headers['content-type'] ?? '') || null, err) };
   const builtins = connectNodeAdapter({
+    readMaxBytes: maxBytes,
     routes: (router) => {
       healthRoutes(opts.deps.resolver)(router);
       reflectionRoutes(opts.deps.resolver)(router);
@@ -53,22 +72,46 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
 
   const handle = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     const fail = (err: unknown) => {
+      if (err instanceof RequestAbortedError) return void res.destroy();
       opts.deps.log.log('error', 'local ingress request failed', { error: err });
-      if (!res.headersSent) res.writeHead(500);
+      // A status text set by a write that failed half-way would otherwise stay ("500 OK").
+      if (!res.headersSent && req.httpVersionMajor === 2) res.writeHead(500);
+      else if (!res.headersSent) (res as ServerResponse).writeHead(500, 'Internal Server Error');
       res.end();
     };
     if (req.httpVersionMajor === 2) {
+      limitRequestTime(req as Http2ServerRequest, timeouts.requestMs);
       const path = (req.url ?? '/').split('?')[0]!;
-      if (path.startsWith(`/${HEALTH_SERVICE}/`) || isReflectionPath(path)) return builtins(req, res);
-      const codec = req.method === 'POST' ? grpcCodecOf(req.headers['content-type'] ?? null) : undefined;
+      const nativeGrpc = grpcCodecOf(req.headers['content-type'] ?? null);
+      // Reflection streams need HTTP/2 whatever the protocol; health over Connect and gRPC-web takes the Lambda path.
+      if (isReflectionPath(path) || (nativeGrpc && path.startsWith(`/${HEALTH_SERVICE}/`))) {
+        return void serveBuiltin(req as Http2ServerRequest, res as Http2ServerResponse, path).catch(fail);
+      }
+      const codec = req.method === 'POST' ? nativeGrpc : undefined;
       if (codec) return void serveGrpc(opts.deps, req as Http2ServerRequest, res as Http2ServerResponse, codec, maxBytes).catch(fail);
     }
     // serveThroughLambda reads only what the HTTP/1 and HTTP/2 compatibility objects share.
-    serveThroughLambda(opts.lambda, req as IncomingMessage, res as ServerResponse).catch(fail);
+    serveThroughLambda(opts.lambda, req as IncomingMessage, res as ServerResponse, front).catch(fail);
   };
 
-  const h1 = createHttpServer(handle);
+  /** Health and reflection through Connect-ES, once their first gRPC message passed our checks. */
+  const serveBuiltin = async (req: Http2ServerRequest, res: Http2ServerResponse, path: string) => {
+    const contentType = req.headers['content-type'] ?? '';
+    const format = grpcCodecOf(contentType) ?? grpcWebFormatOf(contentType)?.codec;
+    const text = grpcWebFormatOf(contentType)?.text === true;
+    const refusal = format && !text ? await checkFirstEnvelope(req, { unary: !isReflectionPath(path), maxBytes, validate: (m) => checkBuiltinMessage(path, format, m) }) : undefined;
+    if (!refusal) return builtins(req, res);
+    const accept: Record<string, string> = refusal instanceof UnsupportedEncodingError ? { 'grpc-accept-encoding': refusal.accepted.join(',') } : {};
+    req.stream.respond({ ':status': 200, 'content-type': contentType, ...accept, ...statusTrailers(refusal.code, refusal.message) }, { endStream: true });
+    req.stream.close(h2constants.NGHTTP2_NO_ERROR);
+  };
+
+  const h1 = createHttpServer(http1Options(timeouts), handle);
+  // Node checks headersTimeout/requestTimeout only for servers that emitted 'listening'; this one
+  // is handed its sockets instead of listening, so start the checks by hand.
+  h1.emit('listening');
   const h2 = createH2Server(handle);
+  h2.on('session', (session: ServerHttp2Session) => closeWhenIdle(session, timeouts.h2IdleMs));
   const sockets = new Set<Socket>();
   const server: NetServer = createNetServer((socket) => {
     sockets.add(socket);
@@ -76,7 +119,11 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
     socket.setNoDelay(true);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    // A client that sends nothing (or too little to tell the protocol) is cut like slow headers.
+    const silent = setTimeout(() => socket.destroy(), timeouts.headersMs);
+    socket.once('close', () => clearTimeout(silent));
     sniff(socket, (first, isH2) => {
+      clearTimeout(silent);
       if (isH2) {
         h2.emit('connection', replay(socket, first));
       } else {
@@ -93,9 +140,48 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
         h1.closeAllConnections();
+        h1.close(() => undefined);
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * An HTTP/2 session is closed (GOAWAY) once it has had no open stream for `idleMs`, however many
+ * PINGs or SETTINGS keep its socket busy.
+ */
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer = setTimeout(() => {
+      session.close();
+      // A peer that ignores GOAWAY and keeps the socket open is cut a second later.
+      setTimeout(() => session.destroy(), 1000).unref();
+    }, idleMs);
+    timer.unref();
+  };
+  arm();
+  session.on('stream', (stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once('close', () => {
+      if (--open === 0 && !session.closed && !session.destroyed) arm();
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
+}
+
+/** An HTTP/2 request whose body has not fully arrived within `requestMs` is reset (CANCEL). */
+function limitRequestTime(req: Http2ServerRequest, requestMs: number): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => {
+    if (!req.complete && !req.stream.destroyed) req.stream.close(h2constants.NGHTTP2_CANCEL);
+  }, requestMs);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  req.once('end', clear);
+  req.stream.once('close', clear);
 }
 
 /** Reads until the bytes either are or cannot be the HTTP/2 preface, then hands the socket on. */
@@ -160,23 +246,31 @@ async function serveGrpc(deps: CallDeps, req: Http2ServerRequest, res: Http2Serv
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   let reply: GrpcReply;
+  let unreadBody = false;
   try {
     const body = await readBody(req, maxBytes);
     reply = await grpcUnary(deps, { path: (req.url ?? '/').split('?')[0]!, headers, body, codec, signal: abort.signal }, { maxMessageBytes: maxBytes });
   } catch (err) {
     if (!(err instanceof RestlessError)) throw err;
-    reply = { headers: {}, status: err.code, statusMessage: err.message };
+    unreadBody = true;
+    const accept: Record<string, string> = err instanceof UnsupportedEncodingError ? { 'grpc-accept-encoding': err.accepted.join(',') } : {};
+    reply = { headers: accept, status: err.code, statusMessage: err.message };
   }
   if (res.closed || res.destroyed) return;
+  if (unreadBody) {
+    // The rest of a refused body is never read: a trailers-only answer (one HEADERS frame that
+    // ends the stream), then RST_STREAM NO_ERROR, which Node sends once that is out.
+    req.stream.respond({ ':status': 200, 'content-type': `application/grpc+${codec}`, ...reply.headers, ...statusTrailers(reply.status, reply.statusMessage) }, { endStream: true });
+    req.stream.close(h2constants.NGHTTP2_NO_ERROR);
+    return;
+  }
   res.writeHead(200, { 'content-type': `application/grpc+${codec}`, ...reply.headers });
   if (reply.status === Code.Ok && reply.message) res.write(encodeFrame(reply.message));
   res.addTrailers(statusTrailers(reply.status, reply.statusMessage));
   res.end();
-  // Whatever the client still sends (an oversized body) is read and dropped.
-  req.resume();
 }
 
-/** The request body; rejects (and drops the rest) once it cannot be one message within the limit. */
+/** The request body; rejects (leaving the rest unread) once it cannot be one message within the limit. */
 function readBody(req: Http2ServerRequest, maxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -191,13 +285,18 @@ function readBody(req: Http2ServerRequest, maxBytes: number): Promise<Uint8Array
       } catch (err) {
         req.off('data', onData);
         req.off('end', onEnd);
-        req.resume();
+        req.pause();
         reject(err);
       }
     };
-    const onEnd = () => resolve(Buffer.concat(chunks));
+    let ended = false;
+    const onEnd = () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    };
     req.on('data', onData);
     req.once('end', onEnd);
-    req.once('error', reject);
+    req.once('error', () => reject(new RequestAbortedError()));
+    req.once('close', () => ended || reject(new RequestAbortedError()));
   });
 }

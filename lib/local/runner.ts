@@ -12,9 +12,12 @@ import type { LambdaContextLike } from '../http/lambda.js';
 import { ENV } from '../config.js';
 import { defaultH2cPool } from '../endpoint/h2c.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { adminErrorResponse } from '../admin/admin-api.js';
+import { MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import { createLambdaFront, listen } from './http-front.js';
 import { createIngressServer } from './ingress-server.js';
 import { FAULTS_ENV, installFaults, parseFaultSpec } from './faults.js';
+import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './server-timeouts.js';
 
 export interface LocalOptions {
   ingressPort: number;
@@ -33,6 +36,8 @@ export interface LocalOptions {
   /** Endpoint URIs to register at start-up. */
   register: string[];
   host: string;
+  /** Limits for slow and idle clients on both ports; default DEFAULT_SERVER_TIMEOUTS. */
+  timeouts?: ServerTimeouts;
 }
 
 export interface LocalRunner {
@@ -113,10 +118,11 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     }
 
     // HTTP/1.1 and h2c on one port: native gRPC and reflection in process, the rest through the Lambda handler.
-    const ingressServer = createIngressServer({ lambda: ingress, deps: { ...runtime, kicker: runtime.localTimers } });
+    const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
+    const ingressServer = createIngressServer({ lambda: ingress, deps: { ...runtime, kicker: runtime.localTimers }, timeouts });
     const ingressPort = await ingressServer.listen(opts.ingressPort, opts.host);
     stops.push(() => ingressServer.close());
-    const adminServer: Server = createLambdaFront(admin);
+    const adminServer: Server = createLambdaFront(admin, { timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
     const adminPort = await listen(adminServer, opts.adminPort, opts.host);
     stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));
 

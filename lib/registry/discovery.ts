@@ -6,6 +6,7 @@
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { InvalidArgumentError } from '../errors.js';
+import { ForbiddenEndpointAddressError } from '../endpoint/address-guard.js';
 import { TransportError } from '../endpoint/errors.js';
 import type { EndpointResponse, EndpointTransport } from '../endpoint/types.js';
 import type { ProtocolType } from './types.js';
@@ -26,10 +27,15 @@ export interface DiscoveryOptions {
   initialDelayMs?: number;
   /** Cap of the delay. Default 1 s. */
   maxDelayMs?: number;
+  /** All attempts together give up after this. Default 10 s (API Gateway cuts the admin call at 30 s). */
+  timeoutMs?: number;
   signal?: AbortSignal;
   /** Used in error messages, e.g. the URI or ARN. */
   describe?: string;
 }
+
+/** How long discovery (all attempts) may take by default. */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 10_000;
 
 /** Admin API code for "cannot reach the endpoint / discovery failed". */
 export const DISCOVERY_RESTATE_CODE = 'META0003';
@@ -54,6 +60,9 @@ export async function discover(transport: EndpointTransport, options: DiscoveryO
   const maxDelay = options.maxDelayMs ?? 1000;
   let delay = options.initialDelayMs ?? 100;
   const where = options.describe ?? 'the endpoint';
+  const timeoutMs = options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   for (let attempt = 1; ; attempt++) {
     const last = attempt >= attempts;
     let res: EndpointResponse;
@@ -62,30 +71,31 @@ export async function discover(transport: EndpointTransport, options: DiscoveryO
         path: '/discover',
         headers: { 'content-type': 'application/proto', accept: 'application/proto' },
         body: new Uint8Array(0),
-        signal: options.signal,
+        signal,
       });
     } catch (err) {
+      if (err instanceof ForbiddenEndpointAddressError) throw err;
+      if (deadline.aborted) throw new DiscoveryError(`Discovery at ${where} did not answer within ${timeoutMs} ms`, { cause: err });
       const retryable = !(err instanceof TransportError) || err.retryable;
-      if (last || !retryable || options.signal?.aborted) {
+      if (last || !retryable || signal.aborted) {
         throw new DiscoveryError(`Cannot reach ${where} to run discovery: ${(err as Error).message}`, { cause: err });
       }
-      await sleep(delay, options.signal);
+      await sleep(delay, signal);
       delay = Math.min(delay * 2, maxDelay);
       continue;
     }
     if (res.status < 200 || res.status > 299) {
-      if (!last && RETRYABLE_STATUS.has(res.status)) {
-        await sleep(delay, options.signal);
+      if (!last && RETRYABLE_STATUS.has(res.status) && !signal.aborted) {
+        await sleep(delay, signal);
         delay = Math.min(delay * 2, maxDelay);
         continue;
       }
-      throw new DiscoveryError(`Discovery at ${where} answered HTTP ${res.status}: ${bodySnippet(res.body)}`);
+      // Status and content type only: the target's body is not ours to relay.
+      throw new DiscoveryError(`Discovery at ${where} answered HTTP ${res.status} (content type '${excerpt(res.headers['content-type'] ?? '')}'); expected 200 with application/proto`);
     }
     const contentType = res.headers['content-type'];
     if (contentType !== 'application/proto') {
-      throw new DiscoveryError(
-        `Bad content type header from discovery at ${where}: expected 'application/proto', got '${contentType ?? ''}' (HTTP ${res.status}: ${bodySnippet(res.body)})`,
-      );
+      throw new DiscoveryError(`Bad content type header from discovery at ${where}: expected 'application/proto', got '${excerpt(contentType ?? '')}' (HTTP ${res.status})`);
     }
     try {
       return decodeDiscoveryResponse(res.body);
@@ -131,9 +141,7 @@ export function encodeDiscoveryResponse(res: Partial<DiscoveryResult>): Uint8Arr
   return writer.finish();
 }
 
-function bodySnippet(body: Uint8Array, max = 200): string {
-  const text = Buffer.from(body.subarray(0, max + 1)).toString('utf8');
-  if (text.length === 0) return '(empty body)';
+function excerpt(text: string, max = 100): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 

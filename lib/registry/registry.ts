@@ -31,7 +31,7 @@ export interface RegistryDeps {
   transportFor?: (address: EndpointAddress) => EndpointTransport;
   transportDeps?: TransportDeps;
   /** Discovery retry settings (attempts, delays). */
-  discovery?: Pick<DiscoveryOptions, 'attempts' | 'initialDelayMs' | 'maxDelayMs'>;
+  discovery?: Pick<DiscoveryOptions, 'attempts' | 'initialDelayMs' | 'maxDelayMs' | 'timeoutMs'>;
   now?: () => Date;
   /** Re-reads when another admin change commits first. Default 5 attempts. */
   conflictAttempts?: number;

@@ -259,8 +259,21 @@ export function dueIndexPk(id: string): string {
   return `due#${h % DUE_INDEX_SHARDS}`;
 }
 
+/**
+ * The latest due time stored (about year 33658): a sleep of any length, even one whose wake time
+ * is past Number.MAX_SAFE_INTEGER or not a number at all, parks the invocation here. The bound
+ * keeps the time a safe integer DynamoDB stores, and the index key at 15 digits (its sort order).
+ */
+export const MAX_DUE_AT = 999_999_999_999_999;
+
+/** `dueAt` as stored: a whole number of ms in [0, MAX_DUE_AT]; NaN counts as "never". */
+export function storedDueAt(dueAt: number): number {
+  if (Number.isNaN(dueAt)) return MAX_DUE_AT;
+  return Math.min(MAX_DUE_AT, Math.max(0, Math.floor(dueAt)));
+}
+
 export function dueSortKey(dueAt: number, id: string): string {
-  return `${String(Math.max(0, Math.floor(dueAt))).padStart(15, '0')}#${id}`;
+  return `${String(storedDueAt(dueAt)).padStart(15, '0')}#${id}`;
 }
 
 /** The due time encoded in an index sort key. */
@@ -270,7 +283,7 @@ export function dueFromSortKey(sk: string): number {
 
 /** The attributes that put an invocation into the due index at `dueAt`. */
 export function dueAttributes(id: string, dueAt: number): Record<string, unknown> {
-  return { [ATTR.due]: dueAt, [ATTR.gsiPk]: dueIndexPk(id), [ATTR.gsiSk]: dueSortKey(dueAt, id) };
+  return { [ATTR.due]: storedDueAt(dueAt), [ATTR.gsiPk]: dueIndexPk(id), [ATTR.gsiSk]: dueSortKey(dueAt, id) };
 }
 
 /** The stored item of a new invocation (no journal, no completions yet). */

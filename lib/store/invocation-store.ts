@@ -32,29 +32,44 @@ import { MessageType } from '../protocol/framing.js';
 import { Expr } from './expression.js';
 import {
   ATTR,
-  completionName,
   DUE_INDEX_SHARDS,
-  dueAttributes,
   dueFromSortKey,
   dueSortKey,
   instanceFromItem,
   InvocationStatus,
   newInvocationItem,
   recordFromItem,
-  storedEntries,
   toStoredCompletion,
-  toStoredState,
   type Completion,
   type FailureInfo,
   type InvocationRecord,
   type InvocationResult,
-  type JournalEntry,
   type NewInvocation,
   type ServiceInstance,
-  type StateMap,
 } from './invocation-item.js';
 import { isExpired, keys, TABLE_SCHEMA, type TableClients } from './table.js';
 import { collides, transactInput, type TxOp } from './transaction.js';
+import {
+  attemptUpdate,
+  awakeableExpr,
+  becomeDueOp,
+  callerCompletionOp,
+  createOp,
+  effectOps,
+  inboxAppendOp,
+  instanceUpdate,
+  NO_PROGRESS,
+  setDue,
+  type AttemptEnd,
+  type AttemptProgress,
+  type AttemptRef,
+  type AwaitedEntry,
+  type CommitOutcome,
+  type StartMode,
+  type StoreEffect,
+  type TakeOutcome,
+  type AwakeableOutcome,
+} from './operations.js';
 import {
   cancellationReasons,
   conditionFailure,
@@ -70,80 +85,8 @@ import {
 } from './write-errors.js';
 
 export * from './invocation-item.js';
+export * from './operations.js';
 export { InvocationExistsError, ItemTooLargeError, StaleAttemptError, StoreUnavailableError } from './write-errors.js';
-
-/** How an accepted invocation starts. */
-export type StartMode =
-  /** Unkeyed only: created already taken (epoch 1, leased), so the caller drives it with no other write. */
-  | { kind: 'take'; leaseMs: number }
-  /** Runnable now (unkeyed) or queued in its key's inbox (keyed); due at once. */
-  | { kind: 'runnable' }
-  /** A delayed send: starts at `until`. */
-  | { kind: 'delayed'; until: number };
-
-/** What an attempt produced, written with the step that ends it. */
-export interface AttemptProgress {
-  /** Entries appended to the journal (index = current length + 1 + i). */
-  append: JournalEntry[];
-  /** Completions produced by this attempt (GetState answered from the state, cancel failures). */
-  completions: Map<number, Completion>;
-  /** Results of this invocation's own awakeables that it completed itself. */
-  awakeables?: Map<number, Completion>;
-  /** The state after this attempt, when it changed. */
-  state?: StateMap;
-  /** The cancel requests up to this number were applied (pending entries failed with CANCELLED). */
-  appliedCancel?: number;
-  /** The deployment the journal is written against. */
-  pin?: string;
-  /** Invocations to create and awakeables to complete, committed with the entries. */
-  effects: StoreEffect[];
-}
-
-export type StoreEffect =
-  | { kind: 'create'; inv: NewInvocation; delayedUntil?: number }
-  | { kind: 'awakeable'; target: string; index: number; completion: Completion };
-
-export const NO_PROGRESS: AttemptProgress = Object.freeze({ append: [], completions: new Map(), effects: [] }) as AttemptProgress;
-
-/** An entry a suspension waits on: its completion (or, for an awakeable, its result) must not be there yet. */
-export interface AwaitedEntry {
-  index: number;
-  awakeable: boolean;
-}
-
-type AttemptEnd =
-  | { kind: 'continue'; leaseUntil: number; dueAt?: number }
-  | { kind: 'suspend'; dueAt?: number; awaiting: AwaitedEntry[] }
-  | { kind: 'retry'; at: number; failure: FailureInfo }
-  | { kind: 'release'; at: number }
-  | { kind: 'complete'; result: InvocationResult };
-
-/** An invocation an attempt created, to be started (kicked, or scheduled when delayed). */
-export interface CreatedInvocation {
-  inv: NewInvocation;
-  delayedUntil?: number;
-}
-
-export type CommitOutcome =
-  | {
-      kind: 'committed';
-      created: CreatedInvocation[];
-      /** Invocations whose awakeables this write completed (they are due now). */
-      awakened: string[];
-      /** Effects that could not apply (an id that exists, an awakeable that cannot take a result). */
-      dropped: StoreEffect[];
-      /** The next holder of the key's lock, made due by this write. */
-      nextHolder?: string;
-    }
-  /** The suspension was refused: a completion it waits for (or a cancel) arrived. Nothing was written. */
-  | { kind: 'woken'; stored: InvocationRecord };
-
-export type TakeOutcome = { taken: true; rec: InvocationRecord } | { taken: false; stored?: InvocationRecord };
-
-export type AwakeableOutcome = 'stored' | 'duplicate' | 'not-awakeable' | 'not-started' | 'finished' | 'not-found';
-
-/** The attempt an operation belongs to, plus the key's inbox as the attempt last read it (keyed). */
-export type AttemptRef = InvocationRecord & { queue?: string[] };
 
 /** A transaction item limit with room to spare; more effects than this wait for the next round. */
 export const MAX_EFFECTS_PER_COMMIT = 40;
@@ -190,8 +133,8 @@ export class InvocationStore {
     else if (keyed) at = { status: InvocationStatus.Inboxed, epoch: 0, leaseUntil: 0, dueAt: now, attempts: 0, token };
     else at = { status: InvocationStatus.Invoked, epoch: 0, leaseUntil: 0, dueAt: now, attempts: 0, token };
     const item = newInvocationItem(inv, now, at);
-    const ops: TxOp[] = [this.createOp('self', item, now)];
-    if (keyed && start.kind !== 'delayed') ops.push(this.inboxAppendOp('inbox', inv.service, inv.key, [inv.id]));
+    const ops: TxOp[] = [createOp('self', item, now)];
+    if (keyed && start.kind !== 'delayed') ops.push(inboxAppendOp('inbox', inv.service, inv.key, [inv.id]));
     try {
       await this.run(ops, `accept ${inv.id}`, (reasons) => {
         const old = reasons[0]?.item;
@@ -215,23 +158,6 @@ export class InvocationStore {
     if (old[ATTR.token] === token) throw new OwnWriteLanded(recordFromItem(old));
     if (isExpired(old, this.now()) && old.status === InvocationStatus.Completed) throw new StoreUnavailableError(`invocation ${id}: the expired record is being replaced; try again`);
     throw new InvocationExistsError(recordFromItem(old));
-  }
-
-  /** A Put of a new invocation: the id is free, or held a finished invocation whose retention passed. */
-  private createOp(role: string, item: Record<string, unknown>, now: number): TxOp {
-    const e = new Expr();
-    e.when(`attribute_not_exists(${e.n('pk')}) OR (${e.n(ATTR.status)} = ${e.v(InvocationStatus.Completed)} AND ${e.n(ATTR.expires)} <= ${e.v(Math.floor(now / 1000))})`);
-    return { role, key: { pk: item.pk as string, sk: item.sk as string }, kind: 'put', item, expr: e };
-  }
-
-  /** Appends ids to a key's inbox (its head holds the lock). */
-  private inboxAppendOp(role: string, service: string, key: string, ids: string[]): TxOp {
-    const e = new Expr();
-    const q = e.n(ATTR.queue);
-    e.set(q, `list_append(if_not_exists(${q}, ${e.v([])}), ${e.v(ids)})`);
-    e.set(e.n('service'), `if_not_exists(${e.n('service')}, ${e.v(service)})`);
-    e.set(e.n('key'), `if_not_exists(${e.n('key')}, ${e.v(key)})`);
-    return { role, key: keys.instance(service, key), kind: 'update', expr: e };
   }
 
   // take -----------------------------------------------------------------------------------------
@@ -262,7 +188,7 @@ export class InvocationStore {
       .setValue(e.n(ATTR.modified), now)
       .setValue(e.n(ATTR.token), token)
       .add(e.n(ATTR.attempts), 1);
-    this.setDue(e, id, leaseUntil);
+    setDue(e, id, leaseUntil);
     try {
       const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return { taken: true, rec: recordFromItem(res.Attributes as Record<string, unknown>) };
@@ -295,9 +221,9 @@ export class InvocationStore {
     const e = new Expr();
     e.when(`${e.n(ATTR.status)} = ${e.v(InvocationStatus.Delayed)} AND ${e.n(ATTR.due)} <= ${e.v(now)}`);
     e.setValue(e.n(ATTR.status), InvocationStatus.Inboxed).setValue(e.n(ATTR.modified), now);
-    this.setDue(e, rec.id, now);
+    setDue(e, rec.id, now);
     try {
-      await this.run([{ role: 'self', key: keys.invocation(rec.id), kind: 'update', expr: e }, this.inboxAppendOp('inbox', rec.service, rec.key, [rec.id])], `activate ${rec.id}`, (reasons) => {
+      await this.run([{ role: 'self', key: keys.invocation(rec.id), kind: 'update', expr: e }, inboxAppendOp('inbox', rec.service, rec.key, [rec.id])], `activate ${rec.id}`, (reasons) => {
         if (reasons[0]?.code === 'ConditionalCheckFailed') throw new NotActivated();
         return undefined;
       });
@@ -386,8 +312,8 @@ export class InvocationStore {
       const now = this.now();
       const keyed = ref.kind !== 'unkeyed';
       const endOps: TxOp[] = [];
-      const self = this.attemptUpdate(ref, { ...progress, effects }, end, now);
-      const effectOps = this.effectOps(effects, now, keyed ? ref : undefined);
+      const self = attemptUpdate(ref, { ...progress, effects }, end, now);
+      const effectWrites = effectOps(effects, now, keyed ? ref : undefined);
       const completing = end.kind === 'complete';
       // A completing attempt whose last entries touch what its ending touches (a send to its own
       // key: the inbox it leaves; an awakeable of its caller) is written in two steps: every entry
@@ -395,8 +321,8 @@ export class InvocationStore {
       // never happens, the journal holds no output and the next attempt simply produces it again.
       const last = progress.append.at(-1);
       if (completing && last?.type === MessageType.OutputStream && progress.append.length + effects.length > 1) {
-        const callerOp = includeCaller && ref.caller ? [this.callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now)] : [];
-        if (effectOps.ownAppends.length > 0 || collides([...callerOp, ...effectOps.ops])) {
+        const callerOp = includeCaller && ref.caller ? [callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now)] : [];
+        if (effectWrites.ownAppends.length > 0 || collides([...callerOp, ...effectWrites.ops])) {
           const before = progress.append.slice(0, -1);
           const first = await this.commit({ ...ref, queue }, { ...progress, append: before, effects }, { kind: 'continue', leaseUntil: ref.leaseUntil });
           if (first.kind !== 'committed') return first;
@@ -405,15 +331,15 @@ export class InvocationStore {
         }
       }
       let nextHead: string | undefined;
-      if (keyed && (completing || progress.state || effectOps.ownAppends.length > 0)) {
+      if (keyed && (completing || progress.state || effectWrites.ownAppends.length > 0)) {
         if (completing && queue === undefined) queue = (await this.getInstance(ref.service, ref.key)).queue;
         nextHead = completing && includeNext ? queue?.[1] : undefined;
-        endOps.push(this.instanceUpdate(ref, progress.state, completing, completing ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined, effectOps.ownAppends));
-        if (nextHead) endOps.push(this.becomeDueOp('next', nextHead, now));
+        endOps.push(instanceUpdate(ref, progress.state, completing, completing ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined, effectWrites.ownAppends));
+        if (nextHead) endOps.push(becomeDueOp('next', nextHead, now));
       }
-      if (includeCaller && ref.caller && end.kind === 'complete') endOps.push(this.callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now));
-      if (collides([self, ...endOps, ...effectOps.ops])) throw new Error(`invocation ${ref.id}: two operations of one write touch the same item`);
-      const ops = [self, ...endOps, ...effectOps.ops];
+      if (includeCaller && ref.caller && end.kind === 'complete') endOps.push(callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now));
+      if (collides([self, ...endOps, ...effectWrites.ops])) throw new Error(`invocation ${ref.id}: two operations of one write touch the same item`);
+      const ops = [self, ...endOps, ...effectWrites.ops];
       try {
         if (ops.length === 1) {
           await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...self.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
@@ -422,8 +348,8 @@ export class InvocationStore {
         }
         return {
           kind: 'committed',
-          created: effectOps.created.map((c) => ({ inv: c.effect.inv, ...(c.effect.delayedUntil !== undefined && c.effect.delayedUntil > now ? { delayedUntil: c.effect.delayedUntil } : {}) })),
-          awakened: effectOps.awakened,
+          created: effectWrites.created.map((c) => ({ inv: c.effect.inv, ...(c.effect.delayedUntil !== undefined && c.effect.delayedUntil > now ? { delayedUntil: c.effect.delayedUntil } : {}) })),
+          awakened: effectWrites.awakened,
           dropped,
           ...(nextHead ? { nextHolder: nextHead } : {}),
         };
@@ -463,7 +389,7 @@ export class InvocationStore {
             if (round >= 2) includeNext = false;
             retry = true;
           } else if (op.role.startsWith('effect:')) {
-            const effect = effectOps.byRole.get(op.role);
+            const effect = effectWrites.byRole.get(op.role);
             effects = effects.filter((x) => x !== effect && !(effect?.kind === 'awakeable' && x.kind === 'awakeable' && x.target === effect.target));
             if (effect) dropped.push(effect);
             retry = true;
@@ -507,204 +433,13 @@ export class InvocationStore {
     throw new StaleAttemptError(`invocation ${ref.id}: write refused`, stored);
   }
 
-  /** The attempt's own update: epoch-fenced, only while `invoked`, journal length as expected. */
-  private attemptUpdate(ref: AttemptRef, progress: AttemptProgress, end: AttemptEnd, now: number): TxOp & { kind: 'update' } {
-    const e = new Expr();
-    const journal = e.n(ATTR.journal);
-    e.when(`${e.n(ATTR.epoch)} = ${e.v(ref.epoch)}`)
-      .when(`${e.n(ATTR.status)} = ${e.v(InvocationStatus.Invoked)}`)
-      .when(`size(${journal}) = ${e.v(ref.journal.length)}`);
-    e.setValue(e.n(ATTR.modified), now);
-    const finishing = end.kind === 'complete';
-    if (finishing) {
-      // A finished invocation keeps only its result: smaller items to retain, cheaper writes.
-      e.remove(journal, e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel), e.n(ATTR.cancelDone));
-    } else {
-      if (progress.append.length > 0) e.set(journal, `list_append(${journal}, ${e.v(storedEntries(progress.append))})`);
-      for (const [index, c] of progress.completions) {
-        const path = e.p(ATTR.completions, completionName(index));
-        e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(c))})`);
-      }
-      for (const [index, c] of progress.awakeables ?? []) {
-        const path = e.p(ATTR.awakeables, completionName(index));
-        e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(c))})`);
-      }
-      if (progress.state && ref.kind === 'unkeyed') e.setValue(e.n(ATTR.state), toStoredState(progress.state));
-      if (progress.appliedCancel !== undefined) e.setValue(e.n(ATTR.cancelDone), progress.appliedCancel);
-      if (progress.pin && ref.journal.length + progress.append.length > 0) {
-        e.setValue(e.n(ATTR.pinned), progress.pin);
-        e.setValue(e.n(ATTR.endpoint), progress.pin);
-      }
-    }
-    switch (end.kind) {
-      case 'continue':
-        e.setValue(e.n(ATTR.lease), end.leaseUntil);
-        // Keeping the index entry as it is saves an index delete + insert per continuation; it
-        // then points at or before the real due time, which is all the sweep needs.
-        if (end.dueAt !== undefined) this.setDue(e, ref.id, end.dueAt);
-        break;
-      case 'suspend': {
-        e.setValue(e.n(ATTR.status), InvocationStatus.Suspended).setValue(e.n(ATTR.lease), 0);
-        // A suspension is progress: the attempt count starts again when the invocation resumes.
-        e.setValue(e.n(ATTR.attempts), 0);
-        if (end.dueAt !== undefined) this.setDue(e, ref.id, end.dueAt);
-        else e.remove(e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk));
-        for (const w of end.awaiting) {
-          e.when(`attribute_not_exists(${e.p(ATTR.completions, completionName(w.index))})`);
-          if (w.awakeable) e.when(`attribute_not_exists(${e.p(ATTR.awakeables, completionName(w.index))})`);
-        }
-        // A cancel asked for after the attempt read the invocation refuses the suspension.
-        e.when(`attribute_not_exists(${e.n(ATTR.cancel)}) OR ${e.n(ATTR.cancel)} <= ${e.v(ref.cancelSeq)}`);
-        break;
-      }
-      case 'retry':
-        e.setValue(e.n(ATTR.lease), end.at).setValue(e.n(ATTR.failure), end.failure);
-        this.setDue(e, ref.id, end.at);
-        break;
-      case 'release':
-        // Not a failure: the attempt it stopped does not count.
-        e.setValue(e.n(ATTR.lease), end.at).add(e.n(ATTR.attempts), -1);
-        this.setDue(e, ref.id, end.at);
-        break;
-      case 'complete':
-        e.setValue(e.n(ATTR.status), InvocationStatus.Completed)
-          .setValue(e.n(ATTR.result), toStoredCompletion(end.result))
-          .setValue(e.n(ATTR.expires), Math.ceil((now + ref.retentionSec * 1000) / 1000))
-          .remove(e.n(ATTR.lease), e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk));
-        break;
-    }
-    return { role: 'self', key: keys.invocation(ref.id), kind: 'update', expr: e };
-  }
-
-  /**
-   * The key's instance item: the state (when it changed) and, when the holder finishes, the lock
-   * passed on. `next` is the id expected behind the holder (null: nobody), so the next holder can
-   * be made due in the same transaction.
-   */
-  private instanceUpdate(ref: AttemptRef, state: StateMap | undefined, release: boolean, next: string | null | undefined, appends: string[] = []): TxOp {
-    const e = new Expr();
-    e.when(`${e.p(ATTR.queue, 0)} = ${e.v(ref.id)}`);
-    // (A release and an append would overlap on the list; commit() never asks for both.)
-    if (appends.length > 0) e.set(e.n(ATTR.queue), `list_append(${e.n(ATTR.queue)}, ${e.v(appends)})`);
-    if (release) {
-      if (next === null) e.when(`attribute_not_exists(${e.p(ATTR.queue, 1)})`);
-      else if (next !== undefined) e.when(`${e.p(ATTR.queue, 1)} = ${e.v(next)}`);
-      e.remove(e.p(ATTR.queue, 0));
-    }
-    if (state) e.setValue(e.n(ATTR.state), toStoredState(state));
-    return { role: 'inbox', key: keys.instance(ref.service, ref.key), kind: 'update', expr: e };
-  }
-
-  /** The next in a key's inbox becomes due (its turn came). */
-  private becomeDueOp(role: string, id: string, now: number): TxOp {
-    const e = new Expr();
-    e.when(`${e.n(ATTR.status)} = ${e.v(InvocationStatus.Inboxed)}`);
-    e.setValue(e.n(ATTR.modified), now);
-    this.setDue(e, id, now);
-    return { role, key: keys.invocation(id), kind: 'update', expr: e };
-  }
-
-  /** The caller's Invoke entry gets our result (first wins) and the caller becomes due. */
-  private callerCompletionOp(callerId: string, entryIndex: number, result: InvocationResult, now: number): TxOp {
-    const e = new Expr();
-    const path = e.p(ATTR.completions, completionName(entryIndex));
-    e.when(`attribute_exists(${e.n('pk')}) AND ${e.n(ATTR.status)} <> ${e.v(InvocationStatus.Completed)} AND attribute_exists(${e.n(ATTR.completions)})`);
-    e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(result))})`).setValue(e.n(ATTR.modified), now);
-    this.setDue(e, callerId, now);
-    return { role: 'caller', key: keys.invocation(callerId), kind: 'update', expr: e };
-  }
-
-  /** The effects' operations; sends to the key `own` holds are returned apart (its instance update takes them). */
-  private effectOps(effects: StoreEffect[], now: number, own?: Pick<AttemptRef, 'service' | 'key'>) {
-    const ops: TxOp[] = [];
-    const byRole = new Map<string, StoreEffect>();
-    const created: { effect: StoreEffect & { kind: 'create' } }[] = [];
-    const inboxAppends = new Map<string, { service: string; key: string; ids: string[] }>();
-    const awakeables = new Map<string, { target: string; items: { index: number; completion: Completion }[]; effects: StoreEffect[] }>();
-    effects.forEach((effect, i) => {
-      if (effect.kind === 'create') {
-        const inv = effect.inv;
-        const keyed = inv.kind !== 'unkeyed';
-        const delayed = effect.delayedUntil !== undefined && effect.delayedUntil > now;
-        const status = delayed ? InvocationStatus.Delayed : keyed ? InvocationStatus.Inboxed : InvocationStatus.Invoked;
-        const item = newInvocationItem(inv, now, { status, epoch: 0, leaseUntil: 0, dueAt: delayed ? effect.delayedUntil! : now, attempts: 0, token: randomUUID() });
-        const role = `effect:${i}`;
-        ops.push(this.createOp(role, item, now));
-        byRole.set(role, effect);
-        created.push({ effect });
-        if (keyed && !delayed) {
-          const k = `${inv.service}\u0000${inv.key}`;
-          const entry = inboxAppends.get(k) ?? { service: inv.service, key: inv.key, ids: [] };
-          entry.ids.push(inv.id);
-          inboxAppends.set(k, entry);
-        }
-      } else {
-        const entry = awakeables.get(effect.target) ?? { target: effect.target, items: [], effects: [] };
-        entry.items.push({ index: effect.index, completion: effect.completion });
-        entry.effects.push(effect);
-        awakeables.set(effect.target, entry);
-      }
-    });
-    let ownAppends: string[] = [];
-    for (const a of inboxAppends.values()) {
-      if (own && a.service === own.service && a.key === own.key) ownAppends = a.ids;
-      else ops.push(this.inboxAppendOp('effect-inbox', a.service, a.key, a.ids));
-    }
-    const awakened: string[] = [];
-    for (const a of awakeables.values()) {
-      const role = `effect:awk:${a.target}`;
-      awakened.push(a.target);
-      ops.push({ role, key: keys.invocation(a.target), kind: 'update', expr: this.awakeableEffectExpr(a.target, a.items, now) });
-      byRole.set(role, a.effects[0]!);
-    }
-    return { ops, byRole, created, awakened, ownAppends };
-  }
-
-  /**
-   * Awakeable results a service sent with its journal entries: each is kept if its index has none
-   * yet (first wins, without failing the others) and applied at replay only where the journal has
-   * an awakeable. Only a target that is not running (finished, unknown, not started) refuses them.
-   */
-  private awakeableEffectExpr(target: string, items: { index: number; completion: Completion }[], now: number): Expr {
-    const e = new Expr();
-    e.when(`${e.n(ATTR.status)} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)}) AND attribute_exists(${e.n(ATTR.awakeables)})`);
-    for (const { index, completion } of items) {
-      const path = e.p(ATTR.awakeables, completionName(index));
-      e.set(path, `if_not_exists(${path}, ${e.v(toStoredCompletion(completion))})`);
-    }
-    e.setValue(e.n(ATTR.modified), now);
-    this.setDue(e, target, now);
-    return e;
-  }
-
-  /**
-   * Completes awakeables of `target`: applied only where its journal has an awakeable entry at that
-   * index, or has no entry there yet (it is held and applied only if an awakeable turns up there).
-   * First wins; a finished or not yet started invocation takes none.
-   */
-  private awakeableExpr(target: string, items: { index: number; completion: Completion }[], now: number): Expr {
-    const e = new Expr();
-    const status = e.n(ATTR.status);
-    e.when(`${status} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)})`);
-    for (const { index, completion } of items) {
-      const path = e.p(ATTR.awakeables, completionName(index));
-      const entry = e.p(ATTR.journal, index - 1);
-      e.when(`attribute_not_exists(${path}) AND attribute_not_exists(${e.p(ATTR.completions, completionName(index))})`);
-      e.when(`attribute_not_exists(${entry}) OR ${e.p(ATTR.journal, index - 1, 't')} = ${e.v(MessageType.Awakeable)}`);
-      e.setValue(path, toStoredCompletion(completion));
-    }
-    e.setValue(e.n(ATTR.modified), now);
-    this.setDue(e, target, now);
-    return e;
-  }
-
   /**
    * Resolves or rejects an awakeable from outside (the ingress API). Says exactly what happened;
    * nothing is stored unless it is 'stored'.
    */
   async completeAwakeable(target: string, index: number, completion: Completion): Promise<AwakeableOutcome> {
     if (!Number.isSafeInteger(index) || index < 1) return 'not-awakeable';
-    const e = this.awakeableExpr(target, [{ index, completion }], this.now());
+    const e = awakeableExpr(target, [{ index, completion }], this.now());
     try {
       await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(target), ...e.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return 'stored';
@@ -760,10 +495,10 @@ export class InvocationStore {
           }
           q.remove(q.p(ATTR.queue, position));
           ops.push({ role: 'inbox', key: keys.instance(rec.service, rec.key), kind: 'update', expr: q });
-          if (nextHolder) ops.push(this.becomeDueOp('next', nextHolder, now));
+          if (nextHolder) ops.push(becomeDueOp('next', nextHolder, now));
         }
       }
-      if (rec.caller && includeCaller) ops.push(this.callerCompletionOp(rec.caller.invocationId, rec.caller.entryIndex, result, now));
+      if (rec.caller && includeCaller) ops.push(callerCompletionOp(rec.caller.invocationId, rec.caller.entryIndex, result, now));
       try {
         if (ops.length === 1) await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update() }));
         else await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
@@ -789,7 +524,7 @@ export class InvocationStore {
     const e = new Expr();
     e.when(`${e.n(ATTR.status)} IN (${e.v(InvocationStatus.Invoked)}, ${e.v(InvocationStatus.Suspended)})`);
     e.add(e.n(ATTR.cancel), 1).setValue(e.n(ATTR.modified), now);
-    this.setDue(e, id, now);
+    setDue(e, id, now);
     try {
       const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return recordFromItem(res.Attributes as Record<string, unknown>);
@@ -865,10 +600,6 @@ export class InvocationStore {
   }
 
   // Helpers --------------------------------------------------------------------------------------
-
-  private setDue(e: Expr, id: string, dueAt: number): void {
-    for (const [name, value] of Object.entries(dueAttributes(id, dueAt))) e.setValue(e.n(name), value);
-  }
 
   /** Runs one transaction (or a single Put/Update), retrying conflicts; `refused` maps other cancellations. */
   private async run(ops: TxOp[], what: string, refused: (reasons: CancellationReason[]) => undefined): Promise<void> {

@@ -96,7 +96,11 @@ describe('chaos invariants', () => {
     { $case: 'FIFO order broken for one client', expected: 'fifo-order', mutate: (i) => i.fifos.set('f0', ['o4:1', 'o4:0']) },
     { $case: 'a completed append missing', expected: 'fifo-missing', mutate: (i) => i.fifos.set('f0', ['o4:0']) },
     { $case: 'a kill answered "killed" but a value stored', expected: 'killed-not-killed', mutate: (i) => (i.views[7]!.result = { kind: 'value', value: json('slept') }) },
-    { $case: 'a side effect after the kill was answered', expected: 'ran-after-kill', mutate: (i) => i.records.push({ k: 'start', tag: 'o6', att: 'g2', at: T0 + 2000 }, { k: 'fx', tag: 'o6', att: 'g2', at: T0 + 2001, step: 0, v: 4 }) },
+    {
+      $case: 'side effects of two steps after the kill was answered',
+      expected: 'ran-after-kill',
+      mutate: (i) => i.records.push({ k: 'start', tag: 'o6', att: 'g2', at: T0 + 2000 }, { k: 'fx', tag: 'o6', att: 'g2', at: T0 + 2001, step: 0, v: 4 }, { k: 'start', tag: 'o6', att: 'g3', at: T0 + 2100 }, { k: 'fx', tag: 'o6', att: 'g3', at: T0 + 2101, step: 1, v: 5 }),
+    },
     { $case: 'a side effect after completion', expected: 'ran-after-completion', mutate: (i) => i.records.push({ k: 'start', tag: 'o1', att: 'a7', at: T0 + 3000 }, { k: 'fx', tag: 'o1', att: 'a7', at: T0 + 3001, step: 1, v: 5 }) },
     { $case: 'a completed invocation back to running', expected: 'resurrected', mutate: (i) => i.history.observe([{ ...i.views[0]!, status: 'invoked' }], T0 + 900) },
     { $case: 'one idempotency key, two ids', expected: 'idempotency-ids', mutate: (i) => i.ledger.entries.push(entry({ tag: 'o9', kind: 'idempotent', target: 'chaosWork/effects', idempotencyKey: 'k', id: 'inv_x', outcome: answer(408, {}) }), entry({ tag: 'o9', kind: 'idempotent', target: 'chaosWork/effects', idempotencyKey: 'k', id: 'inv_y', outcome: answer(408, {}) })) },
@@ -110,6 +114,15 @@ describe('chaos invariants', () => {
 
     // Assess
     expect(names(input)).toContain(expected);
+  });
+
+  it('allow the one step an attempt under way when the kill landed may still send', () => {
+    // Prepare
+    const input = consistent();
+    input.records.push({ k: 'start', tag: 'o6', att: 'g2', at: T0 + 2000 }, { k: 'fx', tag: 'o6', att: 'g2', at: T0 + 2001, step: 0, v: 4 });
+
+    // Act & Assess
+    expect(names(input)).toEqual([]);
   });
 
   it('excuse an attempt that reached the handler late because its runner was frozen across the kill', () => {

@@ -113,14 +113,15 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
       expect(GreetResponse.decode(new Uint8Array(await res.arrayBuffer()))).toEqual({ greeting: 'Hello Zoë 🙂' });
     });
 
-    it('calls with an empty request and answers JSON when a GET has no content type', async () => {
+    it('answers a GET with 405 and Allow: POST: only POST invokes a handler', async () => {
       // Act
       const res = await call('/org.example.Greeter/Greet');
 
       // Assess
-      expect(res.status, res.text).toBe(200);
-      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(res.json).toEqual({ greeting: 'Hello ' });
+      expect(res.status, res.text).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect(res.json).toEqual({ code: 'unimplemented', message: expect.stringMatching(/only POST/) });
+      expect(res.headers.get('x-restate-id')).toBeNull();
     });
   });
 
@@ -211,29 +212,37 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
         message: /GreetRequest/,
       },
       {
-        $case: 'content-encoding gzip',
+        $case: 'an unknown content-encoding',
         path: '/org.example.Greeter/Greet',
-        init: { method: 'POST', headers: { ...JSON_CT, 'content-encoding': 'gzip' }, body: '{"name":"Pete"}' },
+        init: { method: 'POST', headers: { ...JSON_CT, 'content-encoding': 'compress' }, body: '{"name":"Pete"}' },
         status: 501,
         code: 'unimplemented',
-        message: /gzip/,
+        message: /unknown compression 'compress': supported encodings are gzip, br/,
       },
       {
-        // The examples' only terminal failure: the SDK's TerminalError, code 13 by default.
-        $case: 'a handler terminal failure (keyed call without a key)',
+        $case: 'a gzip body that does not inflate',
+        path: '/org.example.Greeter/Greet',
+        init: { method: 'POST', headers: { ...JSON_CT, 'content-encoding': 'gzip' }, body: '{"name":"Pete"}' },
+        status: 400,
+        code: 'invalid_argument',
+        message: /gzip data cannot be decompressed/,
+      },
+      {
+        // The SDK would fail the invocation with a terminal error (500); the ingress refuses it first.
+        $case: 'a keyed router call without a key',
         path: '/counter/add',
         init: json({ request: { delta: 1 } }),
-        status: 500,
-        code: 'internal',
-        message: /missing or empty 'key'/,
+        status: 400,
+        code: 'invalid_argument',
+        message: /'counter\/add' is a keyed handler: the request needs a non-empty "key"/,
       },
       {
-        $case: 'a handler terminal failure (unkeyed call with a key)',
+        $case: 'an unkeyed router call with a key',
         path: '/greeter/greet',
         init: json({ key: 'k', request: { name: 'x' } }),
-        status: 500,
-        code: 'internal',
-        message: /unkeyed handler with a 'key'/,
+        status: 400,
+        code: 'invalid_argument',
+        message: /'greeter\/greet' is not keyed/,
       },
     ])('answers $status $code for $case', async ({ path, init, status, code, message }) => {
       // Act
@@ -249,7 +258,6 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
       { $case: 'text/plain', method: 'POST', headers: { 'content-type': 'text/plain' } as Record<string, string>, body: 'Pete' },
       { $case: 'form data', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=Pete' },
       { $case: 'POST without a content type', method: 'POST', headers: {}, body: new Uint8Array([1]) },
-      { $case: 'PUT with JSON', method: 'PUT', headers: JSON_CT, body: '{}' },
     ])('answers 415 with an empty body for $case', async ({ method, headers, body }) => {
       // Act
       const res = await call('/org.example.Greeter/Greet', { method, headers, body });
@@ -444,19 +452,23 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
       expect(addAttach.json).toEqual({ response: 7 });
     });
 
-    it('answers the failure of a failed call on output', async () => {
-      // Prepare
-      const failed = await postJson('/counter/add', { request: {} });
-      const id = failed.headers.get('x-restate-id');
+    it('answers the failure of a failed (canceled) call on output with its code', async () => {
+      // Prepare: a one-way sleep, canceled.
+      const sent = await postJson('/dev.restate.Ingress/Invoke', { service: 'sleeper', method: 'sleep', argument: { request: { millis: 20_000 } } });
+      const id = (sent.json as { id: string }).id;
+      await adminCall('DELETE', `/invocations/${id}?mode=cancel`);
 
       // Act
-      const output = await call(`/restate/invocation/${id}/output`);
+      let output = await call(`/restate/invocation/${id}/output`);
+      for (let i = 0; i < 50 && output.status === 470; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        output = await call(`/restate/invocation/${id}/output`);
+      }
 
       // Assess
-      expect(failed.status).toBe(500);
       expect(id).toMatch(INVOCATION_ID);
-      expect(output.status, output.text).toBe(500);
-      expect(output.json).toEqual({ code: 'internal', message: expect.stringMatching(/missing or empty 'key'/) });
+      expect(output.status, output.text).toBe(408);
+      expect(output.json).toMatchObject({ code: 'canceled' });
     });
 
     it.each([

@@ -1,8 +1,9 @@
 /** gRPC framing and the gRPC-web codecs: content types, frames, percent-encoding, base64 text. */
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Code, RestlessError } from '../../lib/errors.js';
-import { encodeFrame, grpcCodecOf, percentEncode, unaryMessage } from '../../lib/ingress/grpc.js';
+import { encodeFrame, grpcCodecOf, percentEncode, unaryFrame, unaryMessage } from '../../lib/ingress/grpc.js';
 import { decodeTextBody, grpcWebFormatOf, trailerFrame } from '../../lib/ingress/grpc-web.js';
 
 describe('content types', () => {
@@ -32,16 +33,24 @@ describe('frames', () => {
   it('reads back the message of any frame it writes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (payload) => {
-        expect(Buffer.from(unaryMessage(encodeFrame(payload), null, 1024))).toEqual(Buffer.from(payload));
+        expect(Buffer.from(unaryFrame(encodeFrame(payload), 1024).payload)).toEqual(Buffer.from(payload));
       }),
     );
   });
 
-  it('throws only RestlessErrors with client codes on any body', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 40 }), fc.constantFrom(null, 'identity', 'gzip'), (body, encoding) => {
+  it('inflates a frame flagged compressed with its grpc-encoding', async () => {
+    const payload = Buffer.from('hello '.repeat(50));
+
+    const message = await unaryMessage(encodeFrame(gzipSync(payload), 0x01), 'gzip', 1024);
+
+    expect(Buffer.from(message)).toEqual(payload);
+  });
+
+  it('throws only RestlessErrors with client codes on any body', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 40 }), fc.constantFrom(null, 'identity', 'gzip', 'br', 'snappy'), async (body, encoding) => {
         try {
-          unaryMessage(body, encoding, 16);
+          await unaryMessage(body, encoding, 16);
         } catch (err) {
           expect(err).toBeInstanceOf(RestlessError);
           expect([Code.InvalidArgument, Code.Unimplemented, Code.ResourceExhausted]).toContain((err as RestlessError).code);

@@ -188,11 +188,13 @@ export async function startRunner(opts: {
   readyTimeoutMs?: number;
   /** Leave out --example-port, so the runner picks its default (ports.example is then unknown). */
   defaultExamplePort?: boolean;
+  /** Extra environment variables (RESTLESS_*), on top of a user's shell. */
+  env?: NodeJS.ProcessEnv;
 }): Promise<RunningRunner> {
   const { ports, dataDir } = opts;
   const example = opts.defaultExamplePort ? [] : ['--example-port', String(ports.example)];
   const args = ['--ingress-port', String(ports.ingress), '--admin-port', String(ports.admin), ...example, '--data-dir', dataDir, ...(opts.extraArgs ?? [])];
-  const { child, output, exited } = spawnLocal(args);
+  const { child, output, exited } = spawnLocal(args, opts.env);
   const timeoutMs = opts.readyTimeoutMs ?? 45_000;
 
   await new Promise<void>((res, rej) => {
