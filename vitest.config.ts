@@ -12,6 +12,7 @@ const UNIT = [
   'test/registry/schema.test.ts',
   'test/registry/discovery.test.ts',
   'test/timers/aws-kicker.test.ts',
+  'test/endpoint/**/*.test.ts',
   'test/chaos/invariants.test.ts',
 ];
 

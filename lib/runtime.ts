@@ -2,7 +2,7 @@
  * Composition: builds the core once per process from configuration and clients. The three Lambda
  * entries and the local runner all get their handlers from here, so they share one code path.
  */
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -10,7 +10,7 @@ import { configFromEnv, ENV, type RuntimeConfig } from './config.js';
 import { createAdminHandler } from './admin/admin-api.js';
 import { CompletionHub, Dispatcher } from './driver/dispatcher.js';
 import { Driver, type DriverDeps, type Kicker } from './driver/driver.js';
-import { createTransport } from './endpoint/transport.js';
+import { createTransport, defaultLambdaClients, type LambdaAddress } from './endpoint/transport.js';
 import type { EndpointTransport } from './endpoint/types.js';
 import { createIngressHandler } from './ingress/ingress.js';
 import type { HttpHandler } from './http/types.js';
@@ -81,7 +81,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const now = opts.now;
   const tables = opts.tables ?? createTableClients(config.tableName, opts.dynamo ?? {});
   const store = new InvocationStore(tables, now);
-  const lambda = opts.lambda ?? new LambdaClient({});
+  // Endpoint calls: one client per region and assumed role, unless a test hands in one client for all.
+  const lambda = opts.lambda ?? ((address: LambdaAddress) => defaultLambdaClients.forAddress(address));
   const registryStore = new RegistryStore(tables);
   // Endpoints may not live at link-local / instance-metadata addresses (unless configured so).
   const addressPolicy = { allowLinkLocal: config.allowLinkLocalEndpoints };
