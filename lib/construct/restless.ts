@@ -135,8 +135,7 @@ export interface RestlessProps {
   /**
    * Lambda service endpoints the runtime may call (discovery by the admin function, invocations by
    * the ingress and timer functions). Each ARN is granted as given plus `:*` (versions, aliases).
-   * For functions defined in the same app, prefer {@link Restless.allowEndpoint} /
-   * {@link Restless.registerEndpoint}.
+   * For functions defined in the same app, prefer {@link Restless.allowEndpoint}.
    * @default - none: registering a Lambda endpoint fails with AccessDenied until it is allowed
    */
   readonly endpointFunctionArns?: string[];
@@ -374,8 +373,19 @@ export class Restless extends Construct {
    * A function in another account also needs a resource policy there for the three role ARNs.
    */
   allowEndpoint(fn: IFunction): void {
-    for (const own of this.functions) own.addToRolePolicy(invokeStatement([fn.functionArn, `${fn.functionArn}:*`]));
+    const finding = NAG.endpointVersions(nagName(Stack.of(this).resolve(fn.functionArn)));
+    for (const own of this.functions) {
+      own.addToRolePolicy(invokeStatement([fn.functionArn, `${fn.functionArn}:*`]));
+      acknowledge(own.role!, finding);
+    }
   }
+}
+
+/** How cdk-nag prints a resolved ARN in a finding id: a literal as is, `Fn::GetAtt` as `<Id.Attr>`. */
+function nagName(resolved: unknown): string {
+  if (typeof resolved === 'string') return resolved;
+  const getAtt = (resolved as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+  return getAtt ? `<${getAtt[0]}.${getAtt[1]}>` : JSON.stringify(resolved);
 }
 
 function invokeStatement(resources: string[]): PolicyStatement {

@@ -35,9 +35,14 @@ export function atExpression(ms: number): string {
   return `at(${d.toISOString().slice(0, 19)})`;
 }
 
-/** Deterministic schedule name: the same wake-up requested twice creates one schedule. */
-export function scheduleName(id: string, epoch: number, kind: string, atMs: number): string {
-  const digest = createHash('sha256').update(`${id}|${epoch}|${kind}|${atMs}`).digest('hex').slice(0, 16);
+/**
+ * Deterministic schedule name: the same wake-up requested twice creates one schedule. A wake-up
+ * set at the horizon (`firesAtMs`) is named after that too, so its re-arming a year later is a
+ * schedule of its own, not a conflict with the one that just fired.
+ */
+export function scheduleName(id: string, epoch: number, kind: string, atMs: number, firesAtMs?: number): string {
+  const key = firesAtMs === undefined ? `${id}|${epoch}|${kind}|${atMs}` : `${id}|${epoch}|${kind}|${atMs}|${firesAtMs}`;
+  const digest = createHash('sha256').update(key).digest('hex').slice(0, 16);
   return `rl-${kind}-${digest}`.slice(0, 64);
 }
 
@@ -59,7 +64,7 @@ export class AwsKicker implements Kicker {
     const event: TimerEvent = { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs };
     const route = routeTimer(atMs, this.now(), reason.kind);
     if (route.via === 'queue') return this.send(event, route.delaySeconds);
-    const name = scheduleName(id, reason.epoch, reason.kind, atMs);
+    const name = scheduleName(id, reason.epoch, reason.kind, atMs, route.capped ? route.atMs : undefined);
     try {
       await this.opts.scheduler.send(
         new CreateScheduleCommand({

@@ -18,7 +18,17 @@ export const QUEUE_MAX_DELAY_S = 900;
 /** A Scheduler-borne wake-up fires at least this long before its due time (one minute of precision, one of margin). */
 export const SCHEDULER_LEAD_MS = 60_000;
 
-export type TimerRoute = { via: 'queue'; delaySeconds: number } | { via: 'scheduler'; atMs: number };
+/**
+ * The farthest ahead a schedule is set. A due time may lie millennia away (stored due times are
+ * only clamped to MAX_DUE_AT, year ~33658), which `at(…)` cannot express; such a wake-up is set at
+ * this horizon, fires early there and is re-armed for the rest, one year at a time.
+ */
+export const SCHEDULER_HORIZON_MS = 365 * 86_400_000;
+
+const DAY_MS = 86_400_000;
+
+/** `capped`: set at the horizon, not at its due time (it will be re-armed when it fires). */
+export type TimerRoute = { via: 'queue'; delaySeconds: number } | { via: 'scheduler'; atMs: number; capped: boolean };
 
 /**
  * The queue for anything due within 15 minutes (rounded up to the second: never early), the
@@ -29,7 +39,11 @@ export type TimerRoute = { via: 'queue'; delaySeconds: number } | { via: 'schedu
 export function routeTimer(dueMs: number, nowMs: number, kind: 'retry' | 'sleep' | 'deadline'): TimerRoute {
   const delayMs = Math.max(0, dueMs - nowMs);
   const atMs = Math.floor(dueMs / 60_000) * 60_000 - SCHEDULER_LEAD_MS;
+  // Whole days, so that the same far wake-up requested twice on one day still gets one schedule.
+  const horizonMs = Math.floor((nowMs + SCHEDULER_HORIZON_MS) / DAY_MS) * DAY_MS;
   // A deadline too close for a schedule that still lies ahead goes through the queue.
-  if (delayMs > QUEUE_MAX_DELAY_S * 1000 || (kind === 'deadline' && atMs > nowMs)) return { via: 'scheduler', atMs };
+  if (delayMs > QUEUE_MAX_DELAY_S * 1000 || (kind === 'deadline' && atMs > nowMs)) {
+    return atMs > horizonMs ? { via: 'scheduler', atMs: horizonMs, capped: true } : { via: 'scheduler', atMs, capped: false };
+  }
   return { via: 'queue', delaySeconds: Math.min(QUEUE_MAX_DELAY_S, Math.ceil(delayMs / 1000)) };
 }

@@ -1,7 +1,9 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_ITEM_ACTIONS } from '../../lib/construct/restless.js';
-import { actionsOf, functionId, resourcesOf, roleOfFunction, statementsOfRole, synth, synthStack } from './support.js';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { actionsOf, functionId, resourcesOf, roleOfFunction, STUB_ENTRY, statementsOfRole, synth, synthStack } from './support.js';
 import type { Resource, Statement } from './support.js';
 
 const ROLES = ['ingress', 'admin', 'timer'] as const;
@@ -108,6 +110,19 @@ describe('Restless IAM', () => {
     for (const role of ROLES) {
       const s = statementsOfRole(t, roleOfFunction(t, functionId(t, role))).filter((st) => JSON.stringify(st.Resource).includes('greeter'));
       expect(s).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [arn, `${arn}:*`] }]);
+    }
+  });
+
+  it('grants invoke on a function of the same app and its versions to all three functions with allowEndpoint', () => {
+    const stack = synthStack();
+    const greeter = new NodejsFunction(stack, 'Greeter', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X });
+    stack.restless.allowEndpoint(greeter);
+    const t = Template.fromStack(stack);
+    const greeterId = Object.keys(t.findResources('AWS::Lambda::Function', { Properties: { Description: Match.absent() } }))[0]!;
+    const arn = { 'Fn::GetAtt': [greeterId, 'Arn'] };
+    for (const role of ROLES) {
+      const s = statementsOfRole(t, roleOfFunction(t, functionId(t, role))).filter((st) => JSON.stringify(st.Resource).includes(greeterId));
+      expect(s).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [arn, { 'Fn::Join': ['', [arn, ':*']] }] }]);
     }
   });
 

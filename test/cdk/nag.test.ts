@@ -2,10 +2,13 @@
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import type { RestlessProps } from '../../lib/construct/restless.js';
-import { synthStack } from './support.js';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { STUB_ENTRY, synthStack } from './support.js';
 
-function findings(props: RestlessProps = {}): string[] {
+function findings(props: RestlessProps = {}, extend?: (stack: ReturnType<typeof synthStack>) => void): string[] {
   const stack = synthStack(props);
+  extend?.(stack);
   const report = new AwsSolutionsChecks(stack.node.root).validateScope(stack);
   return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`));
 }
@@ -20,6 +23,15 @@ describe('cdk-nag AwsSolutions', () => {
     { case: 'reserved concurrency', props: { reservedConcurrency: { ingress: 10, admin: 2, timer: 5 } } },
   ] satisfies { case: string; props: RestlessProps }[])('finds nothing unacknowledged in $case', ({ props }) => {
     expect(findings(props)).toEqual([]);
+  });
+
+  it('finds nothing unacknowledged when an endpoint function of the same app is allowed with allowEndpoint', () => {
+    const found = findings({}, (stack) => {
+      const greeter = new NodejsFunction(stack, 'Greeter', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X });
+      stack.restless.allowEndpoint(greeter);
+    });
+    // The endpoint function itself is the user's: only findings on Restless resources count here.
+    expect(found.filter((f) => !f.includes('/Greeter'))).toEqual([]);
   });
 
   it('does find what is not acknowledged (self-check: a public route without the acknowledgment)', async () => {

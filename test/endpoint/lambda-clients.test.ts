@@ -39,7 +39,7 @@ function clients(now: () => number = () => NOW) {
 beforeEach(() => {
   sts.reset();
   lambda.reset();
-  lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ statusCode: 200, headers: {}, body: '', isBase64Encoded: true })) });
+  lambda.on(InvokeCommand).callsFake(async () => ({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ statusCode: 200, headers: {}, body: '', isBase64Encoded: true })) }));
 });
 
 describe('regionOfArn', () => {

@@ -3,10 +3,15 @@ import { ConflictException, CreateScheduleCommand, SchedulerClient } from '@aws-
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { atExpression, AwsKicker, scheduleName } from '../../lib/timers/aws-kicker.js';
 import { parseTimerEvent } from '../../lib/timers/timer-event.js';
-import { QUEUE_MAX_DELAY_S, routeTimer, SCHEDULER_LEAD_MS } from '../../lib/timers/timer-routes.js';
+import { QUEUE_MAX_DELAY_S, routeTimer, SCHEDULER_HORIZON_MS, SCHEDULER_LEAD_MS } from '../../lib/timers/timer-routes.js';
+import { MAX_DUE_AT } from '../../lib/store/invocation-item.js';
+import { createTimerHandler } from '../../lib/timers/timer-handler.js';
+import { createLogger } from '../../lib/log.js';
+import type { Driver } from '../../lib/driver/driver.js';
+import type { InvocationStore } from '../../lib/store/invocation-store.js';
 
 const scheduler = mockClient(SchedulerClient);
 const sqs = mockClient(SQSClient);
@@ -17,7 +22,7 @@ const ROLE_ARN = 'arn:aws:iam::123456789012:role/restless-scheduler';
 /** A frozen clock: 2026-11-25T13:00:00.000Z. */
 const NOW = Date.UTC(2026, 10, 25, 13, 0, 0, 0);
 
-function kicker() {
+function kicker(now: () => number = () => NOW) {
   return new AwsKicker({
     sqs: new SQSClient({ region: 'eu-west-1' }),
     scheduler: new SchedulerClient({ region: 'eu-west-1' }),
@@ -26,7 +31,7 @@ function kicker() {
     deadLetterQueueArn: DLQ_ARN,
     schedulerRoleArn: ROLE_ARN,
     groupName: 'restless',
-    now: () => NOW,
+    now,
   });
 }
 
@@ -138,6 +143,66 @@ describe('routeTimer', () => {
       if (route.via === 'queue') expect(route.delaySeconds).toBeLessThanOrEqual(QUEUE_MAX_DELAY_S);
     }
     expect(routeTimer(NOW + 900_001, NOW, 'retry').via).toBe('scheduler');
+  });
+});
+
+describe('wake-ups beyond the Scheduler horizon', () => {
+  const AT = /^at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\)$/;
+  const event = (dueMs: number) => ({ kind: 'timer' as const, invocationId: 'inv_far', epoch: 4, reason: 'sleep' as const, dueMs });
+
+  it('sets a wake-up at MAX_DUE_AT (year ~33658) at the horizon, whole day, carrying the real due time', async () => {
+    await kicker().schedule('inv_far', MAX_DUE_AT, { epoch: 4, kind: 'sleep' });
+    const horizon = Date.UTC(2027, 10, 25); // NOW + 365 days, floored to the day
+    expect(scheduler).toHaveReceivedCommandTimes(CreateScheduleCommand, 1);
+    const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+    expect(input.ScheduleExpression).toBe('at(2027-11-25T00:00:00)');
+    expect(input.Name).toBe(scheduleName('inv_far', 4, 'sleep', MAX_DUE_AT, horizon));
+    expect(input.ClientToken).toBe(input.Name);
+    expect(JSON.parse(input.Target!.Input!)).toEqual(event(MAX_DUE_AT));
+    expect(input.Target).toMatchObject({ Arn: QUEUE_ARN, DeadLetterConfig: { Arn: DLQ_ARN } });
+  });
+
+  it('names the same far wake-up requested twice on one day alike (one schedule), and its next year differently', () => {
+    const a = routeTimer(MAX_DUE_AT, NOW, 'sleep');
+    const b = routeTimer(MAX_DUE_AT, NOW + 10 * 3_600_000, 'sleep');
+    const nextYear = routeTimer(MAX_DUE_AT, NOW + SCHEDULER_HORIZON_MS, 'sleep');
+    expect(a).toEqual(b);
+    expect(a).toMatchObject({ via: 'scheduler', capped: true });
+    expect(nextYear.via === 'scheduler' && a.via === 'scheduler' && nextYear.atMs - a.atMs).toBe(SCHEDULER_HORIZON_MS);
+  });
+
+  it.each([
+    { case: '16 minutes', inMs: 16 * 60_000 },
+    { case: '364 days', inMs: 364 * 86_400_000 },
+    { case: '2 years', inMs: 2 * SCHEDULER_HORIZON_MS },
+    { case: '9000 years (past at()’s 4-digit years)', inMs: 9000 * SCHEDULER_HORIZON_MS },
+    { case: 'MAX_DUE_AT', inMs: MAX_DUE_AT - NOW },
+  ])('never schedules beyond the horizon nor after the due time: $case ahead', ({ inMs }) => {
+    const route = routeTimer(NOW + inMs, NOW, 'sleep');
+    expect(route.via).toBe('scheduler');
+    if (route.via !== 'scheduler') return;
+    expect(route.atMs).toBeLessThanOrEqual(NOW + SCHEDULER_HORIZON_MS);
+    expect(route.atMs + 59_999).toBeLessThan(NOW + inMs);
+    expect(atExpression(route.atMs)).toMatch(AT);
+    expect(route.capped).toBe(inMs > SCHEDULER_HORIZON_MS);
+  });
+
+  it('re-arms a far wake-up when it fires at the horizon, one more year ahead, without driving it', async () => {
+    let now = NOW;
+    const k = kicker(() => now);
+    const driveById = vi.fn();
+    const timer = createTimerHandler({ driver: { driveById } as unknown as Driver, store: {} as InvocationStore, log: createLogger({ level: 'error' }), now: () => now, rearm: (id, at, reason) => k.schedule(id, at, reason) });
+
+    await k.schedule('inv_far', MAX_DUE_AT, { epoch: 4, kind: 'sleep' });
+    now = Date.UTC(2027, 10, 25, 0, 0, 30); // the schedule fires (within its minute)
+    expect(await timer(event(MAX_DUE_AT))).toMatchObject({ kind: 'ignored' });
+
+    expect(driveById).not.toHaveBeenCalled();
+    const [first, second] = scheduler.commandCalls(CreateScheduleCommand).map((c) => c.args[0].input);
+    expect(second!.ScheduleExpression).toBe('at(2028-11-24T00:00:00)');
+    expect(second!.Name).not.toBe(first!.Name);
+    expect(JSON.parse(second!.Target!.Input!)).toEqual(event(MAX_DUE_AT));
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 0);
   });
 });
 
