@@ -13,6 +13,7 @@ const UNIT = [
   'test/registry/discovery.test.ts',
   'test/timers/aws-kicker.test.ts',
   'test/endpoint/**/*.test.ts',
+  'test/tracing/**/*.test.ts',
   'test/chaos/invariants.test.ts',
 ];
 

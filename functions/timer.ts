@@ -2,7 +2,9 @@
 import middy from '@middy/core';
 import { sharedRuntime } from '../lib/runtime.js';
 import { timerLambdaHandler } from '../lib/timers/timer-lambda.js';
+import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-tracing.js';
 
+enableLambdaTracing();
 const runtime = sharedRuntime();
 
-export const handler = middy().handler(timerLambdaHandler(runtime.timer, runtime.log));
+export const handler = middy().handler(withLambdaTrace(timerLambdaHandler(runtime.timer, runtime.log)));
