@@ -1,6 +1,6 @@
 /**
  * SQS, Scheduler and Lambda requests per call, measured on the bundled functions running one per
- * process with the SQS/Scheduler stand-in (test/support/lambda-processes.ts), on DynamoDB Local.
+ * process with the SQS/Scheduler stand-in (lib/local/lambda-processes.ts), on DynamoDB Local.
  * DynamoDB requests per call are section 1 of bench/run.ts. Usage: `npx tsx bench/aws-requests.ts [calls]`.
  */
 import { createServer as createH2Server } from 'node:http2';
@@ -11,7 +11,7 @@ import type { greeterRouter } from '../examples/services.js';
 import { defaultH2cPool } from '../lib/endpoint/h2c.js';
 import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
 import { createTableClients, ensureTable } from '../lib/store/table.js';
-import { startLambdaProcesses } from '../test/support/lambda-processes.js';
+import { startLambdaProcesses } from '../lib/local/lambda-processes.js';
 
 const calls = Number(process.argv[2] ?? 10);
 let endpointCalls = 0;

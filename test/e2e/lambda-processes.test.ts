@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exampleEndpoint } from '../../examples/example-endpoint.js';
 import { defaultH2cPool } from '../../lib/endpoint/h2c.js';
 import { freshTable } from '../support/ddb.js';
-import { startLambdaProcesses } from '../support/lambda-processes.js';
+import { startLambdaProcesses } from '../../lib/local/lambda-processes.js';
 import { eventually } from '../support/runtime.js';
 
 /** Bundling three functions and starting three processes takes a while on a shared machine. */

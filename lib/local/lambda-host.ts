@@ -1,7 +1,7 @@
 /**
  * One "Lambda function instance" in its own process: imports a bundle built as `cdk deploy` builds
  * it and hands it one event at a time, received over IPC, as the Lambda runtime does. Usage (by
- * test/support/lambda-processes.ts): `node --import tsx lambda-host.ts <bundle.mjs> <timeoutMs>`.
+ * lib/local/lambda-processes.ts): `node --import tsx lambda-host.ts <bundle.mjs> <timeoutMs>`.
  */
 import { pathToFileURL } from 'node:url';
 

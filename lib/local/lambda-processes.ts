@@ -1,8 +1,8 @@
 /**
  * The three functions as on AWS, on this machine: each bundle built by esbuild with the construct's
  * own bundling options (FUNCTION_BUNDLING), each in a process of its own that takes one event at a
- * time (test/support/lambda-host.ts), sharing one DynamoDB table. The timer function is fed by
- * an SQS/Scheduler stand-in (test/support/aws-queues.ts) that the functions reach through their
+ * time (lib/local/lambda-host.ts), sharing one DynamoDB table. The timer function is fed by
+ * an SQS/Scheduler stand-in (lib/local/aws-queues.ts) that the functions reach through their
  * own AWS clients, so kicks and wake-ups take the AwsKicker path they take on AWS:
  *
  * ```
@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
 import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { ENV } from '../../lib/config.js';
-import { FUNCTION_BUNDLING, FUNCTION_ENTRIES, PACKAGE_ROOT, type FunctionRole } from '../../lib/construct/restless.js';
-import { eventFromRequest, type ApiGatewayResult } from '../../lib/http/apigw.js';
+import { ENV } from '../config.js';
+import { FUNCTION_BUNDLING, FUNCTION_ENTRIES, PACKAGE_ROOT, type FunctionRole } from '../construct/restless.js';
+import { eventFromRequest, type ApiGatewayResult } from '../http/apigw.js';
 import { AwsQueues } from './aws-queues.js';
 import type { HostReply, HostRequest } from './lambda-host.js';
 
@@ -178,4 +178,74 @@ export async function startLambdaProcesses(opts: LambdaProcessesOptions) {
       await queues.stop();
     },
   };
+}
+
+export interface LambdaProcessesRunnerOptions {
+  ingressPort: number;
+  adminPort: number;
+  host: string;
+  /** DynamoDB to use; default: a DynamoDB Local started here, its data under `dataDir`. */
+  dynamoEndpoint?: string;
+  dataDir: string;
+  tableName: string;
+  sweepIntervalMs: number;
+  /** Port of the bundled example endpoint; -1: none. */
+  examplePort: number;
+  register: string[];
+}
+
+/**
+ * `npm start -- --lambda-processes`: the three bundled functions in a process each behind the
+ * local HTTP fronts (ingress and admin as API Gateway would call them), timers through the
+ * SQS/Scheduler stand-in. No native gRPC here (API Gateway carries none either).
+ */
+export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOptions) {
+  const { startDynamoDbLocal } = await import('./dynamodb-local.js');
+  const { createTableClients, ensureTable } = await import('../store/table.js');
+  const { createLambdaFront } = await import('./http-front.js');
+  const { RestlessError } = await import('../errors.js');
+  const { createServer: createH2Server } = await import('node:http2');
+  const stops: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    let dynamoEndpoint = opts.dynamoEndpoint;
+    if (dynamoEndpoint === undefined) {
+      const ddb = await startDynamoDbLocal({ dataDir: join(opts.dataDir, 'dynamodb') });
+      stops.push(() => ddb.stop());
+      dynamoEndpoint = ddb.endpoint;
+    }
+    const tables = createTableClients(opts.tableName, { endpoint: dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    await ensureTable(tables.client, opts.tableName);
+    const lambdas = await startLambdaProcesses({ ddbEndpoint: dynamoEndpoint, tableName: opts.tableName, sweepIntervalMs: opts.sweepIntervalMs });
+    stops.push(() => lambdas.stop());
+    const refuse = (err: InstanceType<typeof RestlessError>) => ({ status: err.httpStatus, headers: { 'content-type': 'application/json' }, body: new TextEncoder().encode(JSON.stringify({ message: err.message })) });
+    const serve = async (role: 'ingress' | 'admin', port: number) => {
+      const server = createLambdaFront((event) => lambdas.functions[role].invoke(event) as Promise<ApiGatewayResult>, { maxBodyBytes: 6 * 1024 * 1024, refuse });
+      await new Promise<void>((r) => server.listen(port, opts.host, r));
+      stops.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+      const a = server.address();
+      return `http://${opts.host}:${typeof a === 'object' && a ? a.port : port}`;
+    };
+    const ingressUrl = await serve('ingress', opts.ingressPort);
+    const adminUrl = await serve('admin', opts.adminPort);
+    const toRegister = [...opts.register];
+    if (opts.examplePort >= 0) {
+      const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
+      const h2 = createH2Server(exampleEndpoint().http2Handler());
+      await new Promise<void>((r) => h2.listen(opts.examplePort, '127.0.0.1', r));
+      // Not awaited: it would wait for the functions' sessions, which end when their processes do.
+      stops.push(async () => void h2.close());
+      toRegister.unshift(`http://127.0.0.1:${(h2.address() as { port: number }).port}`);
+    }
+    for (const uri of toRegister) {
+      const res = await lambdas.http('admin', 'POST', '/endpoints', { uri, force: true });
+      if (res.status >= 300) throw new Error(`registering ${uri} failed: ${res.status} ${res.text}`);
+    }
+    return { ingressUrl, adminUrl, dynamoEndpoint, tableName: opts.tableName, bundles: lambdas.bundles, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
