@@ -20,6 +20,7 @@ import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodej
 import { ENV } from '../config.js';
 import { FUNCTION_BUNDLING, FUNCTION_ENTRIES, PACKAGE_ROOT, type FunctionRole } from '../construct/restless.js';
 import { eventFromRequest, type ApiGatewayResult } from '../http/apigw.js';
+import type { RestlessError } from '../errors.js';
 import { AwsQueues } from './aws-queues.js';
 import type { HostReply, HostRequest } from './lambda-host.js';
 
@@ -203,7 +204,6 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
   const { startDynamoDbLocal } = await import('./dynamodb-local.js');
   const { createTableClients, ensureTable } = await import('../store/table.js');
   const { createLambdaFront } = await import('./http-front.js');
-  const { RestlessError } = await import('../errors.js');
   const { createServer: createH2Server } = await import('node:http2');
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -220,7 +220,7 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
     await ensureTable(tables.client, opts.tableName);
     const lambdas = await startLambdaProcesses({ ddbEndpoint: dynamoEndpoint, tableName: opts.tableName, sweepIntervalMs: opts.sweepIntervalMs });
     stops.push(() => lambdas.stop());
-    const refuse = (err: InstanceType<typeof RestlessError>) => ({ status: err.httpStatus, headers: { 'content-type': 'application/json' }, body: new TextEncoder().encode(JSON.stringify({ message: err.message })) });
+    const refuse = (err: RestlessError) => ({ status: err.httpStatus, headers: { 'content-type': 'application/json' }, body: new TextEncoder().encode(JSON.stringify({ message: err.message })) });
     const serve = async (role: 'ingress' | 'admin', port: number) => {
       const server = createLambdaFront((event) => lambdas.functions[role].invoke(event) as Promise<ApiGatewayResult>, { maxBodyBytes: 6 * 1024 * 1024, refuse });
       await new Promise<void>((r) => server.listen(port, opts.host, r));
