@@ -6,7 +6,6 @@
 import { parseArgs } from 'node:util';
 import { ENV } from '../lib/config.js';
 import { JavaMissingError } from '../lib/local/dynamodb-local.js';
-import { startLambdaProcessesRunner } from '../lib/local/lambda-processes.js';
 import { startLocal } from '../lib/local/runner.js';
 import { serverTimeoutsFrom, type ServerTimeouts } from '../lib/local/server-timeouts.js';
 
@@ -131,7 +130,8 @@ try {
     host: values.host ?? '127.0.0.1',
   };
   const runner = values['lambda-processes']
-    ? await startLambdaProcessesRunner(common)
+    ? // Loaded only for this mode: it brings the CDK construct and esbuild, seconds of start-up.
+      await (await import('../lib/local/lambda-processes.js')).startLambdaProcessesRunner(common)
     : await startLocal({ ...common, timeouts: timeouts(), dynamoPort: port(values['dynamo-port'], undefined, 0) });
   console.log(`Restless is running.
   ingress  ${runner.ingressUrl}
