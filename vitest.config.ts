@@ -15,6 +15,7 @@ const UNIT = [
   'test/endpoint/**/*.test.ts',
   'test/tracing/**/*.test.ts',
   'test/chaos/invariants.test.ts',
+  'test/http/**/*.test.ts',
 ];
 
 const shared = {

@@ -1,11 +1,11 @@
 /** Admin Lambda: the IAM-protected admin routes of the HTTP API → the admin API core. */
 import middy from '@middy/core';
 import type { ApiGatewayEvent, ApiGatewayResult } from '../lib/http/apigw.js';
-import { apiGatewayHandler } from '../lib/http/lambda.js';
+import { API_GATEWAY_MIDDY_OPTIONS, apiGatewayHandler } from '../lib/http/lambda.js';
 import { sharedRuntime } from '../lib/runtime.js';
 import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-tracing.js';
 
 enableLambdaTracing();
 const runtime = sharedRuntime();
 
-export const handler = middy<ApiGatewayEvent, ApiGatewayResult>().handler(withLambdaTrace(apiGatewayHandler(runtime.admin)));
+export const handler = middy<ApiGatewayEvent, ApiGatewayResult>(API_GATEWAY_MIDDY_OPTIONS).handler(withLambdaTrace(apiGatewayHandler(runtime.admin)));

@@ -12,6 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../ingress/cors.js';
 import { acknowledge, NAG } from './nag.js';
 
 /**
@@ -34,29 +35,7 @@ export const ADMIN_ROUTE_PATHS = [
 /** The ingress catch-all route. */
 export const INGRESS_ROUTE_PATH = '/{proxy+}';
 
-/** Headers a browser (Connect, gRPC-web) may send and read; see Connect-ES `cors.ts`. */
-export const CORS_ALLOW_HEADERS = [
-  'content-type',
-  'connect-protocol-version',
-  'connect-timeout-ms',
-  'grpc-timeout',
-  'x-grpc-web',
-  'x-user-agent',
-  'idempotency-key',
-  'idempotency-retention-period',
-  // Only used when the ingress has an authorizer (JWT bearer, SigV4).
-  'authorization',
-  'x-amz-date',
-  'x-amz-security-token',
-  'x-amz-content-sha256',
-] as const;
-export const CORS_EXPOSE_HEADERS = [
-  'x-restate-id',
-  'idempotency-expires',
-  'grpc-status',
-  'grpc-message',
-  'grpc-status-details-bin',
-] as const;
+export { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from '../ingress/cors.js';
 
 /** Who may call the ingress routes. The admin routes always require IAM (SigV4). */
 export type IngressAuthorization =
@@ -125,10 +104,10 @@ export function createApi(scope: Construct, opts: RestlessApiOptions): RestlessA
     createDefaultStage: false,
     corsPreflight: {
       allowOrigins: opts.corsAllowedOrigins,
-      allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+      allowMethods: CORS_ALLOW_METHODS.map((m) => CorsHttpMethod[m]),
       allowHeaders: [...CORS_ALLOW_HEADERS],
       exposeHeaders: [...CORS_EXPOSE_HEADERS],
-      maxAge: Duration.hours(1),
+      maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
     },
   });
   const accessLogs = new LogGroup(scope, 'ApiAccessLogs', { retention: opts.logRetention, removalPolicy: RemovalPolicy.DESTROY });

@@ -7,7 +7,7 @@ import { Code, InvalidArgumentError, RestlessError } from '../errors.js';
 import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { ResolvedService } from '../registry/types.js';
-import { instanceKind } from './kinds.js';
+import { instanceKind } from './instance-kind.js';
 import { InvocationExistsError, InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationResult, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
 import type { CompletionListener, DriveOutcome, Driver } from './driver.js';
 import { MAX_KEY_BYTES } from './enqueue.js';
@@ -73,7 +73,7 @@ export type WaitOutcome = { kind: 'result'; result: InvocationResult } | { kind:
 export interface WaitOptions {
   signal?: AbortSignal;
   /** The record the caller just read (saves the first poll). */
-  known?: InvocationRecord;
+  lastRead?: InvocationRecord;
   /** Fires when the waiter must stop (its deadline); attempts it revived are handed off. */
   handoff?: AbortSignal;
 }
@@ -198,7 +198,7 @@ export class Dispatcher {
       for (;;) {
         if (notified) return { kind: 'result', result: notified };
         // The caller may have just read it (an attaching duplicate): do not read it again at once.
-        const rec = polls === 0 && opts.known ? opts.known : await this.deps.store.get(id);
+        const rec = polls === 0 && opts.lastRead ? opts.lastRead : await this.deps.store.get(id);
         if (!rec) throw new RestlessError(Code.NotFound, `invocation ${id} not found`);
         if (rec.status === InvocationStatus.Completed && rec.result) return { kind: 'result', result: rec.result };
         polls++;

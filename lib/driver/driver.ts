@@ -36,7 +36,7 @@ import {
   type StoreEffect,
 } from '../store/invocation-store.js';
 import { attemptsExhausted, retryDelayMs } from './backoff.js';
-import { buildRequestBody, parseResponseBody } from './wire.js';
+import { buildRequestBody, parseResponseBody } from './request-response.js';
 import { childInvocationId, newInvocationFor } from './enqueue.js';
 import { CANCELED, cancelCompletions, entriesThatFit, misdirectedAwakeables, pendingCallIndexes, planEntries, planSuspension, replayCompletions, type PlannedEffect } from './plan.js';
 import { Flags, MessageType } from '../protocol/framing.js';

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import { InvocationExistsError, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
 import type { Kicker } from './ports.js';
-import { instanceKind } from './kinds.js';
+import { instanceKind } from './instance-kind.js';
 import { checkInputSize } from './limits.js';
 
 /**
@@ -24,6 +24,11 @@ export function childInvocationId(parent: { id: string; createdAt: number }, ind
 /** Keys are the user's data and stored hashed, so they may be long; this is the documented limit. */
 export const MAX_KEY_BYTES = 64 * 1024;
 
+/** The value of the method's KEY field in a decoded input ('' without one): the one place it is read. */
+export function keyFieldValue(method: ResolvedMethod, message: object): string {
+  return method.keyField ? String((message as Record<string, unknown>)[method.keyField.localName] ?? '') : '';
+}
+
 /** The service instance key of a call: the KEY field (keyed), '' (singleton) or the id (unkeyed). */
 export function instanceKeyOf(service: ResolvedService, method: ResolvedMethod, input: Uint8Array, id: string): string {
   const kind = instanceKind(service.meta.instance_type);
@@ -36,7 +41,7 @@ export function instanceKeyOf(service: ResolvedService, method: ResolvedMethod, 
   } catch (err) {
     throw new InvalidArgumentError(`the argument is not a valid ${method.input.typeName}: ${(err as Error).message}`);
   }
-  const key = String((message as unknown as Record<string, unknown>)[method.keyField.localName] ?? '');
+  const key = keyFieldValue(method, message);
   const size = Buffer.byteLength(key, 'utf8');
   if (size > MAX_KEY_BYTES) throw new InvalidArgumentError(`the key is ${size} bytes; keys of at most ${MAX_KEY_BYTES} bytes are accepted`);
   return key;

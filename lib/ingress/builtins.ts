@@ -20,8 +20,8 @@ import { INVOCATION_ID_ATTR } from '../log.js';
 import { decodeAwakeableId } from '../protocol/awakeable-id.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import type { Completion } from '../store/invocation-store.js';
-import type { CallDeps } from './call.js';
-import { resolveTarget } from './connect.js';
+import type { CallDeps } from './call-deps.js';
+import { resolveTarget } from './target.js';
 import { idempotentOptions, type IdempotencyRequest } from './idempotency.js';
 import { checkRouterRequest } from './router-request.js';
 

@@ -3,27 +3,17 @@
  * the target (refusing private services), accept the invocation, drive it and wait for its
  * result until the ingress deadline. Protocols only decode the input and encode the output.
  */
-import type { RuntimeConfig } from '../config.js';
-import type { Dispatcher, WaitOutcome } from '../driver/dispatcher.js';
+import type { WaitOutcome } from '../driver/dispatcher.js';
 import { Code, NotFoundError, RestlessError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
-import { InvocationStatus, type InvocationRecord, type InvocationResult, type InvocationStore } from '../store/invocation-store.js';
-import type { DriveOutcome, Kicker } from '../driver/driver.js';
+import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
+import { InvocationStatus, type InvocationRecord, type InvocationResult } from '../store/invocation-store.js';
+import type { DriveOutcome } from '../driver/driver.js';
 import { builtinService, runBuiltin } from './builtins.js';
 import { expiresHeader, idempotencyOf, idempotentOptions } from './idempotency.js';
-import { resolveTarget } from './connect.js';
+import type { CallDeps } from './call-deps.js';
+import { resolveTarget } from './target.js';
 
-export interface CallDeps {
-  resolver: ServiceResolver;
-  dispatcher: Dispatcher;
-  /** Built-in services (Ingress/Invoke, Awakeables) need them; without, they answer UNAVAILABLE. */
-  store?: InvocationStore;
-  kicker?: Kicker;
-  config: RuntimeConfig;
-  log: Logger;
-  now?: () => number;
-}
+export type { CallDeps } from './call-deps.js';
 
 export interface UnaryCall {
   serviceName: string;
@@ -103,7 +93,7 @@ const HANDOFF_MARGIN_MS = 1_500;
 /** While this process drives, the table is looked at now and then: another process (a kill) may end it first. */
 const POLL_WHILE_DRIVING_MS = 1_000;
 
-async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome> | undefined, until: number, handoff: AbortSignal, known?: InvocationRecord): Promise<WaitOutcome> {
+async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome> | undefined, until: number, handoff: AbortSignal, lastRead?: InvocationRecord): Promise<WaitOutcome> {
   if (driven) {
     const stopPolling = new AbortController();
     try {
@@ -115,7 +105,7 @@ async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome>
       stopPolling.abort();
     }
   }
-  return deps.dispatcher.waitForResult(id, until, { known, handoff });
+  return deps.dispatcher.waitForResult(id, until, { lastRead, handoff });
 }
 
 async function pollWhileDriving(deps: CallDeps, id: string, until: number, stop: AbortSignal): Promise<InvocationResult | undefined> {

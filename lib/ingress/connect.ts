@@ -11,20 +11,20 @@ import {
   connectCodeName,
   InvalidArgumentError,
   MethodNotAllowedError,
-  NotFoundError,
-  PermissionDeniedError,
   RestlessError,
   toCode,
   UnsupportedEncodingError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
 import { decompress, encodingOf } from '../http/compression.js';
-import { checkNameLength, MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
+import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
-import type { ResolvedMethod, ResolvedService, ServiceResolver } from '../registry/types.js';
+import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import type { InvocationResult } from '../store/invocation-store.js';
-import { callUnary, type CallDeps } from './call.js';
+import { keyFieldValue } from '../driver/enqueue.js';
+import { callUnary } from './call.js';
+import type { CallDeps } from './call-deps.js';
 import { checkRouterRequest } from './router-request.js';
 import { excerpt, parseTargetPath } from './target-path.js';
 
@@ -88,7 +88,7 @@ export function decodeInput(service: ResolvedService, method: ResolvedMethod, co
     }
   }
   checkRouterRequest(service, method, message);
-  const key = method.keyField ? String((message as unknown as Record<string, unknown>)[method.keyField.localName] ?? '') : '';
+  const key = keyFieldValue(method, message);
   if (codec === 'proto') return { bytes: body, key };
   try {
     return { bytes: toBinary(method.input, message), key };
@@ -112,19 +112,6 @@ export function encodeOutput(service: ResolvedService, output: DescMessage, code
 export function failureError(result: Extract<InvocationResult, { kind: 'failure' }>): RestlessError {
   const code = toCode(result.code);
   return new RestlessError(code === Code.Ok ? Code.Unknown : code, result.message);
-}
-
-/** Looks a target up, refusing private services and unknown methods. */
-export async function resolveTarget(resolver: ServiceResolver, serviceName: string, methodName: string, opts: { fromIngress: boolean }): Promise<{ service: ResolvedService; method: ResolvedMethod }> {
-  // Names also come from bodies (Ingress/Invoke); one too long to exist must not reach a table key.
-  checkNameLength('service name', serviceName);
-  checkNameLength('method name', methodName);
-  const service = await resolver.resolve(serviceName);
-  if (!service) throw new NotFoundError(`Service '${serviceName}' not found. Check whether the deployment containing the service is registered.`);
-  if (opts.fromIngress && !service.meta.public) throw new PermissionDeniedError(`Service ${serviceName} is not accessible`);
-  const method = service.methods.get(methodName);
-  if (!method) throw new NotFoundError(`Service method '${serviceName}/${methodName}' not found. Check whether the deployment containing the service is registered.`);
-  return { service, method };
 }
 
 /** The request body, inflated when `content-encoding` names gzip or br; either way at most the ingress limit. */

@@ -16,6 +16,7 @@ import { adminErrorResponse } from '../admin/admin-api.js';
 import { MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import { createLambdaFront, listen } from './http-front.js';
 import { createIngressServer } from './ingress-server.js';
+import { RESTORE_EVERY_MS } from '../timers/local-kicker.js';
 import { FAULTS_ENV, installFaults, parseFaultSpec } from './faults.js';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './server-timeouts.js';
 
@@ -101,7 +102,12 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     if (runtime.localTimers) {
       runtime.localTimers.fire = (event) => timer(event, { awsRequestId: 'local-timer' });
       stops.push(() => runtime.localTimers?.stop());
-      await runtime.localTimers.restore();
+      const timers = runtime.localTimers;
+      await timers.restore();
+      // Wake-ups beyond the kicker's horizon live only in the index: pick them up as they come near.
+      const rearm = setInterval(() => void timers.restore().catch(() => undefined), RESTORE_EVERY_MS);
+      rearm.unref();
+      stops.push(() => clearInterval(rearm));
       // What the EventBridge rule does on AWS: sweep for lapsed leases periodically (and at start-up).
       // One sweep at a time: on a slow table, overlapping sweeps would pile up without end.
       let sweeping = false;

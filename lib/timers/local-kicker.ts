@@ -2,18 +2,23 @@
  * The local runner's timer service: kicks run in process; wake-ups are in-memory timers. Nothing
  * is stored for them: the due index is the truth, so a restart re-arms what is due soon from it
  * (`restore`) and the periodic sweep drives anything overdue, including what another process
- * armed before it died.
+ * armed before it died. Only wake-ups within HORIZON_MS are held in memory: a process with many
+ * sleeps of months or years holds none of them; `restore`, run every RESTORE_EVERY_MS, arms each
+ * one as it comes within the horizon.
  */
 import type { Kicker } from '../driver/driver.js';
 import type { Logger } from '../log.js';
 import type { InvocationStore } from '../store/invocation-store.js';
 import type { TimerEvent } from './timer-event.js';
 
-/** Node's timers overflow above 2^31 - 1 ms (24.8 days); longer waits are re-armed in steps. */
+/** Node's timers overflow above 2^31 - 1 ms (24.8 days); a longer wait would be re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** At start-up, timers due within this window are re-armed from the index. */
-const RESTORE_HORIZON_MS = 24 * 3600_000;
+/** Wake-ups due within this window are held as in-memory timers; later ones stay in the index only. */
+export const HORIZON_MS = 24 * 3600_000;
+
+/** How often the runner re-reads the index for wake-ups that came within the horizon (16 queries). */
+export const RESTORE_EVERY_MS = 3600_000;
 
 export class LocalKicker implements Kicker {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -32,13 +37,15 @@ export class LocalKicker implements Kicker {
   }
 
   async schedule(id: string, atMs: number, reason: { epoch: number; kind: 'retry' | 'sleep' | 'deadline' }): Promise<void> {
-    this.arm(`${id}|${reason.epoch}|${reason.kind}|${atMs}`, { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs });
+    // Beyond the horizon the index alone holds it (written before this call); `restore` arms it later.
+    if (!(atMs <= Date.now() + HORIZON_MS)) return;
+    this.arm(`${id}|${atMs}`, { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs });
   }
 
-  /** Re-arms timers for what the due index says is due within the next day (after a restart). */
+  /** Arms timers for what the due index says is due within the horizon (at start-up, then every RESTORE_EVERY_MS). */
   async restore(now = Date.now()): Promise<number> {
-    const due = await this.store.dueBetween(now, now + RESTORE_HORIZON_MS);
-    for (const { id, dueAt } of due) this.arm(`${id}|restore|${dueAt}`, { kind: 'timer', invocationId: id, epoch: -1, reason: 'sleep', dueMs: dueAt });
+    const due = await this.store.dueBetween(now, now + HORIZON_MS);
+    for (const { id, dueAt } of due) this.arm(`${id}|${dueAt}`, { kind: 'timer', invocationId: id, epoch: -1, reason: 'sleep', dueMs: dueAt });
     return due.length;
   }
 

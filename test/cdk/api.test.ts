@@ -2,6 +2,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { ADMIN_ROUTE_PATHS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from '../../lib/construct/restless.js';
+import type { HttpRequest } from '../../lib/http/types.js';
+import { preflight } from '../../lib/ingress/cors.js';
 import { functionId, synth } from './support.js';
 import type { Resource } from './support.js';
 
@@ -65,16 +67,28 @@ describe('Restless HTTP API', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
         AllowOrigins: ['*'],
-        AllowMethods: Match.arrayWith(['GET', 'POST', 'OPTIONS']),
+        AllowMethods: Match.arrayWith(['POST', 'GET', 'OPTIONS']),
         AllowHeaders: [...CORS_ALLOW_HEADERS],
         ExposeHeaders: [...CORS_EXPOSE_HEADERS],
-        MaxAge: 3600,
+        MaxAge: 7200,
       },
     });
     expect(CORS_ALLOW_HEADERS).toEqual(
       expect.arrayContaining(['content-type', 'connect-protocol-version', 'x-grpc-web', 'x-user-agent', 'idempotency-key', 'idempotency-retention-period']),
     );
     expect(CORS_EXPOSE_HEADERS).toEqual(expect.arrayContaining(['x-restate-id', 'idempotency-expires', 'grpc-status', 'grpc-message']));
+  });
+
+  it('configures API Gateway with the same CORS rules the local servers answer with', () => {
+    const req: HttpRequest = { method: 'OPTIONS', path: '/greeter/greet', query: new URLSearchParams(), headers: new Headers({ origin: 'https://app.example' }), body: new Uint8Array() };
+    const local = preflight(req, ['*']);
+    const api = template.findResources('AWS::ApiGatewayV2::Api');
+    const cors = Object.values(api)[0]!.Properties.CorsConfiguration as { AllowHeaders: string[]; ExposeHeaders: string[]; AllowMethods: string[]; MaxAge: number };
+    const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).sort();
+    expect(list(local.headers['access-control-allow-headers'])).toEqual([...cors.AllowHeaders].sort());
+    expect(list(local.headers['access-control-expose-headers'])).toEqual([...cors.ExposeHeaders].sort());
+    expect(list(local.headers['access-control-allow-methods'])).toEqual([...cors.AllowMethods].sort());
+    expect(Number(local.headers['access-control-max-age'])).toBe(cors.MaxAge);
   });
 
   it('outputs the API URL', () => {

@@ -140,7 +140,7 @@ describe('several processes', () => {
     const config = testConfig({ inactivityTimeoutMs: 5_000, abortTimeoutMs: 1_000 });
     const a = await inProcessRuntime(testServicesEndpoint(), { config });
     const b = await inProcessRuntime(testServicesEndpoint(), { config, tables: a.tables });
-    const call = post(a.ingress, '/effects/slowThenCall', { request: { ms: 600, v: 'never' } });
+    const call = post(a.ingress, '/effects/slowThenCall', { request: { ms: 2_000, v: 'never' } });
     const id = await eventually(async () => ((await b.store.dueInvocations(Date.now() + 60_000)).find(Boolean) ? (await b.store.dueInvocations(Date.now() + 60_000))[0] : undefined));
     // Process B's admin kills it; process A's attempt is not cut in process (no shortcut across processes).
     expect((await b.admin.kill(id, 'kill')).status).toBe(202);

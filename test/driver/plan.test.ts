@@ -9,7 +9,7 @@ import { Flags, splitFrames } from '../../lib/protocol/framing.js';
 import { encodeMessage, type ProtocolMessage } from '../../lib/protocol/messages.js';
 import { invocationIdBytes } from '../../lib/ids.js';
 import { cancelCompletions, entriesThatFit, misdirectedAwakeables, pendingCallIndexes, planEntries, planSuspension, replayCompletions } from '../../lib/driver/plan.js';
-import { buildRequestBody } from '../../lib/driver/wire.js';
+import { buildRequestBody } from '../../lib/driver/request-response.js';
 import type { Completion, JournalEntry } from '../../lib/store/invocation-item.js';
 
 const enc = new TextEncoder();

@@ -1,6 +1,6 @@
 /** Durable timers end to end: long sleeps through the timer path, duplicate and stale deliveries, local re-arm after restart. */
 import { describe, expect, it } from 'vitest';
-import { LocalKicker } from '../../lib/timers/local-kicker.js';
+import { HORIZON_MS, LocalKicker } from '../../lib/timers/local-kicker.js';
 import type { TimerEvent } from '../../lib/timers/timer-event.js';
 import { silentLogger } from '../../lib/log.js';
 import { InvocationStore } from '../../lib/store/invocation-store.js';
@@ -64,18 +64,25 @@ describe('LocalKicker', () => {
     second.stop();
   });
 
-  it('parks a timer beyond what Node can arm (2^31 ms) without spinning', async () => {
+  it('holds no timer for a wake-up beyond its horizon, and arms it from the index once it comes within', async () => {
     const store = new InvocationStore(await freshTable('timers'));
     const fired: TimerEvent[] = [];
     const kicker = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
     const cpuBefore = process.cpuUsage();
-    await kicker.schedule('inv_far', Date.now() + 1e12, { epoch: 1, kind: 'sleep' });
-    await new Promise((r) => setTimeout(r, 500));
-    const cpu = process.cpuUsage(cpuBefore);
+    const far = Date.now() + 1e12;
+    await store.accept({ id: 'inv_far', service: 's', method: 'm', key: 'inv_far', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 }, { kind: 'delayed', until: far });
+    await kicker.schedule('inv_far', far, { epoch: 0, kind: 'sleep' });
+    await kicker.schedule('inv_near', Date.now() + 60_000, { epoch: 1, kind: 'sleep' });
+    await new Promise((r) => setTimeout(r, 300));
     expect(fired).toEqual([]);
-    expect(kicker.armed).toBe(1);
+    expect(kicker.armed).toBe(1); // the near one only
     // A timer that overflowed would fire at once and re-arm in a loop, burning a core.
+    const cpu = process.cpuUsage(cpuBefore);
     expect((cpu.user + cpu.system) / 1000).toBeLessThan(200);
+    // Nothing within the horizon now; a day before the wake-up, the periodic restore arms it.
+    expect(await kicker.restore()).toBe(0);
+    expect(await kicker.restore(far - HORIZON_MS + 1000)).toBe(1);
+    expect(kicker.armed).toBe(2);
     kicker.stop();
   });
 });

@@ -1,3 +1,4 @@
+/** The instance kind of a service (keyed, singleton, unkeyed) from its announced instance type. */
 import type { InstanceType } from '../registry/types.js';
 import type { InstanceKind } from '../store/invocation-store.js';
 

@@ -2,11 +2,10 @@
  * Request/response mode on the wire: build the one request body of an attempt (Start + the whole
  * journal with completions folded in) and split the response into new entries and its terminal.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
-import { PollInputStreamEntryMessageSchema, StartMessageSchema } from '../../gen/dev/restate/service/protocol_pb.js';
 import { ProtocolError } from '../errors.js';
 import { invocationIdBytes } from '../ids.js';
-import { concatBytes, encodeFrame, Flags, MessageType, splitFrames, startMessageFlags } from '../protocol/framing.js';
+import { pollInput, start } from '../protocol/builders.js';
+import { concatBytes, encodeFrame, Flags, MessageType, splitFrames } from '../protocol/framing.js';
 import { COMPLETABLE_TYPES, completeEntry, decodeFrame, encodeMessage, isMessage } from '../protocol/messages.js';
 import type { InvocationRecord, JournalEntry, StateMap } from '../store/invocation-store.js';
 
@@ -14,11 +13,9 @@ export function isCompletable(type: number): boolean {
   return COMPLETABLE_TYPES.has(type);
 }
 
-const encoder = new TextEncoder();
-
 /** The journal as the endpoint must see it: entry 0 is the input, completions folded in. */
 export function replayFrames(rec: Pick<InvocationRecord, 'input' | 'journal' | 'completions'>): Uint8Array[] {
-  const frames = [encodeMessage({ type: MessageType.PollInputStream, flags: Flags.Completed, message: create(PollInputStreamEntryMessageSchema, { result: { case: 'value', value: rec.input } }) })];
+  const frames = [encodeMessage(pollInput(rec.input))];
   rec.journal.forEach((e, i) => {
     const completion = rec.completions.get(i + 1);
     // Custom entries are replayed with the ack bit cleared (stored = acknowledged).
@@ -40,14 +37,8 @@ export function replayFrames(rec: Pick<InvocationRecord, 'input' | 'journal' | '
 
 export function buildRequestBody(rec: Pick<InvocationRecord, 'id' | 'input' | 'journal' | 'completions'>, state: StateMap): Uint8Array {
   const entries = replayFrames(rec);
-  const start = create(StartMessageSchema, {
-    id: invocationIdBytes(rec.id),
-    debugId: rec.id,
-    knownEntries: entries.length,
-    stateMap: [...state].map(([key, value]) => ({ key: encoder.encode(key), value })),
-    partialState: false,
-  });
-  return concatBytes([encodeFrame(MessageType.Start, startMessageFlags(), toBinary(StartMessageSchema, start)), ...entries]);
+  const head = start({ id: invocationIdBytes(rec.id), debugId: rec.id, knownEntries: entries.length, state, partialState: false });
+  return concatBytes([encodeMessage(head), ...entries]);
 }
 
 export type Terminal =
