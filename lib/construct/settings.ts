@@ -6,7 +6,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULTS, ENV } from '../config.js';
 import { DEFAULT_THROTTLE } from './api.js';
-import type { RestlessProps } from './restless.js';
+import type { RestlessProps } from './props.js';
 
 /*
  * Timeouts, and why:
