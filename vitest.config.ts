@@ -12,6 +12,8 @@ const UNIT = [
   'test/registry/schema.test.ts',
   'test/registry/discovery.test.ts',
   'test/timers/aws-kicker.test.ts',
+  'test/endpoint/**/*.test.ts',
+  'test/tracing/**/*.test.ts',
   'test/chaos/invariants.test.ts',
   'test/http/**/*.test.ts',
   'test/cli/sigv4.test.ts',

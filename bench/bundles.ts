@@ -1,6 +1,6 @@
 /**
  * Section 3: the three Lambda bundles, built with esbuild as the CDK construct builds them
- * (lib/construct/restless.ts, `bundling`; NodejsFunction passes these as esbuild CLI flags), their
+ * (lib/construct/restless.ts, `FUNCTION_BUNDLING`; NodejsFunction passes these as esbuild CLI flags), their
  * minified size, and module init time: `await import(bundle)` in a fresh `node`, as a cold
  * Lambda does before the first event.
  */
@@ -67,7 +67,9 @@ export interface BundleResult {
 export const LAMBDA_ENV = {
   RESTLESS_TABLE_NAME: 'restless-bench',
   AWS_REGION: 'us-east-1',
-  RESTLESS_TIMER_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:restless-timer',
+  RESTLESS_TIMER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/restless-timers',
+  RESTLESS_TIMER_QUEUE_ARN: 'arn:aws:sqs:us-east-1:123456789012:restless-timers',
+  RESTLESS_DEAD_LETTER_QUEUE_ARN: 'arn:aws:sqs:us-east-1:123456789012:restless-dead-letters',
   RESTLESS_SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/restless-scheduler',
   RESTLESS_SCHEDULER_GROUP: 'restless-bench',
   // Node 20 here; Lambda runs Node 22, where the AWS SDK prints no version warning.

@@ -22,6 +22,9 @@ const HELP = `Usage: npm start -- [options]
   --no-example         do not start the example endpoint
   --register <uri>     register this endpoint at start-up (repeatable)
   --host <ip>          interface to listen on                     (default 127.0.0.1)
+  --lambda-processes   run the bundled ingress, admin and timer functions as on AWS: built with the construct's
+                       bundling options, one process each taking one event at a time, timers through an SQS/Scheduler
+                       stand-in (no native gRPC or reflection, as behind API Gateway)
 
 Slow and idle clients (both ports; milliseconds):
   --headers-timeout-ms <n>     request headers must arrive within this  (default 20000, env RESTLESS_HEADERS_TIMEOUT_MS)
@@ -58,6 +61,7 @@ const { values } = parseArgs({
     'h2-idle-timeout-ms': { type: 'string' },
     'discovery-timeout-ms': { type: 'string' },
     'allow-link-local-endpoints': { type: 'boolean' },
+    'lambda-processes': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -114,19 +118,21 @@ if (values['discovery-timeout-ms'] !== undefined) {
 if (values['allow-link-local-endpoints']) process.env[ENV.allowLinkLocalEndpoints] = 'true';
 
 try {
-  const runner = await startLocal({
-    timeouts: timeouts(),
+  const common = {
     ingressPort: port(values['ingress-port'], process.env.RESTLESS_INGRESS_PORT, 8080),
     adminPort: port(values['admin-port'], process.env.RESTLESS_ADMIN_PORT, 9070),
     dataDir: values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless',
-    dynamoPort: port(values['dynamo-port'], undefined, 0),
     dynamoEndpoint: values['dynamo-endpoint'] ?? (process.env.RESTLESS_DYNAMO_ENDPOINT || undefined),
     tableName: values.table ?? (process.env.RESTLESS_TABLE_NAME || 'restless'),
     sweepIntervalMs: positive(values['sweep-interval-ms'], '--sweep-interval-ms', 60_000),
     examplePort: values['no-example'] ? -1 : port(values['example-port'], undefined, 0),
     register: values.register ?? [],
     host: values.host ?? '127.0.0.1',
-  });
+  };
+  const runner = values['lambda-processes']
+    ? // Loaded only for this mode: it brings the CDK construct and esbuild, seconds of start-up.
+      await (await import('../lib/local/lambda-processes.js')).startLambdaProcessesRunner(common)
+    : await startLocal({ ...common, timeouts: timeouts(), dynamoPort: port(values['dynamo-port'], undefined, 0) });
   console.log(`Restless is running.
   ingress  ${runner.ingressUrl}
   admin    ${runner.adminUrl}

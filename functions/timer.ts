@@ -1,8 +1,10 @@
-/** Timer Lambda: EventBridge Scheduler timers, async kicks and the periodic sweep → drive(). */
+/** Timer Lambda: SQS batches from the timer queue (kicks, wake-ups, Scheduler hand-overs) and the periodic sweep → drive(). */
 import middy from '@middy/core';
 import { sharedRuntime } from '../lib/runtime.js';
 import { timerLambdaHandler } from '../lib/timers/timer-lambda.js';
+import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-tracing.js';
 
+enableLambdaTracing();
 const runtime = sharedRuntime();
 
-export const handler = middy().handler(timerLambdaHandler(runtime.timer));
+export const handler = middy().handler(withLambdaTrace(timerLambdaHandler(runtime.timer, runtime.log)));

@@ -24,14 +24,18 @@ export interface RuntimeConfig {
   idempotencyMaxRetentionSec: number;
   /** Origins allowed by CORS for browser (gRPC-web / Connect) callers; `*` for any. */
   corsAllowedOrigins: string[];
+  /** AWS only: the timer queue the timer function consumes (kicks, wake-ups within 15 min). */
+  timerQueueUrl?: string;
+  timerQueueArn?: string;
+  /** AWS only: where undeliverable timer events end (Scheduler's dead-letter target). */
+  deadLetterQueueArn?: string;
   /** Discovery of a registered endpoint (all its attempts) gives up after this. */
   discoveryTimeoutMs: number;
   /** Endpoints at link-local / instance-metadata addresses (169.254.0.0/16, fe80::/10) are refused unless this is set. */
   allowLinkLocalEndpoints: boolean;
-  /** EventBridge Scheduler group, role and the timer function's ARN (AWS only). */
+  /** AWS only: EventBridge Scheduler group and the role its schedules send to the queue with. */
   schedulerGroup?: string;
   schedulerRoleArn?: string;
-  timerFunctionArn?: string;
 }
 
 /** Environment variable names, shared with the CDK construct. */
@@ -47,11 +51,13 @@ export const ENV = {
   idempotencyDefaultRetentionSec: 'RESTLESS_IDEMPOTENCY_DEFAULT_RETENTION_SEC',
   idempotencyMaxRetentionSec: 'RESTLESS_IDEMPOTENCY_MAX_RETENTION_SEC',
   corsAllowedOrigins: 'RESTLESS_CORS_ALLOWED_ORIGINS',
+  timerQueueUrl: 'RESTLESS_TIMER_QUEUE_URL',
+  timerQueueArn: 'RESTLESS_TIMER_QUEUE_ARN',
+  deadLetterQueueArn: 'RESTLESS_DEAD_LETTER_QUEUE_ARN',
   discoveryTimeoutMs: 'RESTLESS_DISCOVERY_TIMEOUT_MS',
   allowLinkLocalEndpoints: 'RESTLESS_ALLOW_LINK_LOCAL_ENDPOINTS',
   schedulerGroup: 'RESTLESS_SCHEDULER_GROUP',
   schedulerRoleArn: 'RESTLESS_SCHEDULER_ROLE_ARN',
-  timerFunctionArn: 'RESTLESS_TIMER_FUNCTION_ARN',
 } as const;
 
 export const DEFAULTS = {
@@ -101,8 +107,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     discoveryTimeoutMs: num(env, ENV.discoveryTimeoutMs, DEFAULTS.discoveryTimeoutMs),
     allowLinkLocalEndpoints: bool(env, ENV.allowLinkLocalEndpoints, DEFAULTS.allowLinkLocalEndpoints),
     corsAllowedOrigins: (env[ENV.corsAllowedOrigins] ?? DEFAULTS.corsAllowedOrigins.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
+    timerQueueUrl: env[ENV.timerQueueUrl],
+    timerQueueArn: env[ENV.timerQueueArn],
+    deadLetterQueueArn: env[ENV.deadLetterQueueArn],
     schedulerGroup: env[ENV.schedulerGroup],
     schedulerRoleArn: env[ENV.schedulerRoleArn],
-    timerFunctionArn: env[ENV.timerFunctionArn],
   };
 }

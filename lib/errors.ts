@@ -197,6 +197,13 @@ export class UnsupportedMediaTypeError extends RestlessError {
   }
 }
 
+/** The runtime was started without settings it needs (a missing environment variable, say). */
+export class ConfigurationError extends RestlessError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(Code.FailedPrecondition, message, { httpStatus: 500, ...options });
+  }
+}
+
 /** Wraps anything into a RestlessError; unknown failures become INTERNAL with a neutral message. */
 export function asRestlessError(err: unknown): RestlessError {
   if (err instanceof RestlessError) return err;

@@ -2,17 +2,19 @@
  * Composition: builds the core once per process from configuration and clients. The three Lambda
  * entries and the local runner all get their handlers from here, so they share one code path.
  */
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { configFromEnv, type RuntimeConfig } from './config.js';
+import { configFromEnv, ENV, type RuntimeConfig } from './config.js';
 import { createAdminHandler } from './admin/admin-api.js';
 import { CompletionHub, Dispatcher } from './driver/dispatcher.js';
 import { Driver, type DriverDeps, type Kicker } from './driver/driver.js';
-import { createTransport } from './endpoint/transport.js';
+import { createTransport, defaultLambdaClients, type LambdaAddress } from './endpoint/transport.js';
 import type { EndpointTransport } from './endpoint/types.js';
 import { createIngressHandler } from './ingress/ingress.js';
 import type { HttpHandler } from './http/types.js';
+import { ConfigurationError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { RegistryStore } from './registry/registry-store.js';
 import { RegistryResolver } from './registry/resolver.js';
@@ -59,7 +61,8 @@ export interface RuntimeOptions {
   tables?: TableClients;
   lambda?: LambdaClient;
   scheduler?: SchedulerClient;
-  /** 'local': timers and kicks in process; 'aws': Scheduler + async Lambda invoke; or a kicker of one's own. */
+  sqs?: SQSClient;
+  /** 'local': timers and kicks in process; 'aws': the SQS timer queue + Scheduler; or a kicker of one's own. */
   timers: 'local' | 'aws' | KickerFactory;
   log?: Logger;
   /** How timers are delivered locally (default: straight into the timer core). */
@@ -79,7 +82,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const now = opts.now;
   const tables = opts.tables ?? createTableClients(config.tableName, opts.dynamo ?? {});
   const store = new InvocationStore(tables, now);
-  const lambda = opts.lambda ?? new LambdaClient({});
+  // Endpoint calls: one client per region and assumed role, unless a test hands in one client for all.
+  const lambda = opts.lambda ?? ((address: LambdaAddress) => defaultLambdaClients.forAddress(address));
   const registryStore = new RegistryStore(tables);
   // Endpoints may not live at link-local / instance-metadata addresses (unless configured so).
   const addressPolicy = { allowLinkLocal: config.allowLinkLocalEndpoints };
@@ -104,17 +108,37 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     localTimers = new LocalKicker(store, (e) => (opts.timerSink ?? fire)(e), log);
     kicker = localTimers;
   } else if (opts.timers === 'aws') {
-    if (!config.timerFunctionArn || !config.schedulerRoleArn || !config.schedulerGroup) {
-      throw new Error('AWS timers need RESTLESS_TIMER_FUNCTION_ARN, RESTLESS_SCHEDULER_ROLE_ARN and RESTLESS_SCHEDULER_GROUP');
+    const { timerQueueUrl, timerQueueArn, deadLetterQueueArn, schedulerRoleArn, schedulerGroup } = config;
+    if (!timerQueueUrl || !timerQueueArn || !deadLetterQueueArn || !schedulerRoleArn || !schedulerGroup) {
+      const missing = (['timerQueueUrl', 'timerQueueArn', 'deadLetterQueueArn', 'schedulerRoleArn', 'schedulerGroup'] as const).filter((k) => !config[k]).map((k) => ENV[k]);
+      throw new ConfigurationError(`AWS timers need ${missing.join(', ')}`);
     }
-    kicker = new AwsKicker({ scheduler: opts.scheduler ?? new SchedulerClient({}), lambda, timerFunctionArn: config.timerFunctionArn, schedulerRoleArn: config.schedulerRoleArn, groupName: config.schedulerGroup });
+    kicker = new AwsKicker({
+      sqs: opts.sqs ?? new SQSClient({}),
+      scheduler: opts.scheduler ?? new SchedulerClient({}),
+      queueUrl: timerQueueUrl,
+      queueArn: timerQueueArn,
+      deadLetterQueueArn,
+      schedulerRoleArn,
+      groupName: schedulerGroup,
+      now,
+    });
   } else {
     kicker = opts.timers(fire, store);
   }
   const driver = new Driver({ store, resolver, transportFor, config, kicker, log, listener: hub, now, ...opts.driver });
   const dispatcher = new Dispatcher({ store, driver, hub, config, log, now, startInBackground: (id) => kicker.kick(id) });
   // On AWS the sweep hands each overdue invocation to a timer function of its own; in one process it drives them.
-  const timer = createTimerHandler({ driver, store, log, now, sweepGraceMs: opts.sweepGraceMs, kick: opts.timers === 'aws' ? (id) => kicker.kick(id) : undefined });
+  // A timer that arrives early (Scheduler fires ahead of time on purpose) is re-armed for the rest.
+  const timer = createTimerHandler({
+    driver,
+    store,
+    log,
+    now,
+    sweepGraceMs: opts.sweepGraceMs,
+    kick: opts.timers === 'aws' ? (id) => kicker.kick(id) : undefined,
+    rearm: (id, atMs, reason) => kicker.schedule(id, atMs, reason),
+  });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker, now });
   const invocations = new InvocationAdminService({ store, lister: new InvocationLister(tables, now), now, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
   const admin = createAdminHandler({

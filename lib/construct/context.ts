@@ -13,12 +13,15 @@
  * | `restless:corsAllowedOrigins` (comma list or JSON array) | corsAllowedOrigins |
  * | `restless:endpointFunctionArns`, `restless:endpointAssumeRoleArns` (comma list or JSON array) | endpoint grants |
  * | `restless:allowInvokeAnyFunctionInAccount` (`true`) | allowInvokeAnyFunctionInAccount |
+ * | `restless:throttleRateLimit`, `restless:throttleBurstLimit` | throttle |
+ * | `restless:ingressAuthorization` (`none` \| `iam` \| JSON `{"kind":"jwt","issuer":…,"audience":[…]}`) | ingressAuthorization |
+ * | `restless:reservedConcurrency` (JSON object, e.g. `{"ingress":50,"timer":20}`) | reservedConcurrency |
  * | `restless:memorySize` | memorySize |
  * | `restless:environment` (JSON object) | environment |
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
-import type { RestlessProps, RestlessRetryProps } from './restless.js';
+import type { FunctionRole, IngressAuthorization, RestlessProps, RestlessRetryProps } from './restless.js';
 
 export const CONTEXT_PREFIX = 'restless:';
 
@@ -64,6 +67,9 @@ export function propsFromContext(node: Node): RestlessProps {
     maxAttempts: num('retryMaxAttempts'),
   };
   const tableName = get('tableName');
+  const rateLimit = num('throttleRateLimit');
+  const burstLimit = num('throttleBurstLimit');
+  const reserved = object('reservedConcurrency');
   return {
     tableName: typeof tableName === 'string' && tableName !== '' ? tableName : undefined,
     tableRemovalPolicy: removalPolicy(get('tableRemovalPolicy')),
@@ -77,9 +83,37 @@ export function propsFromContext(node: Node): RestlessProps {
     endpointFunctionArns: list('endpointFunctionArns'),
     endpointAssumeRoleArns: list('endpointAssumeRoleArns'),
     allowInvokeAnyFunctionInAccount: String(get('allowInvokeAnyFunctionInAccount')) === 'true',
+    throttle: rateLimit === undefined && burstLimit === undefined ? undefined : { rateLimit, burstLimit },
+    ingressAuthorization: ingressAuthorization(get('ingressAuthorization')),
+    reservedConcurrency: reserved === undefined ? undefined : reservedConcurrency(reserved),
     memorySize: num('memorySize'),
     environment: object('environment'),
   };
+}
+
+function ingressAuthorization(raw: unknown): IngressAuthorization | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (raw === 'none' || raw === 'iam') return { kind: raw };
+  let value: unknown = raw;
+  try {
+    if (typeof raw === 'string') value = JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  const v = value as { kind?: unknown; issuer?: unknown; audience?: unknown; identitySource?: unknown };
+  if (v?.kind === 'jwt' && typeof v.issuer === 'string' && Array.isArray(v.audience) && v.audience.length > 0) {
+    return { kind: 'jwt', issuer: v.issuer, audience: v.audience.map(String), identitySource: Array.isArray(v.identitySource) ? v.identitySource.map(String) : undefined };
+  }
+  throw new Error(`context ${CONTEXT_PREFIX}ingressAuthorization must be none, iam or {"kind":"jwt","issuer":…,"audience":[…]}, got ${JSON.stringify(raw)}`);
+}
+
+function reservedConcurrency(value: Record<string, string>): Partial<Record<FunctionRole, number>> {
+  const out: Partial<Record<FunctionRole, number>> = {};
+  for (const [role, n] of Object.entries(value)) {
+    if (role !== 'ingress' && role !== 'admin' && role !== 'timer') throw new Error(`context ${CONTEXT_PREFIX}reservedConcurrency: unknown function '${role}' (ingress, admin, timer)`);
+    out[role] = Number(n);
+  }
+  return out;
 }
 
 function removalPolicy(raw: unknown): RemovalPolicy | undefined {

@@ -18,3 +18,6 @@ export class TransportError extends RestlessError {
     this.retryable = options.retryable ?? true;
   }
 }
+
+/** The role an endpoint is registered with could not be assumed (not trusted, not granted, throttled). */
+export class EndpointCredentialsError extends TransportError {}

@@ -4,7 +4,7 @@
  * `lambdaHandler()` only looks at the path suffix and always base64-decodes the body.
  */
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
-import { TransportError } from './errors.js';
+import { EndpointCredentialsError, TransportError } from './errors.js';
 import { mergeHeaders, normalizeResponseHeaders } from './headers.js';
 import type { EndpointRequest, EndpointResponse, EndpointTransport } from './types.js';
 
@@ -63,6 +63,8 @@ export class LambdaTransport implements EndpointTransport {
         { abortSignal: req.signal },
       );
     } catch (err) {
+      // The registered role could not be assumed: already typed, with its own retry verdict.
+      if (err instanceof EndpointCredentialsError) throw err;
       throw new TransportError(`Lambda Invoke of ${this.arn} failed: ${describe(err)}`, { cause: err, retryable: isRetryableAwsError(err) });
     }
     const text = out.Payload === undefined ? '' : decoder.decode(out.Payload);

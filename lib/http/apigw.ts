@@ -24,6 +24,7 @@ export function requestFromEvent(event: ApiGatewayEvent, signal?: AbortSignal): 
     headers,
     body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
     signal,
+    receivedAtMs: event.requestContext?.timeEpoch,
   };
 }
 

@@ -12,6 +12,11 @@ export interface HttpRequest {
   body: Uint8Array;
   /** Fires when the host gives up on the request (client gone, Lambda about to time out). */
   signal?: AbortSignal;
+  /**
+   * When the front door received the request (API Gateway's `requestContext.timeEpoch`), if it
+   * says. Deadlines count from here: a cold start before the handler ran is not free time.
+   */
+  receivedAtMs?: number;
 }
 
 export interface HttpResponse {

@@ -23,6 +23,8 @@ export interface UnaryCall {
   /** Request headers or metadata (idempotency-key, …). */
   headers: Headers;
   signal?: AbortSignal;
+  /** When the front door received the request (HttpRequest.receivedAtMs); the deadline counts from it. */
+  receivedAtMs?: number;
 }
 
 export interface UnaryDone {
@@ -50,7 +52,7 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   }
   const { service, method } = await resolveTarget(deps.resolver, call.serviceName, call.methodName, { fromIngress: true });
   const input = call.decode(service, method);
-  const deadline = now() + deps.config.ingressDeadlineMs;
+  const deadline = requestStart(call.receivedAtMs, now()) + deps.config.ingressDeadlineMs;
   const options = idem ? idempotentOptions(service, method, input, idem) : {};
   // Before the deadline, whatever this request drives is handed on (released and kicked): a Lambda
   // is frozen once it answers, and an attempt it held would wait for its lease to lapse.
@@ -72,6 +74,17 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   }
   if (idem) responseHeaders['idempotency-expires'] = expiresHeader(done?.modifiedAt ?? now(), done?.retentionSec ?? idem.retentionSec);
   return { id, service, method, result: outcome.result };
+}
+
+/**
+ * Where the caller's clock started: API Gateway's receive time when known (its 30 s include our
+ * cold start), never later than now (clocks of two hosts may disagree a little).
+ *
+ *   API Gateway receives ─ cold start ─ handler runs ──────── deadline ─ 30 s: API Gateway cuts
+ *   └───────────────────── ingressDeadlineMs (28 s) ─────────┘
+ */
+export function requestStart(receivedAtMs: number | undefined, nowMs: number): number {
+  return receivedAtMs !== undefined && Number.isFinite(receivedAtMs) ? Math.min(receivedAtMs, nowMs) : nowMs;
 }
 
 /** Time kept before the caller's deadline to hand the attempt on and answer. */

@@ -131,7 +131,7 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
       if (codec === undefined) return emptyResponse(415);
       const { serviceName, methodName } = parseTargetPath(req.path);
       const body = await requestBody(req);
-      const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal }, headers);
+      const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
       if (done.result.kind === 'failure') {
         const failure = failureError(done.result);
         if (failure.httpStatus >= 500) deps.log.log('warn', 'invocation ended with a server-side failure code', { code: connectCodeName(failure.code), [INVOCATION_ID_ATTR]: done.id });

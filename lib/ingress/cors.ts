@@ -17,6 +17,11 @@ export const CORS_ALLOW_HEADERS = [
   'idempotency-retention-period',
   'traceparent',
   'tracestate',
+  // Only used when the ingress has an authorizer on AWS (JWT bearer, SigV4).
+  'authorization',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
 ] as const;
 /** Headers a browser may read. */
 export const CORS_EXPOSE_HEADERS = ['x-restate-id', 'idempotency-expires', 'grpc-status', 'grpc-message', 'grpc-status-details-bin'] as const;

@@ -97,7 +97,7 @@ export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): Ht
     if (req.method !== 'POST') return emptyResponse(405, { allow: 'POST' });
     const body = format.text ? decodeTextBody(req.body) : req.body;
     if (!body) return grpcWebStatus(format, Code.InvalidArgument, 'the grpc-web-text body is not valid base64');
-    const reply = await grpcUnary(deps, { path: req.path, headers: req.headers, body, codec: format.codec, signal: req.signal }, opts);
+    const reply = await grpcUnary(deps, { path: req.path, headers: req.headers, body, codec: format.codec, signal: req.signal, receivedAtMs: req.receivedAtMs }, opts);
     return grpcWebResponse(format, reply);
   };
 }

@@ -132,6 +132,8 @@ export interface GrpcUnaryRequest {
   body: Uint8Array;
   codec: GrpcCodec;
   signal?: AbortSignal;
+  /** When the front door received the request; the ingress deadline counts from it. */
+  receivedAtMs?: number;
 }
 
 /** Runs one unary gRPC call. Never throws: every failure is a status. */
@@ -141,7 +143,7 @@ export async function grpcUnary(deps: CallDeps, req: GrpcUnaryRequest, opts: Grp
     const { serviceName, methodName } = parseTargetPath(req.path);
     // The body is checked before the target so that framing errors win over lookups.
     const message = await unaryMessage(req.body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, req.codec, message), headers: req.headers, signal: req.signal }, headers);
+    const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, req.codec, message), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
     if (done.result.kind === 'failure') {
       const err = failureError(done.result);
       return { headers, status: err.code, statusMessage: err.message };

@@ -1,20 +1,32 @@
 /**
- * Waking invocations on AWS: an immediate kick is an asynchronous (Event) invoke of the timer
- * function; a later one is an EventBridge Scheduler one-time schedule targeting it. Scheduler
- * delivers at least once, and the timer handler ignores stale or duplicate deliveries.
+ * Waking invocations on AWS. Everything goes through the timer queue (SQS), which the timer
+ * function consumes: a kick is a message without delay, a wake-up within 15 minutes a message
+ * with `DelaySeconds` (1 s precision). Later wake-ups (and attempt deadlines) are EventBridge
+ * Scheduler one-time schedules whose target is the same queue; they fire early on purpose and
+ * the timer function hands them back to the queue for the last stretch (lib/timers/timer-routes.ts).
+ *
+ * Nothing here is fire-and-forget: a message the queue accepted is retried until the timer
+ * function reports it handled, then lands in the dead-letter queue. Deliveries are at least
+ * once; the timer handler ignores stale and duplicate ones.
  */
-import { CreateScheduleCommand, ConflictException, type SchedulerClient } from '@aws-sdk/client-scheduler';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
 import type { Kicker } from '../driver/driver.js';
 import type { TimerEvent } from './timer-event.js';
+import { routeTimer } from './timer-routes.js';
 
 export interface AwsKickerOptions {
+  sqs: SQSClient;
   scheduler: SchedulerClient;
-  lambda: LambdaClient;
-  timerFunctionArn: string;
+  /** The timer queue: its URL for SendMessage, its ARN as the schedules' target. */
+  queueUrl: string;
+  queueArn: string;
+  /** Where Scheduler puts an event it could not deliver to the queue. */
+  deadLetterQueueArn: string;
   schedulerRoleArn: string;
   groupName: string;
+  now?: () => number;
 }
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the next second (Scheduler's granularity). */
@@ -23,34 +35,53 @@ export function atExpression(ms: number): string {
   return `at(${d.toISOString().slice(0, 19)})`;
 }
 
-/** Deterministic schedule name: the same wake-up requested twice creates one schedule. */
-export function scheduleName(id: string, epoch: number, kind: string, atMs: number): string {
-  const digest = createHash('sha256').update(`${id}|${epoch}|${kind}|${atMs}`).digest('hex').slice(0, 16);
+/**
+ * Deterministic schedule name: the same wake-up requested twice creates one schedule. A wake-up
+ * set at the horizon (`firesAtMs`) is named after that too, so its re-arming a year later is a
+ * schedule of its own, not a conflict with the one that just fired.
+ */
+export function scheduleName(id: string, epoch: number, kind: string, atMs: number, firesAtMs?: number): string {
+  const key = firesAtMs === undefined ? `${id}|${epoch}|${kind}|${atMs}` : `${id}|${epoch}|${kind}|${atMs}|${firesAtMs}`;
+  const digest = createHash('sha256').update(key).digest('hex').slice(0, 16);
   return `rl-${kind}-${digest}`.slice(0, 64);
 }
 
+/** Scheduler's maximum: retry for 24 h, then the dead-letter queue. */
+const SCHEDULE_RETRY_POLICY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 };
+
 export class AwsKicker implements Kicker {
-  constructor(private readonly opts: AwsKickerOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly opts: AwsKickerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
   async kick(id: string): Promise<void> {
-    const event: TimerEvent = { kind: 'kick', invocationId: id };
-    await this.opts.lambda.send(new InvokeCommand({ FunctionName: this.opts.timerFunctionArn, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(event)) }));
+    await this.send({ kind: 'kick', invocationId: id }, 0);
   }
 
   async schedule(id: string, atMs: number, reason: { epoch: number; kind: 'retry' | 'sleep' | 'deadline' }): Promise<void> {
-    const name = scheduleName(id, reason.epoch, reason.kind, atMs);
     const event: TimerEvent = { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs };
+    const route = routeTimer(atMs, this.now(), reason.kind);
+    if (route.via === 'queue') return this.send(event, route.delaySeconds);
+    const name = scheduleName(id, reason.epoch, reason.kind, atMs, route.capped ? route.atMs : undefined);
     try {
       await this.opts.scheduler.send(
         new CreateScheduleCommand({
           Name: name,
           GroupName: this.opts.groupName,
-          ScheduleExpression: atExpression(atMs),
+          ScheduleExpression: atExpression(route.atMs),
           ScheduleExpressionTimezone: 'UTC',
           FlexibleTimeWindow: { Mode: 'OFF' },
           ActionAfterCompletion: 'DELETE',
           ClientToken: name,
-          Target: { Arn: this.opts.timerFunctionArn, RoleArn: this.opts.schedulerRoleArn, Input: JSON.stringify(event), RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 } },
+          Target: {
+            Arn: this.opts.queueArn,
+            RoleArn: this.opts.schedulerRoleArn,
+            Input: JSON.stringify(event),
+            RetryPolicy: SCHEDULE_RETRY_POLICY,
+            DeadLetterConfig: { Arn: this.opts.deadLetterQueueArn },
+          },
         }),
       );
     } catch (err) {
@@ -58,5 +89,9 @@ export class AwsKicker implements Kicker {
       if (err instanceof ConflictException) return;
       throw err;
     }
+  }
+
+  private async send(event: TimerEvent, delaySeconds: number): Promise<void> {
+    await this.opts.sqs.send(new SendMessageCommand({ QueueUrl: this.opts.queueUrl, MessageBody: JSON.stringify(event), DelaySeconds: delaySeconds }));
   }
 }

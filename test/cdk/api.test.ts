@@ -96,3 +96,47 @@ describe('Restless HTTP API', () => {
     expect(template.findOutputs('ApiUrl')['ApiUrl']?.['Value']).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
   });
 });
+
+describe('Restless HTTP API protection', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synth();
+  });
+
+  it('throttles the stage by default (100 requests/s, burst 200)', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 } });
+  });
+
+  it('takes the throttle from props', () => {
+    synth({ throttle: { rateLimit: 25, burstLimit: 50 } }).hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 50 },
+    });
+  });
+
+  it('writes one JSON access log line per request to a log group with a retention', () => {
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0] as Resource;
+    const settings = stage.Properties?.['AccessLogSettings'] as { DestinationArn: { 'Fn::GetAtt': [string, string] }; Format: string };
+    const logGroup = settings.DestinationArn['Fn::GetAtt'][0];
+    expect(logGroup).toMatch(/^RestlessApiAccessLogs/);
+    expect(template.toJSON()['Resources'][logGroup].Properties).toMatchObject({ RetentionInDays: 30 });
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey', integrationError: '$context.integrationErrorMessage', caller: '$context.identity.userArn' });
+  });
+
+  it('can put the ingress behind IAM (SigV4)', () => {
+    const t = synth({ ingressAuthorization: { kind: 'iam' } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /{proxy+}', AuthorizationType: 'AWS_IAM' });
+  });
+
+  it('can put the ingress behind a JWT authorizer, leaving the admin routes on IAM', () => {
+    const t = synth({ ingressAuthorization: { kind: 'jwt', issuer: 'https://issuer.example.com', audience: ['restless'] } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['restless'] },
+    });
+    const authorizer = Object.keys(t.findResources('AWS::ApiGatewayV2::Authorizer'))[0]!;
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /{proxy+}', AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizer } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /endpoints', AuthorizationType: 'AWS_IAM' });
+  });
+});

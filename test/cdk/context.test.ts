@@ -45,7 +45,24 @@ describe('propsFromContext', () => {
     expect(props.allowInvokeAnyFunctionInAccount).toBe(true);
   });
 
+  it('reads the ingress protection: throttle, authorization, reserved concurrency', () => {
+    const props = fromContext({
+      'restless:throttleRateLimit': '20',
+      'restless:throttleBurstLimit': 40,
+      'restless:ingressAuthorization': '{"kind":"jwt","issuer":"https://issuer.example","audience":["app"]}',
+      'restless:reservedConcurrency': '{"ingress":50,"timer":"20"}',
+    });
+    expect(props.throttle).toEqual({ rateLimit: 20, burstLimit: 40 });
+    expect(props.ingressAuthorization).toEqual({ kind: 'jwt', issuer: 'https://issuer.example', audience: ['app'], identitySource: undefined });
+    expect(props.reservedConcurrency).toEqual({ ingress: 50, timer: 20 });
+    expect(fromContext({ 'restless:ingressAuthorization': 'iam' }).ingressAuthorization).toEqual({ kind: 'iam' });
+    expect(fromContext({}).throttle).toBeUndefined();
+  });
+
   it.each([
+    { case: 'an authorization that is none of none, iam, jwt', context: { 'restless:ingressAuthorization': 'cognito' } },
+    { case: 'a JWT authorization without audience', context: { 'restless:ingressAuthorization': '{"kind":"jwt","issuer":"https://i.example"}' } },
+    { case: 'reserved concurrency for an unknown function', context: { 'restless:reservedConcurrency': '{"worker":3}' } },
     { case: 'a number that is not one', context: { 'restless:retryFactor': 'fast' } },
     { case: 'an unknown removal policy', context: { 'restless:tableRemovalPolicy': 'keep' } },
     { case: 'an environment that is not an object', context: { 'restless:environment': '["A"]' } },

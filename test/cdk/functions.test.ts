@@ -54,7 +54,9 @@ describe('Restless functions', () => {
       [ENV.corsAllowedOrigins]: '*',
       [ENV.schedulerGroup]: expect.any(String),
       [ENV.schedulerRoleArn]: { 'Fn::GetAtt': [expect.stringMatching(/^RestlessSchedulerRole/), 'Arn'] },
-      [ENV.timerFunctionArn]: expect.anything(),
+      [ENV.timerQueueUrl]: { Ref: expect.stringMatching(/^RestlessTimerQueue/) },
+      [ENV.timerQueueArn]: { 'Fn::GetAtt': [expect.stringMatching(/^RestlessTimerQueue/), 'Arn'] },
+      [ENV.deadLetterQueueArn]: { 'Fn::GetAtt': [expect.stringMatching(/^RestlessDeadLetters/), 'Arn'] },
       NODE_OPTIONS: '--enable-source-maps',
     });
   });
@@ -63,25 +65,37 @@ describe('Restless functions', () => {
     for (const role of ROLES) expect(envOf(role)).not.toHaveProperty(ENV.retryMaxAttempts);
   });
 
-  it('points ingress and admin at the timer function by its Arn attribute', () => {
-    const timer = functionId(template, 'timer');
-    expect(envOf('ingress')[ENV.timerFunctionArn]).toEqual({ 'Fn::GetAtt': [timer, 'Arn'] });
-    expect(envOf('admin')[ENV.timerFunctionArn]).toEqual({ 'Fn::GetAtt': [timer, 'Arn'] });
+  it('names no function: CloudFormation generates every name (no function needs its own ARN)', () => {
+    for (const role of ROLES) {
+      const fn = template.toJSON()['Resources'][functionId(template, role)] as Resource;
+      expect(fn.Properties?.['FunctionName']).toBeUndefined();
+      expect(JSON.stringify(fn.Properties?.['Environment'])).not.toContain(functionId(template, role));
+    }
   });
 
-  it('gives the timer its own ARN spelled from its fixed name (no self-reference)', () => {
-    const fn = template.toJSON()['Resources'][functionId(template, 'timer')] as Resource;
-    const name = fn.Properties?.['FunctionName'] as string;
-    expect(name).toMatch(/^[A-Za-z0-9-]{1,64}$/);
-    const arn = JSON.stringify(envOf('timer')[ENV.timerFunctionArn]);
-    expect(arn).toContain(`:function:${name}`);
-    expect(arn).not.toContain('Fn::GetAtt');
-  });
-
-  it('writes each function to its own log group with a retention', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', 3);
+  it('writes each function to its own log group with a retention, in Lambda JSON log format', () => {
+    for (const role of ROLES) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: `Restless ${role}`,
+        LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp(`^Restless${role.charAt(0).toUpperCase()}${role.slice(1)}Logs`) }, LogFormat: 'JSON', SystemLogLevel: 'INFO', ApplicationLogLevel: 'DEBUG' },
+      });
+    }
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-    template.allResourcesProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('Logs') } } });
+  });
+
+  it('traces every function with X-Ray (active tracing)', () => {
+    template.allResourcesProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } });
+  });
+
+  it('reserves no concurrency by default', () => {
+    template.allResourcesProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: Match.absent() });
+  });
+
+  it('reserves concurrency per function when asked', () => {
+    const t = synth({ reservedConcurrency: { ingress: 50, timer: 10 } });
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: 'Restless ingress', ReservedConcurrentExecutions: 50 });
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: 'Restless timer', ReservedConcurrentExecutions: 10 });
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: 'Restless admin', ReservedConcurrentExecutions: Match.absent() });
   });
 
   it('bundles functions/{ingress,admin,timer}.ts of this package by default', () => {

@@ -1,7 +1,9 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_ITEM_ACTIONS } from '../../lib/construct/restless.js';
-import { actionsOf, functionId, resourcesOf, roleOfFunction, statementsOfRole, synth, synthStack } from './support.js';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { actionsOf, functionId, resourcesOf, roleOfFunction, STUB_ENTRY, statementsOfRole, synth, synthStack } from './support.js';
 import type { Resource, Statement } from './support.js';
 
 const ROLES = ['ingress', 'admin', 'timer'] as const;
@@ -19,35 +21,54 @@ describe('Restless IAM', () => {
   const tableId = () => Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
   const groupName = () => (Object.values(template.findResources('AWS::Scheduler::ScheduleGroup'))[0] as Resource).Properties?.['Name'] as string;
 
-  it('never grants a wildcard action or a bare * resource', () => {
-    const all = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[]).flatMap(
-      (p) => (p.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement,
-    );
+  const allStatements = () =>
+    (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[]).flatMap((p) => (p.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement);
+  const isXray = (s: Statement) => actionsOf(s).every((a) => a.startsWith('xray:'));
+
+  it('never grants a wildcard action or a bare * resource, except X-Ray (which has no resource-level permissions)', () => {
+    const all = allStatements();
     expect(all.length).toBeGreaterThan(0);
     for (const s of all) {
       expect(s.Effect).toBe('Allow');
       for (const a of actionsOf(s)) expect(a).not.toContain('*');
-      for (const r of resourcesOf(s)) expect(r).not.toBe('*');
+      if (isXray(s)) expect([...actionsOf(s)].sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      else for (const r of resourcesOf(s)) expect(r).not.toBe('*');
     }
   });
 
-  it.each(ROLES.map((role) => ({ case: role, role })))('lets $case read and write table items, on the table and its index only', ({ role }) => {
+  it('gives each function a role of its own without AWS managed policies', () => {
+    const roles = ROLES.map((r) => roleOfFunction(template, functionId(template, r)));
+    expect(new Set(roles).size).toBe(3);
+    for (const id of roles) expect((template.toJSON()['Resources'][id] as Resource).Properties?.['ManagedPolicyArns']).toBeUndefined();
+  });
+
+  it.each(ROLES.map((role) => ({ case: role, role })))('lets $case write its own log group only', ({ role }) => {
+    const logs = statements[role].filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+    expect(logs).toHaveLength(1);
+    expect(actionsOf(logs[0]!)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    const cap = role.charAt(0).toUpperCase() + role.slice(1);
+    expect(logs[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Restless${cap}Logs`)), 'Arn'] });
+  });
+
+  it.each(ROLES.map((role) => ({ case: role, role })))('lets $case read and write table items (no Scan), on the table and its two indexes by name', ({ role }) => {
     const table = statements[role].filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
     expect(table).toHaveLength(1);
     expect([...actionsOf(table[0]!)].sort()).toEqual([...TABLE_ITEM_ACTIONS].sort());
+    expect(actionsOf(table[0]!)).not.toContain('dynamodb:Scan');
     expect(resourcesOf(table[0]!)).toEqual([
       { 'Fn::GetAtt': [tableId(), 'Arn'] },
-      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/*']] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/due']] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/pinned']] },
     ]);
   });
 
   it.each([
     { case: 'ingress', role: 'ingress' as const },
     { case: 'timer', role: 'timer' as const },
-  ])('lets $case create and delete schedules in the group only', ({ role }) => {
+  ])('lets $case create schedules in the group only (they delete themselves)', ({ role }) => {
     const s = statements[role].filter((st) => actionsOf(st).some((a) => a.startsWith('scheduler:')));
     expect(s).toHaveLength(1);
-    expect(actionsOf(s[0]!)).toEqual(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule']);
+    expect(actionsOf(s[0]!)).toEqual(['scheduler:CreateSchedule']);
     expect(JSON.stringify(s[0]!.Resource)).toContain(`:schedule/${groupName()}/*`);
   });
 
@@ -71,20 +92,12 @@ describe('Restless IAM', () => {
     ]);
   });
 
-  it.each([
-    { case: 'ingress', role: 'ingress' as const },
-    { case: 'admin', role: 'admin' as const },
-  ])('lets $case kick the timer function, and no other function by default', ({ role }) => {
-    const timer = functionId(template, 'timer');
-    expect(withAction(role, 'lambda:InvokeFunction').map(resourcesOf)).toEqual([
-      [{ 'Fn::GetAtt': [timer, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [timer, 'Arn'] }, ':*']] }],
+  it.each(ROLES.map((role) => ({ case: role, role })))('lets $case kick through the timer queue, and invoke no function by default', ({ role }) => {
+    const queue = Object.keys(template.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('RestlessTimerQueue'))!;
+    expect(withAction(role, 'sqs:SendMessage').filter((s) => JSON.stringify(s.Resource).includes(queue)).map((s) => [actionsOf(s), s.Resource])).toEqual([
+      [['sqs:SendMessage'], { 'Fn::GetAtt': [queue, 'Arn'] }],
     ]);
-  });
-
-  it('lets the timer kick itself through its spelled-out ARN, and no other function by default', () => {
-    const invoke = withAction('timer', 'lambda:InvokeFunction');
-    expect(invoke).toHaveLength(1);
-    expect(JSON.stringify(invoke[0]!.Resource)).toMatch(/:function:[A-Za-z0-9-]+-timer"/);
+    expect(withAction(role, 'lambda:InvokeFunction')).toEqual([]);
   });
 
   it('grants no sts:AssumeRole by default', () => {
@@ -97,6 +110,19 @@ describe('Restless IAM', () => {
     for (const role of ROLES) {
       const s = statementsOfRole(t, roleOfFunction(t, functionId(t, role))).filter((st) => JSON.stringify(st.Resource).includes('greeter'));
       expect(s).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [arn, `${arn}:*`] }]);
+    }
+  });
+
+  it('grants invoke on a function of the same app and its versions to all three functions with allowEndpoint', () => {
+    const stack = synthStack();
+    const greeter = new NodejsFunction(stack, 'Greeter', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X });
+    stack.restless.allowEndpoint(greeter);
+    const t = Template.fromStack(stack);
+    const greeterId = Object.keys(t.findResources('AWS::Lambda::Function', { Properties: { Description: Match.absent() } }))[0]!;
+    const arn = { 'Fn::GetAtt': [greeterId, 'Arn'] };
+    for (const role of ROLES) {
+      const s = statementsOfRole(t, roleOfFunction(t, functionId(t, role))).filter((st) => JSON.stringify(st.Resource).includes(greeterId));
+      expect(s).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [arn, { 'Fn::Join': ['', [arn, ':*']] }] }]);
     }
   });
 

@@ -57,11 +57,6 @@ describe('Restless props', () => {
     synth({ memorySize: 2048 }).allResourcesProperties('AWS::Lambda::Function', { MemorySize: 2048 });
   });
 
-  it('name the timer function when timerFunctionName is given', () => {
-    const t = synth({ timerFunctionName: 'my-timer' });
-    t.hasResourceProperties('AWS::Lambda::Function', { Description: 'Restless timer', FunctionName: 'my-timer' });
-  });
-
   const refused: { case: string; props: RestlessProps }[] = [
     { case: 'retry factor below 1', props: { retry: { factor: 0.5 } } },
     { case: 'zero initial interval', props: { retry: { initialInterval: Duration.millis(0) } } },
@@ -77,6 +72,9 @@ describe('Restless props', () => {
     { case: 'endpoint that is not a Lambda ARN', props: { endpointFunctionArns: ['http://greeter:9080'] } },
     { case: 'environment overriding a configured variable', props: { environment: { [ENV.tableName]: 'other' } } },
     { case: 'environment overriding NODE_OPTIONS', props: { environment: { NODE_OPTIONS: '' } } },
+    { case: 'a zero throttle rate', props: { throttle: { rateLimit: 0 } } },
+    { case: 'a fractional burst', props: { throttle: { burstLimit: 1.5 } } },
+    { case: 'a reserved concurrency of zero', props: { reservedConcurrency: { timer: 0 } } },
   ];
   it.each(refused)('are refused: $case', ({ props }) => {
     expect(() => synth(props)).toThrow(RestlessPropsError);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Template } from 'aws-cdk-lib/assertions';
-import { actionsOf, functionId, resourcesOf, statementsOfRole, synth } from './support.js';
+import { actionsOf, resourcesOf, statementsOfRole, synth } from './support.js';
 import type { Resource } from './support.js';
 
 describe('Restless scheduler wiring', () => {
@@ -45,14 +45,16 @@ describe('Restless scheduler wiring', () => {
     });
   });
 
-  it('lets the scheduler role invoke the timer function and nothing else', () => {
-    const timer = functionId(template, 'timer');
+  it('lets the scheduler role send to the timer queue and the dead-letter queue, and nothing else', () => {
+    const queues = Object.keys(template.findResources('AWS::SQS::Queue'));
+    const timerQueue = queues.find((q) => q.startsWith('RestlessTimerQueue'))!;
+    const deadLetters = queues.find((q) => q.startsWith('RestlessDeadLetters'))!;
     const statements = statementsOfRole(template, roleId);
     expect(statements).toHaveLength(1);
-    expect(actionsOf(statements[0]!)).toEqual(['lambda:InvokeFunction']);
+    expect(actionsOf(statements[0]!)).toEqual(['sqs:SendMessage']);
     expect(resourcesOf(statements[0]!)).toEqual([
-      { 'Fn::GetAtt': [timer, 'Arn'] },
-      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [timer, 'Arn'] }, ':*']] },
+      { 'Fn::GetAtt': [timerQueue, 'Arn'] },
+      { 'Fn::GetAtt': [deadLetters, 'Arn'] },
     ]);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
     expect((template.toJSON()['Resources'][roleId] as Resource).Properties?.['ManagedPolicyArns']).toBeUndefined();

@@ -2,8 +2,13 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { fileURLToPath } from 'node:url';
+import { vi } from 'vitest';
 import { RestlessStack } from '../../lib/construct/stack.js';
 import type { RestlessProps } from '../../lib/construct/restless.js';
+
+// A synth is CPU-bound (1–3 s, the first in a file more while aws-cdk-lib loads); on a loaded
+// 2-core machine the default 30 s per test is not always enough.
+vi.setConfig({ testTimeout: 120_000 });
 
 /**
  * One stand-in handler for all three functions, so these tests do not depend on `functions/*.ts`

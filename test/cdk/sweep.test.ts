@@ -21,6 +21,8 @@ describe('Restless sweep', () => {
           Input: JSON.stringify({ kind: 'sweep' }),
           // A missed minute is caught by the next one: no long retries.
           RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 1 },
+          // What EventBridge still cannot deliver is kept.
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RestlessDeadLetters'), 'Arn'] } },
         }),
       ],
     });

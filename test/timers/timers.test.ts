@@ -96,7 +96,8 @@ describe('attempt deadlines', () => {
     const deadline = env.timers.find((t) => t.id === id && t.kind === 'deadline');
     expect(deadline).toBeDefined();
     expect(deadline!.at).toBeGreaterThan(Date.now() + 60_000); // the lease end: inactivity + abort timeout ahead
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: deadline!.at })).toMatchObject({ kind: 'skipped' });
+    // Delivered as if its time had come (a delivery well before it would only be re-armed).
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: Date.now() })).toMatchObject({ kind: 'skipped' });
   });
 
   it('arms none for a quick attempt', async () => {
