@@ -35,7 +35,9 @@ async function get(url: string): Promise<{ status: number; json: unknown }> {
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-describe('npm start across a restart with the same --data-dir', () => {
+// Each test starts whole runners (DynamoDB Local included), several at once: on a loaded 2-core machine that takes
+// more than the default 30 s.
+describe('npm start across a restart with the same --data-dir', { timeout: 120_000 }, () => {
   let dataDir: Awaited<ReturnType<typeof tempDataDir>>;
   let ports: RunnerPorts;
   let echoPort: number;
