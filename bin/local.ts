@@ -13,6 +13,7 @@ const HELP = `Usage: npm start -- [options]
   --ingress-port <n>   ingress port: Connect and gRPC-web over HTTP/1.1, native gRPC + reflection over h2c (default 8080, env RESTLESS_INGRESS_PORT; 0 = any free port)
   --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT; 0 = any free port)
   --data-dir <dir>     where DynamoDB Local keeps its data        (default .restless, env RESTLESS_DATA_DIR)
+  --in-memory          DynamoDB Local keeps everything in memory: faster, and nothing survives a restart
   --dynamo-port <n>    DynamoDB Local port                        (default: any free port)
   --dynamo-endpoint <url>  use this DynamoDB (Local or AWS) instead of starting DynamoDB Local; the table is created if missing,
                        and what this runner did not start it never stops (env RESTLESS_DYNAMO_ENDPOINT)
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     'ingress-port': { type: 'string' },
     'admin-port': { type: 'string' },
     'data-dir': { type: 'string' },
+    'in-memory': { type: 'boolean' },
     'dynamo-port': { type: 'string' },
     'dynamo-endpoint': { type: 'string' },
     table: { type: 'string' },
@@ -121,7 +123,7 @@ try {
   const common = {
     ingressPort: port(values['ingress-port'], process.env.RESTLESS_INGRESS_PORT, 8080),
     adminPort: port(values['admin-port'], process.env.RESTLESS_ADMIN_PORT, 9070),
-    dataDir: values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless',
+    dataDir: values['in-memory'] ? undefined : (values['data-dir'] ?? process.env.RESTLESS_DATA_DIR ?? '.restless'),
     dynamoEndpoint: values['dynamo-endpoint'] ?? (process.env.RESTLESS_DYNAMO_ENDPOINT || undefined),
     tableName: values.table ?? (process.env.RESTLESS_TABLE_NAME || 'restless'),
     sweepIntervalMs: positive(values['sweep-interval-ms'], '--sweep-interval-ms', 60_000),

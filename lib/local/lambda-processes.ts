@@ -187,7 +187,7 @@ export interface LambdaProcessesRunnerOptions {
   host: string;
   /** DynamoDB to use; default: a DynamoDB Local started here, its data under `dataDir`. */
   dynamoEndpoint?: string;
-  dataDir: string;
+  dataDir: string | undefined;
   tableName: string;
   sweepIntervalMs: number;
   /** Port of the bundled example endpoint; -1: none. */
@@ -212,7 +212,7 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
   try {
     let dynamoEndpoint = opts.dynamoEndpoint;
     if (dynamoEndpoint === undefined) {
-      const ddb = await startDynamoDbLocal({ dataDir: join(opts.dataDir, 'dynamodb') });
+      const ddb = await startDynamoDbLocal({ dataDir: opts.dataDir === undefined ? undefined : join(opts.dataDir, 'dynamodb') });
       stops.push(() => ddb.stop());
       dynamoEndpoint = ddb.endpoint;
     }

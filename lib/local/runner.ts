@@ -24,7 +24,8 @@ import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './server-timeouts.
 export interface LocalOptions {
   ingressPort: number;
   adminPort: number;
-  dataDir: string;
+  /** Where DynamoDB Local keeps its data; undefined = in memory (nothing survives a restart). */
+  dataDir: string | undefined;
   /** Port of DynamoDB Local; 0 = any free port. */
   dynamoPort: number;
   /** Join this DynamoDB (Local or AWS) instead of starting DynamoDB Local; it is never stopped. */
@@ -75,7 +76,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     const faultSpec = process.env[FAULTS_ENV] ? parseFaultSpec(process.env[FAULTS_ENV]) : undefined;
     let dynamoEndpoint = opts.dynamoEndpoint;
     if (dynamoEndpoint === undefined) {
-      const ddb: DynamoDbLocal = await startDynamoDbLocal({ port: opts.dynamoPort || undefined, dataDir: join(resolve(opts.dataDir), 'dynamodb') });
+      const ddb: DynamoDbLocal = await startDynamoDbLocal({ port: opts.dynamoPort || undefined, dataDir: opts.dataDir === undefined ? undefined : join(resolve(opts.dataDir), 'dynamodb') });
       stops.push(() => ddb.stop());
       dynamoEndpoint = ddb.endpoint;
     }
