@@ -19,6 +19,7 @@ const UNIT = [
   'test/cli/sigv4.test.ts',
   'test/cli/console-proxy.test.ts',
   'test/admin/journal-view.test.ts',
+  'test/deploy/register-deployment.test.ts',
 ];
 
 const shared = {

@@ -29,6 +29,10 @@ export const NAG = {
     id: wildcardResource(arn),
     reason: 'The operator opted in with allowInvokeAnyFunctionInAccount (development only; synth warns about it).',
   }),
+  registrarVersions: (arn: string) => ({
+    id: wildcardResource(`${arn}:*`),
+    reason: 'The CDK provider framework grants its function invoke on the registrar function and its versions (Provider adds this statement itself).',
+  }),
   runtime: {
     id: 'AwsSolutions-L1',
     reason: 'nodejs22.x is the runtime this code is built (target node22) and tested for; a newer runtime is a deliberate upgrade, not something to float to.',
@@ -38,6 +42,13 @@ export const NAG = {
     reason: 'The ingress is public by design (anonymous service callers, as with Restate); ingressAuthorization puts it behind IAM or JWT. Stage throttling bounds abuse; the admin routes always require IAM.',
   },
 } as const;
+
+/** How cdk-nag prints a resolved ARN in a finding id: a literal as is, `Fn::GetAtt` as `<Id.Attr>`. */
+export function nagName(resolved: unknown): string {
+  if (typeof resolved === 'string') return resolved;
+  const getAtt = (resolved as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+  return getAtt ? `<${getAtt[0]}.${getAtt[1]}>` : JSON.stringify(resolved);
+}
 
 export function acknowledge(scope: IConstruct, finding: { id: string; reason: string }): void {
   Validations.of(scope).acknowledge(finding);

@@ -56,7 +56,7 @@ export interface RestlessProps {
   /**
    * Lambda service endpoints the runtime may call (discovery by the admin function, invocations by
    * the ingress and timer functions). Each ARN is granted as given plus `:*` (versions, aliases).
-   * For functions defined in the same app, prefer {@link Restless.allowEndpoint}.
+   * For functions defined in the same app, prefer `Restless.registerEndpoint` (or `allowEndpoint`).
    * @default - none: registering a Lambda endpoint fails with AccessDenied until it is allowed
    */
   readonly endpointFunctionArns?: string[];

@@ -8,24 +8,24 @@
  *  Scheduler group ─ at(…) for wake-ups beyond 15 min and deadlines ────▶ TimerQueue          │
  *  EventBridge rate(1 minute) {"kind":"sweep"} ────────────────────────────────────▶ timer ───┘
  *  DeadLetters ◀─ whatever of the above could not be delivered (alarmed)
+ *  deploy ─ Custom::RestlessDeployment ─▶ registrar ─ POST /deployments event ─▶ admin (registerEndpoint only)
  * ```
  *
  * Function code comes from `functions/{ingress,admin,timer}.ts` of this package, bundled with the
  * local esbuild (never Docker: see {@link assertLocalEsbuild}).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Stack, type CustomResource } from 'aws-cdk-lib';
 import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Rule } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { ApplicationLogLevel, Architecture, LoggingFormat, RecursiveLoop, Runtime, SystemLogLevel, Tracing, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import { ApplicationLogLevel, Architecture, LoggingFormat, RecursiveLoop, Runtime, SystemLogLevel, Tracing, type IFunction, type IVersion } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -33,17 +33,17 @@ import { Construct } from 'constructs';
 import { ENV } from '../config.js';
 import { TABLE_SCHEMA } from '../store/table.js';
 import { createApi } from './api.js';
+import { FUNCTION_BUNDLING, lockFile, PACKAGE_ROOT } from './bundling.js';
 import { RestlessMonitoring } from './monitoring.js';
-import { acknowledge, NAG } from './nag.js';
+import { acknowledge, NAG, nagName } from './nag.js';
 import type { FunctionRole, RestlessProps } from './props.js';
+import { DeploymentRegistrar, publishedVersion, type RegisterEndpointOptions } from './registration.js';
 import { ADMIN_TIMEOUT, INGRESS_TIMEOUT, resolveSettings, RestlessPropsError, TIMER_TIMEOUT } from './settings.js';
 import { createSweepRule, createTimerPlumbing } from './timer-plumbing.js';
 
 export { ADMIN_ROUTE_PATHS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, INGRESS_ROUTE_PATH, DEFAULT_THROTTLE, type ApiThrottle, type IngressAuthorization } from './api.js';
 export { RestlessPropsError } from './settings.js';
-
-/** The package root (holds `functions/` and `package-lock.json`), found from this file. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { FUNCTION_BUNDLING, PACKAGE_ROOT } from './bundling.js';
 
 /** The three Lambda entries; each exports `handler`. */
 export const FUNCTION_ENTRIES: Readonly<Record<FunctionRole, string>> = {
@@ -53,6 +53,8 @@ export const FUNCTION_ENTRIES: Readonly<Record<FunctionRole, string>> = {
 };
 
 export type { FunctionRole, RestlessProps, RestlessRetryProps } from './props.js';
+export { DeploymentRegistrar, type RegisterEndpointOptions } from './registration.js';
+export { DEPLOYMENT_ATTRIBUTES, DEPLOYMENT_RESOURCE_TYPE } from '../deploy/deployment-resource.js';
 
 /**
  * What the functions may do with the table's items. No Scan (only the local runner's tools need
@@ -68,24 +70,6 @@ export const TABLE_ITEM_ACTIONS = [
   'dynamodb:BatchWriteItem',
   'dynamodb:ConditionCheckItem',
 ] as const;
-
-/** How every function is bundled (NodejsFunction passes these to the local esbuild). */
-export const FUNCTION_BUNDLING: BundlingOptions = {
-  format: OutputFormat.ESM,
-  target: 'node22',
-  platform: 'node',
-  mainFields: ['module', 'main'],
-  minify: true,
-  sourceMap: true,
-  sourcesContent: false,
-  // The Lambda runtime ships SDK v3; bundling our own would add ~1 MB per function.
-  externalModules: ['@aws-sdk/*'],
-  // CommonJS dependencies bundled into ESM still call `require` for Node built-ins.
-  banner: "import { createRequire as __restlessCreateRequire } from 'node:module'; const require = __restlessCreateRequire(import.meta.url);",
-  loader: { '.binpb': 'binary' },
-  forceDockerBundling: false,
-};
-
 
 /** Restless on AWS: table, three functions, HTTP API, timer queue, Scheduler group + role, sweep rule, alarms, dashboard. */
 export class Restless extends Construct {
@@ -107,13 +91,16 @@ export class Restless extends Construct {
   /** Base URL of the HTTP API (ingress and admin routes). */
   readonly apiUrl: string;
   private readonly functions: NodejsFunction[];
+  private readonly logRetention: RetentionDays;
+  /** Created by the first {@link registerEndpoint}. */
+  private registrar: DeploymentRegistrar | undefined;
 
   constructor(scope: Construct, id: string, props: RestlessProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
     const settings = resolveSettings(this, props);
     if (stack.bundlingRequired) assertLocalEsbuild(this);
-    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const logRetention = (this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH);
 
     this.table = new Table(this, 'Table', {
       tableName: props.tableName,
@@ -306,22 +293,32 @@ export class Restless extends Construct {
       acknowledge(own.role!, finding);
     }
   }
-}
 
-/** How cdk-nag prints a resolved ARN in a finding id: a literal as is, `Fn::GetAtt` as `<Id.Attr>`. */
-function nagName(resolved: unknown): string {
-  if (typeof resolved === 'string') return resolved;
-  const getAtt = (resolved as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
-  return getAtt ? `<${getAtt[0]}.${getAtt[1]}>` : JSON.stringify(resolved);
+  /**
+   * Registers a Lambda endpoint with the admin API at deploy time, and allows it as
+   * {@link allowEndpoint} does. A Function is registered as its `currentVersion` (a new version
+   * whenever its code or configuration changes, so a stack update registers the new code as a new
+   * deployment); a Version as given. If the admin refuses (e.g. 409, an incompatible change), the
+   * deployment fails with the admin's message; the same version again is fine. Dropping the
+   * registration or replacing the version leaves the old deployment registered (invocations may
+   * be pinned to it): retire it with `DELETE /deployments/{id}` once drained.
+   * @returns the `Custom::RestlessDeployment` resource; `getAttString('DeploymentId')` is the deployment id.
+   */
+  registerEndpoint(endpoint: IFunction | IVersion, options: RegisterEndpointOptions = {}): CustomResource {
+    const version = publishedVersion(this, endpoint);
+    const id = `Deployment${Names.uniqueId(version.lambda)}`;
+    if (this.node.tryFindChild(id) !== undefined) throw new RestlessPropsError(`${version.lambda.node.path} is registered already`, this);
+    this.allowEndpoint(version.lambda);
+    this.registrar ??= new DeploymentRegistrar(this, 'DeploymentRegistrar', { adminFunction: this.adminFunction, logRetention: this.logRetention });
+    const resource = this.registrar.register(this, id, version, options);
+    // Discovery runs as the admin role: its invoke grant on the endpoint must be in place first.
+    resource.node.addDependency(this.adminFunction.role!);
+    return resource;
+  }
 }
 
 function invokeStatement(resources: string[]): PolicyStatement {
   return new PolicyStatement({ effect: Effect.ALLOW, actions: ['lambda:InvokeFunction'], resources });
-}
-
-function lockFile(): string | undefined {
-  const path = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
-  return existsSync(path) ? path : undefined;
 }
 
 /**

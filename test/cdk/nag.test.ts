@@ -34,6 +34,16 @@ describe('cdk-nag AwsSolutions', () => {
     expect(found.filter((f) => !f.includes('/Greeter'))).toEqual([]);
   });
 
+  it('finds nothing unacknowledged when endpoints are registered at deploy time with registerEndpoint (the provider and its registrar)', () => {
+    const found = findings({}, (stack) => {
+      const greeter = new NodejsFunction(stack, 'Greeter', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X });
+      stack.restless.registerEndpoint(greeter, { assumeRoleArn: 'arn:aws:iam::123456789012:role/invoker' });
+      const other = new NodejsFunction(stack, 'Other', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X });
+      stack.restless.registerEndpoint(other.currentVersion);
+    });
+    expect(found.filter((f) => !f.includes('/Greeter') && !f.includes('/Other'))).toEqual([]);
+  });
+
   it('does find what is not acknowledged (self-check: a public route without the acknowledgment)', async () => {
     const { Validations } = await import('aws-cdk-lib');
     const stack = synthStack();
