@@ -237,3 +237,9 @@ export function exitCodeForStatus(status: number): ExitCode {
   if (status < 500) return ExitCode.Refused;
   return ExitCode.Failed;
 }
+
+/**
+ * The reason given to the controllers that every call aborts when it is done (hand-off, polling):
+ * a bare `abort()` builds a new DOMException, stack and all, on the hot path.
+ */
+export const STOPPED = new DOMException('stopped', 'AbortError');

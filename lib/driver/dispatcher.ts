@@ -3,7 +3,7 @@
  * taken; keyed: through the key's FIFO inbox) and, for synchronous callers, wait for its result.
  */
 import type { RuntimeConfig } from '../config.js';
-import { Code, InvalidArgumentError, RestlessError } from '../errors.js';
+import { Code, InvalidArgumentError, RestlessError, STOPPED } from '../errors.js';
 import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { ResolvedService } from '../registry/types.js';
@@ -81,6 +81,11 @@ export interface WaitOptions {
 /** A waiter revives an invocation whose due time passed this long ago (the sweep would, later). */
 const REVIVE_AFTER_MS = 1_000;
 
+/** A waiter on a parked invocation looks at least this often (an early resume by another process). */
+const PARKED_POLL_MS = 5_000;
+/** And first this long after its wake-up (the resumed attempt's usual run), then doubling again. */
+const PARKED_GRACE_MS = 40;
+
 export class Dispatcher {
   constructor(
     private readonly deps: {
@@ -107,9 +112,9 @@ export class Dispatcher {
     checkInputSize(target.input.byteLength);
     const id = opts.id ?? newInvocationId();
     if (opts.idempotency) {
-      // One read tells a duplicate (same id) apart from a first call.
-      const existing = await this.deps.store.get(id);
-      if (existing) return this.duplicate(existing, opts.idempotency);
+      // No read first: the accept write is conditional, and a refused one returns the stored
+      // invocation (a duplicate), while one whose retention passed is replaced. A first call costs
+      // no read; a duplicate costs one refused write instead of one read.
       try {
         return await this.create(id, target, opts);
       } catch (err) {
@@ -208,8 +213,13 @@ export class Dispatcher {
         }
         const remaining = deadlineMs - this.now();
         if (remaining <= 0 || opts.signal?.aborted || opts.handoff?.aborted) return { kind: 'timeout' };
+        // Parked until a known wake-up (a sleep): nothing to learn before it but an early resume by
+        // another process, so look now and then (every 5 s) until then, and often right after it.
+        const parkedFor = rec.status === InvocationStatus.Suspended && rec.dueAt !== undefined ? rec.dueAt - this.now() : 0;
+        const delay = parkedFor > pollMs ? Math.min(parkedFor + PARKED_GRACE_MS, PARKED_POLL_MS) : pollMs;
+        if (parkedFor > pollMs) pollMs = PARKED_GRACE_MS;
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(pollMs, remaining));
+          const t = setTimeout(resolve, Math.min(delay, remaining));
           wake = () => {
             clearTimeout(t);
             resolve();
@@ -220,7 +230,7 @@ export class Dispatcher {
       }
     } finally {
       unsubscribe();
-      stop.abort();
+      stop.abort(STOPPED);
       if (revived.length > 0) await Promise.race([Promise.allSettled(revived), new Promise((r) => setTimeout(r, 2_000).unref?.())]);
     }
   }

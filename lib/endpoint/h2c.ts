@@ -163,9 +163,10 @@ export class H2cTransport implements EndpointTransport {
         resolve({ status, headers, body: new Uint8Array(Buffer.concat(chunks)) });
       });
       s.on('error', (err: Error) => fail(new TransportError(`call to ${this.origin}${path} failed: ${err.message}`, { cause: err })));
-      s.on('close', () =>
-        fail(new TransportError(`call to ${this.origin}${path} closed before the response ended (HTTP/2 code ${s.rstCode})`)),
-      );
+      // Every stream closes, also after 'end': build the error only when it means something.
+      s.on('close', () => {
+        if (!settled) fail(new TransportError(`call to ${this.origin}${path} closed before the response ended (HTTP/2 code ${s.rstCode})`));
+      });
       if (req.body.byteLength > 0) s.end(req.body);
     });
   }

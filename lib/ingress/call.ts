@@ -4,7 +4,7 @@
  * result until the ingress deadline. Protocols only decode the input and encode the output.
  */
 import type { WaitOutcome } from '../driver/dispatcher.js';
-import { Code, NotFoundError, RestlessError } from '../errors.js';
+import { Code, NotFoundError, RestlessError, STOPPED } from '../errors.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import { InvocationStatus, type InvocationRecord, type InvocationResult } from '../store/invocation-store.js';
 import type { DriveOutcome } from '../driver/driver.js';
@@ -66,7 +66,7 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   try {
     outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline - HANDOFF_MARGIN_MS, stopDriving, accepted.duplicateOf);
   } finally {
-    handoff.abort();
+    handoff.abort(STOPPED);
     if (accepted.driven) await Promise.race([accepted.driven.catch(() => undefined), sleepUntil(deadline)]);
   }
   if (outcome.kind === 'timeout') {
@@ -102,7 +102,7 @@ async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome>
       if (first.from === 'poll' && first.r) return { kind: 'result', result: first.r };
       if (first.from === 'deadline') return { kind: 'timeout' };
     } finally {
-      stopPolling.abort();
+      stopPolling.abort(STOPPED);
     }
   }
   return deps.dispatcher.waitForResult(id, until, { lastRead, handoff });
