@@ -24,7 +24,11 @@ function pendingChildren(rec: InvocationRecord): string[] {
   return pendingCallIndexes(rec.journal, rec.completions).map((index) => childInvocationId(rec, index));
 }
 
-export interface InvocationStatusView {
+/**
+ * The fields every view of an invocation has: a row of `GET /invocations` and the status of one
+ * (the OpenAPI schema `InvocationSummary`, lib/admin/openapi.ts).
+ */
+export interface InvocationBaseView {
   id: string;
   target: string;
   service: string;
@@ -33,12 +37,15 @@ export interface InvocationStatusView {
   status: string;
   /** The deployment it runs on: pinned once it has journaled progress, else the one it was accepted for. */
   deployment_id: string;
-  pinned: boolean;
   attempts: number;
   created_at: string;
   modified_at: string;
   last_failure?: { code: number; message: string; at: string };
   result?: { kind: 'value' } | { kind: 'failure'; code: number; message: string };
+}
+
+export interface InvocationStatusView extends InvocationBaseView {
+  pinned: boolean;
 }
 
 export function statusView(rec: InvocationRecord): InvocationStatusView {
@@ -72,20 +79,8 @@ export interface InvocationDetailView extends InvocationStatusView {
 }
 
 /** One row of `GET /invocations`. */
-export interface InvocationListView {
-  id: string;
-  target: string;
-  service: string;
-  method: string;
-  key?: string;
-  status: string;
-  attempts: number;
-  created_at: string;
-  modified_at: string;
-  deployment_id: string;
+export interface InvocationListView extends InvocationBaseView {
   next_attempt_at?: string;
-  last_failure?: { code: number; message: string; at: string };
-  result?: InvocationSummary['result'];
 }
 
 const STATUSES = new Set<string>(Object.values(InvocationStatus));

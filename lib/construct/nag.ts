@@ -2,7 +2,7 @@
  * The cdk-nag (AwsSolutions) findings Restless keeps on purpose, each with its reason. They are
  * recorded with CDK's own `Validations.acknowledge` (what cdk-nag v3 reads), so the construct
  * needs no cdk-nag at run time and a user's nag run shows what was accepted and why.
- * test/cdk/nag.test.ts runs the pack over the stack and fails on anything not listed here.
+ * test/construct/nag.test.ts runs the pack over the stack and fails on anything not listed here.
  */
 import { Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';

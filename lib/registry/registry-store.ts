@@ -309,22 +309,8 @@ export class RegistryStore {
   }
 
   private async readChunks(item: EndpointItem, consistent: boolean): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': item.pk, ':prefix': `desc#${item.descriptorHash}#` },
-          ConsistentRead: consistent,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const chunk of res.Items ?? []) parts.push(chunk.data as Uint8Array);
-      start = res.LastEvaluatedKey;
-    } while (start !== undefined);
+    const chunks = await this.queryPrefix(item.pk, `desc#${item.descriptorHash}#`, { ConsistentRead: consistent });
+    const parts = chunks.map((chunk) => chunk.data as Uint8Array);
     if (parts.length !== item.descriptorChunks) {
       throw new RestlessError(Code.Internal, `endpoint ${item.id}: expected ${item.descriptorChunks} descriptor chunks, found ${parts.length}`);
     }
@@ -334,7 +320,13 @@ export class RegistryStore {
   /** Deletes descriptor chunks of an endpoint: of one content hash, or all of them. */
   private async deleteChunks(id: string, hash: string | undefined): Promise<void> {
     const prefix = hash === undefined ? 'desc#' : `desc#${hash}#`;
-    const doomed: { pk: string; sk: string }[] = [];
+    const doomed = await this.queryPrefix(keys.endpoint(id).pk, prefix, { ProjectionExpression: '#pk, #sk' });
+    await this.batchWrite(doomed.map((i) => ({ DeleteRequest: { Key: { pk: i.pk as string, sk: i.sk as string } } })));
+  }
+
+  /** All items of partition `pk` whose sort key starts with `prefix`, every page. */
+  private async queryPrefix(pk: string, prefix: string, options: { ConsistentRead?: boolean; ProjectionExpression?: string }): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const res = await this.doc.send(
@@ -342,15 +334,15 @@ export class RegistryStore {
           TableName: this.table,
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
           ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': keys.endpoint(id).pk, ':prefix': prefix },
-          ProjectionExpression: '#pk, #sk',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
+          ...options,
           ExclusiveStartKey: start,
         }),
       );
-      for (const i of res.Items ?? []) doomed.push({ pk: i.pk as string, sk: i.sk as string });
+      items.push(...(res.Items ?? []));
       start = res.LastEvaluatedKey;
     } while (start !== undefined);
-    await this.batchWrite(doomed.map((Key) => ({ DeleteRequest: { Key } })));
+    return items;
   }
 }
 

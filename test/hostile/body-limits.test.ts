@@ -11,7 +11,7 @@ import { MAX_INPUT_BYTES } from '../../lib/driver/dispatcher.js';
 import { eventFromRequest, responseFromResult } from '../../lib/http/apigw.js';
 import { apiGatewayHandler } from '../../lib/http/lambda.js';
 import { MAX_ADMIN_BODY_BYTES, MAX_INGRESS_BODY_BYTES } from '../../lib/http/limits.js';
-import { frame } from '../grpc/support.js';
+import { frame } from '../ingress/support.js';
 import { rawConnect, startStack, type RawClient, type Stack } from './support.js';
 
 const MB = 1024 * 1024;

@@ -14,7 +14,7 @@ import type { Compression } from '@connectrpc/connect/protocol';
 import { compressionBrotli, compressionGzip, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_INGRESS_BODY_BYTES } from '../../lib/http/limits.js';
-import { frame, greetRequest } from '../grpc/support.js';
+import { frame, greetRequest } from '../ingress/support.js';
 import { startStack, type Stack } from './support.js';
 
 /** 200 MB of one letter, gzipped as a stream (the 200 MB never exist in memory). */

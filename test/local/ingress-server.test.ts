@@ -11,7 +11,7 @@ import { Code, ConnectError, createClient, type CallOptions, type Transport } fr
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Health, HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health_pb.js';
-import { bufCurl, buildSchema, createTestIngress, frame, greetRequest, type Ingress } from './support.js';
+import { bufCurl, buildSchema, createTestIngress, frame, greetRequest, type Ingress } from '../ingress/support.js';
 
 let ingress: Ingress;
 let url: string;

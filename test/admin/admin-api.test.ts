@@ -8,7 +8,7 @@ import type { HttpHandler, HttpRequest, HttpResponse } from '../../lib/http/type
 import { RegistryStore } from '../../lib/registry/registry-store.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { freshTable } from '../support/ddb.js';
-import { lambdaEndpoint, routerEndpoint, startH2cEndpoint, TEST_ARN, testGreeterEndpoint, type H2cEndpoint } from './support.js';
+import { lambdaEndpoint, routerEndpoint, startH2cEndpoint, TEST_ARN, testGreeterEndpoint, type H2cEndpoint } from '../registry/support.js';
 
 function request(method: string, pathAndQuery: string, body?: unknown): HttpRequest {
   const url = new URL(pathAndQuery, 'http://admin.test');
