@@ -39,14 +39,24 @@ try {
     { label: 'one sleep of 50 ms (waited inline)', path: '/sleeper/sleep', body: { request: { millis: 50 } } },
     { label: 'one sleep of 3 s (timer queue)', path: '/sleeper/sleep', body: { request: { millis: 3000 } } },
     { label: 'one call to another service', path: '/caller/call', body: { request: { name: 'x' } } },
-    { label: 'one-way send (Ingress/Invoke)', path: '/dev.restate.Ingress/Invoke', body: { service: 'greeter', method: 'greet', argument: { request: { name: 'x' } } } },
+    {
+      label: 'one-way send (Ingress/Invoke)',
+      path: '/dev.restate.Ingress/Invoke',
+      body: { service: 'greeter', method: 'greet', argument: { request: { name: 'x' } } },
+    },
   ];
   console.log(`per call, ${calls} calls each, after one warm-up call`);
   console.log('case | SendMessage | CreateSchedule | timer batches | timer events | endpoint invokes');
   for (const c of cases) {
     await lambdas.http('ingress', 'POST', c.path, c.body);
     await new Promise((r) => setTimeout(r, 1500));
-    const before = { sent: lambdas.queues.sent.length, sched: lambdas.queues.schedules.length, batches: lambdas.queues.batches.length, events: lambdas.queues.batches.flat().length, ep: endpointCalls };
+    const before = {
+      sent: lambdas.queues.sent.length,
+      sched: lambdas.queues.schedules.length,
+      batches: lambdas.queues.batches.length,
+      events: lambdas.queues.batches.flat().length,
+      ep: endpointCalls,
+    };
     for (let i = 0; i < calls; i++) {
       const res = await lambdas.http('ingress', 'POST', c.path, c.body);
       if (res.status !== 200) throw new Error(`${c.label}: ${res.status} ${res.text}`);

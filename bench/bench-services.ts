@@ -96,7 +96,12 @@ const benchState = restate.keyedRouter({
 });
 
 export function benchEndpoint(): restate.RestateEndpoint {
-  return restate.endpoint().bindRouter('benchEntries', benchEntries).bindKeyedRouter('benchState', benchState).bindRouter('benchTarget', benchTarget).bindRouter('benchResolver', benchResolver);
+  return restate
+    .endpoint()
+    .bindRouter('benchEntries', benchEntries)
+    .bindKeyedRouter('benchState', benchState)
+    .bindRouter('benchTarget', benchTarget)
+    .bindRouter('benchResolver', benchResolver);
 }
 
 /** What the runtime sent to the endpoint since the last reset. */

@@ -45,7 +45,10 @@ export function bundlingDrift(root: string): string[] {
     ['sourceMap', /sourceMap:\s*true/],
     ['sourcesContent false', /sourcesContent:\s*false/],
     ["externalModules ['@aws-sdk/*']", /externalModules:\s*\['@aws-sdk\/\*'\]/],
-    ['banner (createRequire)', /banner:\s*"import \{ createRequire as __restlessCreateRequire \} from 'node:module'; const require = __restlessCreateRequire\(import\.meta\.url\);"/],
+    [
+      'banner (createRequire)',
+      /banner:\s*"import \{ createRequire as __restlessCreateRequire \} from 'node:module'; const require = __restlessCreateRequire\(import\.meta\.url\);"/,
+    ],
     [".binpb loader 'binary'", /loader:\s*\{\s*'\.binpb':\s*'binary'\s*\}/],
   ];
   return expect.filter(([, re]) => !re.test(src)).map(([what]) => what);
@@ -97,7 +100,8 @@ function topInputs(meta: Metafile, outfile: string, root: string): [string, numb
  * and `cwd` for resolving bare specifiers.
  */
 function timeImport(specifiers: string[], cwd: string): { importMs: number; wallMs: number; error?: string } {
-  const code = 'const t = performance.now(); for (const s of process.argv.slice(1)) await import(s); process.stdout.write(JSON.stringify({ ms: performance.now() - t }));';
+  const code =
+    'const t = performance.now(); for (const s of process.argv.slice(1)) await import(s); process.stdout.write(JSON.stringify({ ms: performance.now() - t }));';
   const started = performance.now();
   const res = spawnSync(process.execPath, ['--input-type=module', '-e', code, ...specifiers], {
     cwd,
@@ -171,10 +175,23 @@ export async function measureBundles(root: string, outDir: string, runs: number)
     mkdirSync(dir, { recursive: true });
     // NodejsFunction writes index.mjs for ESM and runs esbuild from the project root.
     const outfile = join(dir, 'index.mjs');
-    const result = await build({ ...CONSTRUCT_BUNDLING, entryPoints: [join(root, 'functions', `${role}.ts`)], outfile, absWorkingDir: root, metafile: true, logLevel: 'warning' });
+    const result = await build({
+      ...CONSTRUCT_BUNDLING,
+      entryPoints: [join(root, 'functions', `${role}.ts`)],
+      outfile,
+      absWorkingDir: root,
+      metafile: true,
+      logLevel: 'warning',
+    });
     const code = readFileSync(outfile);
     for (const e of externalImports(code.toString('utf8'))) externals.add(e);
-    built.push({ role, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes: statSync(`${outfile}.map`).size, top: topInputs(result.metafile, outfile, root) });
+    built.push({
+      role,
+      bytes: code.length,
+      gzipBytes: gzipSync(code).length,
+      mapBytes: statSync(`${outfile}.map`).size,
+      top: topInputs(result.metafile, outfile, root),
+    });
     targets.push({ specifiers: [pathToFileURL(outfile).href], cwd: dir });
   }
   const packages = [...externals].sort();

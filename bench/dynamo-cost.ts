@@ -91,7 +91,13 @@ export async function measureCase(base: string, c: CostCase, metrics: DynamoMetr
  * and returns how many failed): waits for quiet, resets the counters, runs, waits until the
  * background work is done, and divides by `c.calls`.
  */
-export async function measureRun(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrace, run: () => Promise<number>, exclude?: (r: TracedRequest) => boolean): Promise<CostResult> {
+export async function measureRun(
+  c: CostCase,
+  metrics: DynamoMetrics,
+  trace: DynamoTrace,
+  run: () => Promise<number>,
+  exclude?: (r: TracedRequest) => boolean,
+): Promise<CostResult> {
   await settle(trace);
   metrics.reset();
   trace.reset();
@@ -151,7 +157,12 @@ export function summarize(c: CostCase, metrics: DynamoMetrics, trace: DynamoTrac
       failed: count((r) => r.error !== undefined),
     },
     breakdown: [...groups.values()]
-      .map((g) => ({ perCall: g.n / n, what: `${g.req.op} [${g.req.items.join(' + ')}]${g.req.consistent ? ' consistent' : ''}${g.req.error ? ` refused (${g.req.error.replace(/Exception$/, '')})` : ''}`, site: g.req.site, req: g.req }))
+      .map((g) => ({
+        perCall: g.n / n,
+        what: `${g.req.op} [${g.req.items.join(' + ')}]${g.req.consistent ? ' consistent' : ''}${g.req.error ? ` refused (${g.req.error.replace(/Exception$/, '')})` : ''}`,
+        site: g.req.site,
+        req: g.req,
+      }))
       .sort((a, b) => b.perCall - a.perCall),
   };
 }
@@ -167,7 +178,11 @@ export function plainCallTargets(r: CostResult): Target[] {
   const p = r.perCall;
   const reads = r.breakdown.filter((b) => READ_OPS.has(b.req.op) && !b.req.items.every((k) => REGISTRY_KINDS.has(k)));
   return [
-    { label: `${r.case.label}: ≤ 2 writes per call`, ok: p.writes <= 2 && r.errors === 0, detail: `${fixed(p.writes)} writes/call${r.errors ? `, ${r.errors} failed calls` : ''}` },
+    {
+      label: `${r.case.label}: ≤ 2 writes per call`,
+      ok: p.writes <= 2 && r.errors === 0,
+      detail: `${fixed(p.writes)} writes/call${r.errors ? `, ${r.errors} failed calls` : ''}`,
+    },
     {
       label: `${r.case.label}: no uncached reads`,
       // A registry refresh every 5 s per service is the cache working; more than 1 in 10 calls is not.
@@ -200,34 +215,53 @@ export function excessReads(r: CostResult, needed: Record<string, number>): stri
 export function printCost(results: CostResult[], skipped: CostCase[], warmup: number): string[] {
   const lines: string[] = [];
   const say = (s = '') => lines.push(s);
-  say(table(
-    ['case', 'calls', 'req/call', 'writes', 'reads', 'registry reads', 'WCU', 'of which GSI', 'WCU on AWS', 'RCU', 'DDB ms', 'requests per call by operation'],
-    results.map((r) => {
-      const p = r.perCall;
-      return [
-        r.case.label,
-        String(r.case.calls) + (r.errors ? ` (${r.errors} err)` : ''),
-        fixed(p.requests),
-        fixed(p.writes),
-        fixed(p.reads),
-        fixed(p.registryReads),
-        fixed(p.wcu),
-        fixed(p.wcuIndex),
-        fixed(p.wcuAws),
-        fixed(p.rcu),
-        fixed(p.ddbMs, 1),
-        Object.entries(p.byOp)
-          .sort((a, b) => b[1] - a[1])
-          .map(([op, k]) => `${op} ${fixed(k)}`)
-          .join(', '),
-      ];
-    }),
-  ));
+  say(
+    table(
+      [
+        'case',
+        'calls',
+        'req/call',
+        'writes',
+        'reads',
+        'registry reads',
+        'WCU',
+        'of which GSI',
+        'WCU on AWS',
+        'RCU',
+        'DDB ms',
+        'requests per call by operation',
+      ],
+      results.map((r) => {
+        const p = r.perCall;
+        return [
+          r.case.label,
+          String(r.case.calls) + (r.errors ? ` (${r.errors} err)` : ''),
+          fixed(p.requests),
+          fixed(p.writes),
+          fixed(p.reads),
+          fixed(p.registryReads),
+          fixed(p.wcu),
+          fixed(p.wcuIndex),
+          fixed(p.wcuAws),
+          fixed(p.rcu),
+          fixed(p.ddbMs, 1),
+          Object.entries(p.byOp)
+            .sort((a, b) => b[1] - a[1])
+            .map(([op, k]) => `${op} ${fixed(k)}`)
+            .join(', '),
+        ];
+      }),
+    ),
+  );
   for (const c of skipped) say(`  ${c.label}: not available (${c.unavailable})`);
   const odd = results.filter((r) => r.perCall.retries > 0 || r.perCall.failed > 0);
   for (const r of odd) say(`  ${r.case.label}: ${fixed(r.perCall.retries)} SDK retries/call, ${fixed(r.perCall.failed)} refused requests/call`);
   say();
-  say(note(`Per call, averaged over the calls after ${warmup} warm-up calls of the same case, background work included. writes/reads = DynamoDB requests (a TransactWriteItems is one request, whatever its items). registry reads = reads of service/endpoint items by the resolver, whose cache lives 5 s (a read here is a refresh). WCU/RCU = capacity DynamoDB Local reported (ReturnConsumedCapacity=INDEXES), table and GSI; "WCU on AWS" doubles the table part of transactional writes, which AWS bills at 2 WCU per item and DynamoDB Local reports at 1. DDB ms = time spent waiting for DynamoDB Local per call (its requests run one after another).`));
+  say(
+    note(
+      `Per call, averaged over the calls after ${warmup} warm-up calls of the same case, background work included. writes/reads = DynamoDB requests (a TransactWriteItems is one request, whatever its items). registry reads = reads of service/endpoint items by the resolver, whose cache lives 5 s (a read here is a refresh). WCU/RCU = capacity DynamoDB Local reported (ReturnConsumedCapacity=INDEXES), table and GSI; "WCU on AWS" doubles the table part of transactional writes, which AWS bills at 2 WCU per item and DynamoDB Local reports at 1. DDB ms = time spent waiting for DynamoDB Local per call (its requests run one after another).`,
+    ),
+  );
   say();
   say('  Where the requests come from (per call; store method ← caller):');
   for (const r of results) {

@@ -57,7 +57,10 @@ export interface EntryResult {
 export function unevenTrips(r: EntryResult): string | undefined {
   const h = r.tripHistogram;
   if (!h || h.size < 2) return undefined;
-  return [...h].sort((a, b) => a[0] - b[0]).map(([trips, n]) => `${n} call${n === 1 ? '' : 's'} × ${trips}`).join(', ');
+  return [...h]
+    .sort((a, b) => a[0] - b[0])
+    .map(([trips, n]) => `${n} call${n === 1 ? '' : 's'} × ${trips}`)
+    .join(', ');
 }
 
 /** Reads per call by callers waiting for a result (the ingress polling a suspended or running call). */
@@ -66,7 +69,13 @@ export function waiterPolls(r: EntryResult): number {
 }
 
 /** Issues `n` calls, `concurrency` at a time, the first ones `staggerMs` apart. */
-async function issue(n: number, concurrency: number, staggerMs: number, one: (i: number) => Promise<CallResult>, check: (r: CallResult) => string | undefined): Promise<{ ms: number[]; errors: number; firstError?: string }> {
+async function issue(
+  n: number,
+  concurrency: number,
+  staggerMs: number,
+  one: (i: number) => Promise<CallResult>,
+  check: (r: CallResult) => string | undefined,
+): Promise<{ ms: number[]; errors: number; firstError?: string }> {
   const ms: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -113,13 +122,28 @@ export async function measureEntry(env: EntryEnv, c: EntryCase): Promise<EntryRe
   };
   await issue(c.warmup ?? 3, c.concurrency ?? 1, c.staggerMs ?? 0, (i) => one(-1 - i), checker(c.expect));
   let calls: { ms: number[]; errors: number; firstError?: string } = { ms: [], errors: 0 };
-  const cost = await measureRun(c, env.metrics, env.trace, async () => {
-    env.server.stats.reset();
-    calls = await issue(c.calls, c.concurrency ?? 1, c.staggerMs ?? 0, one, checker(c.expect));
-    return calls.errors;
-  }, isSweep);
+  const cost = await measureRun(
+    c,
+    env.metrics,
+    env.trace,
+    async () => {
+      env.server.stats.reset();
+      calls = await issue(c.calls, c.concurrency ?? 1, c.staggerMs ?? 0, one, checker(c.expect));
+      return calls.errors;
+    },
+    isSweep,
+  );
   const s = env.server.stats;
-  return { cost, roundTrips: s.calls / c.calls, bytes: s.bytes / c.calls, maxBytes: s.maxBytes, ms: calls.ms, firstError: calls.firstError, load: loadavg()[0]!, tripHistogram: c.tripsPerCall && (c.concurrency ?? 1) === 1 ? hist : undefined };
+  return {
+    cost,
+    roundTrips: s.calls / c.calls,
+    bytes: s.bytes / c.calls,
+    maxBytes: s.maxBytes,
+    ms: calls.ms,
+    firstError: calls.firstError,
+    load: loadavg()[0]!,
+    tripHistogram: c.tripsPerCall && (c.concurrency ?? 1) === 1 ? hist : undefined,
+  };
 }
 
 /** Warms the JIT of this process and of DynamoDB Local on the bench services' paths (when sections 1–2 did not run). */
@@ -161,12 +185,40 @@ export function entryCases(run: string, calls: number): EntryCase[] {
   return [
     u('u-base', 'unkeyed baseline (no entry)', 'accept write + completion write', 'baseline', {}, { group: 'baseline-unkeyed' }),
     u('effect1', '1 side effect', 'SideEffect entry (REQUIRES_ACK): a suspension resumable at once', 'effects', { n: 1 }, { tripsPerCall: true }),
-    u('sleep-short', `sleep ${SHORT_SLEEP_MS} ms (waited inline)`, 'Sleep entry ≤ 2 s: the driver waits in process', 'sleep', { ms: SHORT_SLEEP_MS }, { calls: slow, tripsPerCall: true }),
-    u('sleep-long', `sleep ${LONG_SLEEP_MS} ms (timer)`, 'Sleep entry > 2 s: suspended, woken by a timer', 'sleep', { ms: LONG_SLEEP_MS }, { calls: 4, concurrency: 4, staggerMs: 150, warmup: 0 }),
+    u(
+      'sleep-short',
+      `sleep ${SHORT_SLEEP_MS} ms (waited inline)`,
+      'Sleep entry ≤ 2 s: the driver waits in process',
+      'sleep',
+      { ms: SHORT_SLEEP_MS },
+      { calls: slow, tripsPerCall: true },
+    ),
+    u(
+      'sleep-long',
+      `sleep ${LONG_SLEEP_MS} ms (timer)`,
+      'Sleep entry > 2 s: suspended, woken by a timer',
+      'sleep',
+      { ms: LONG_SLEEP_MS },
+      { calls: 4, concurrency: 4, staggerMs: 150, warmup: 0 },
+    ),
     u('call', 'call benchTarget/echo', 'Invoke entry: the child runs, its result completes the entry', 'call', {}, { expect: 'called' }),
     u('send', 'one-way send to benchTarget/echo', 'BackgroundInvoke entry: a child invocation, nobody waits', 'send', {}),
-    u('send-delayed', `delayed send (${SEND_DELAY_MS} ms)`, 'BackgroundInvoke with invoke time: a delayed child and its timer', 'sendDelayed', { ms: SEND_DELAY_MS }, { calls: slow }),
-    u('awakeable', 'awakeable resolved by benchResolver', 'Awakeable + a send to benchResolver, whose CompleteAwakeable completes it', 'awakeable', {}, { calls: slow, expect: 'woken' }),
+    u(
+      'send-delayed',
+      `delayed send (${SEND_DELAY_MS} ms)`,
+      'BackgroundInvoke with invoke time: a delayed child and its timer',
+      'sendDelayed',
+      { ms: SEND_DELAY_MS },
+      { calls: slow },
+    ),
+    u(
+      'awakeable',
+      'awakeable resolved by benchResolver',
+      'Awakeable + a send to benchResolver, whose CompleteAwakeable completes it',
+      'awakeable',
+      {},
+      { calls: slow, expect: 'woken' },
+    ),
     k('k-base', 'keyed baseline (no entry)', 'inbox + lock, lock hand-over', 'baseline', { group: 'baseline-keyed' }),
     k('get', 'keyed: get', 'GetState (answered by the SDK from the eager state)', 'get'),
     k('set', 'keyed: set', 'SetState', 'set'),
@@ -225,18 +277,46 @@ export function printEntries(results: Map<string, EntryResult>, cases: EntryCase
       fixed(median(r.ms), 1),
     ]);
   }
-  lines.push(table(['case', 'calls', 'round trips', 'req bytes', 'writes', 'reads', 'of which polls', 'WCU', 'of which GSI', 'WCU on AWS', 'RCU', 'Δ trips', 'Δ writes', 'Δ reads', 'Δ WCU AWS', 'Δ RCU', 'p50 ms'], rows));
+  lines.push(
+    table(
+      [
+        'case',
+        'calls',
+        'round trips',
+        'req bytes',
+        'writes',
+        'reads',
+        'of which polls',
+        'WCU',
+        'of which GSI',
+        'WCU on AWS',
+        'RCU',
+        'Δ trips',
+        'Δ writes',
+        'Δ reads',
+        'Δ WCU AWS',
+        'Δ RCU',
+        'p50 ms',
+      ],
+      rows,
+    ),
+  );
   for (const c of cases) {
     const r = results.get(c.id);
     if (r?.firstError) lines.push(`  ${c.label}: first error: ${r.firstError}`);
     const uneven = r && unevenTrips(r);
     if (uneven) lines.push(`  ${c.label}: not every call made the same number of round trips: ${uneven}`);
-    if (r && (r.cost.perCall.retries > 0 || r.cost.perCall.failed > 0)) lines.push(`  ${c.label}: ${fixed(r.cost.perCall.retries)} SDK retries/call, ${fixed(r.cost.perCall.failed)} refused requests/call`);
+    if (r && (r.cost.perCall.retries > 0 || r.cost.perCall.failed > 0))
+      lines.push(`  ${c.label}: ${fixed(r.cost.perCall.retries)} SDK retries/call, ${fixed(r.cost.perCall.failed)} refused requests/call`);
   }
   const swept = cases.map((c) => results.get(c.id)?.cost.excluded ?? 0).reduce((a, b) => a + b, 0);
   if (swept) lines.push(`  (left out: ${swept} index queries of the runner's periodic sweep, 16 a minute whatever the traffic)`);
   lines.push('');
-  lines.push(note('Per call (the handler\'s invocation plus every invocation it causes: the callee of a call or send, benchResolver for the awakeable), after warm-up calls of the same case, background work included. round trips = requests the endpoint received (one per attempt in request/response mode), req bytes = their bodies (Start + replayed journal). Δ = difference to the baseline handler of the same kind (unkeyed or keyed), i.e. what the entry costs. of which polls = reads by the ingress waiting for the result (Dispatcher.waitForResult polls the invocation item every 20 ms, doubling up to 1 s, even when the in-process notification comes first). Columns as in section 1; "WCU on AWS" doubles the table part of transactional writes. A refused conditional write consumes capacity on AWS too, but DynamoDB Local does not report it. p50 = client latency of the call.'));
+  lines.push(
+    note(
+      'Per call (the handler\'s invocation plus every invocation it causes: the callee of a call or send, benchResolver for the awakeable), after warm-up calls of the same case, background work included. round trips = requests the endpoint received (one per attempt in request/response mode), req bytes = their bodies (Start + replayed journal). Δ = difference to the baseline handler of the same kind (unkeyed or keyed), i.e. what the entry costs. of which polls = reads by the ingress waiting for the result (Dispatcher.waitForResult polls the invocation item every 20 ms, doubling up to 1 s, even when the in-process notification comes first). Columns as in section 1; "WCU on AWS" doubles the table part of transactional writes. A refused conditional write consumes capacity on AWS too, but DynamoDB Local does not report it. p50 = client latency of the call.',
+    ),
+  );
   lines.push('');
   lines.push('  What each entry kind adds to its baseline (requests per call; store method ← caller):');
   for (const c of cases) {
@@ -260,7 +340,11 @@ export function printEntries(results: Map<string, EntryResult>, cases: EntryCase
 /** Per suspension/resume cycle, derived from the entry costs (differences of measured rows). */
 export function printCycles(results: Map<string, EntryResult>, effects?: EffectsResult[]): string[] {
   const g = (id: string) => results.get(id);
-  const rows: { label: string; formula: string; v?: { trips: number; writes: number; reads: number; polls: number; wcuAws: number; rcu: number; ms: number } }[] = [];
+  const rows: {
+    label: string;
+    formula: string;
+    v?: { trips: number; writes: number; reads: number; polls: number; wcuAws: number; rcu: number; ms: number };
+  }[] = [];
   const diff = (a?: EntryResult, b?: EntryResult, scale = 1) =>
     a && b
       ? {
@@ -276,7 +360,12 @@ export function printCycles(results: Map<string, EntryResult>, effects?: Effects
   const e0 = effects?.find((e) => e.n === 0);
   const eMax = effects?.at(-1);
   rows.push({ label: 'resumable at once (side effect ack)', formula: '1 side effect − baseline', v: diff(g('effect1'), g('u-base')) });
-  if (e0 && eMax && eMax.n > 0) rows.push({ label: `  same, mean over ${eMax.n} side effects`, formula: `(N=${eMax.n} − N=0) / ${eMax.n}, section 5`, v: diff(eMax.entry, e0.entry, eMax.n) });
+  if (e0 && eMax && eMax.n > 0)
+    rows.push({
+      label: `  same, mean over ${eMax.n} side effects`,
+      formula: `(N=${eMax.n} − N=0) / ${eMax.n}, section 5`,
+      v: diff(eMax.entry, e0.entry, eMax.n),
+    });
   rows.push({ label: 'sleep waited inline (≤ 2 s)', formula: `sleep ${SHORT_SLEEP_MS} ms − baseline`, v: diff(g('sleep-short'), g('u-base')) });
   rows.push({ label: 'suspended, woken by a timer', formula: `sleep ${LONG_SLEEP_MS} ms − baseline`, v: diff(g('sleep-long'), g('u-base')) });
   rows.push({ label: 'suspended, woken by a child result', formula: 'call − one-way send', v: diff(g('call'), g('send')) });
@@ -284,7 +373,19 @@ export function printCycles(results: Map<string, EntryResult>, effects?: Effects
   return [
     table(
       ['cycle', 'derived as', 'round trips', 'writes', 'reads', 'of which polls', 'WCU on AWS', 'RCU', 'Δ p50 ms'],
-      rows.filter((r) => r.v).map((r) => [r.label, r.formula, fixed(r.v!.trips), fixed(r.v!.writes), fixed(r.v!.reads), fixed(r.v!.polls), fixed(r.v!.wcuAws), fixed(r.v!.rcu), fixed(r.v!.ms, 1)]),
+      rows
+        .filter((r) => r.v)
+        .map((r) => [
+          r.label,
+          r.formula,
+          fixed(r.v!.trips),
+          fixed(r.v!.writes),
+          fixed(r.v!.reads),
+          fixed(r.v!.polls),
+          fixed(r.v!.wcuAws),
+          fixed(r.v!.rcu),
+          fixed(r.v!.ms, 1),
+        ]),
     ),
   ];
 }
@@ -299,7 +400,18 @@ export interface EffectsResult {
 export async function measureEffects(env: EntryEnv, ns: number[], calls: number): Promise<EffectsResult[]> {
   const out: EffectsResult[] = [];
   for (const n of ns) {
-    const c: EntryCase = { id: `effects-${n}`, label: `${n} side effects`, what: '', group: 'unkeyed', path: '/benchEntries/effects', body: () => ({ request: { n } }), calls, warmup: 2, expect: String((n * (n - 1)) / 2), tripsPerCall: true };
+    const c: EntryCase = {
+      id: `effects-${n}`,
+      label: `${n} side effects`,
+      what: '',
+      group: 'unkeyed',
+      path: '/benchEntries/effects',
+      body: () => ({ request: { n } }),
+      calls,
+      warmup: 2,
+      expect: String((n * (n - 1)) / 2),
+      tripsPerCall: true,
+    };
     out.push({ n, entry: await measureEntry(env, c) });
   }
   return out;
@@ -308,9 +420,25 @@ export async function measureEffects(env: EntryEnv, ns: number[], calls: number)
 export function printEffects(results: EffectsResult[]): string[] {
   const rows = results.map(({ n, entry: r }) => {
     const p = r.cost.perCall;
-    return [String(n), String(r.cost.case.calls) + (r.cost.errors ? ` (${r.cost.errors} err)` : ''), fixed(r.roundTrips), fixed(r.bytes, 0), String(r.maxBytes), fixed(p.writes), fixed(p.reads), fixed(p.wcu), fixed(p.wcuAws), fixed(p.ddbMs, 1), fixed(median(r.ms), 1), fixed(percentile(r.ms, 99), 1), fixed(r.load, 1)];
+    return [
+      String(n),
+      String(r.cost.case.calls) + (r.cost.errors ? ` (${r.cost.errors} err)` : ''),
+      fixed(r.roundTrips),
+      fixed(r.bytes, 0),
+      String(r.maxBytes),
+      fixed(p.writes),
+      fixed(p.reads),
+      fixed(p.wcu),
+      fixed(p.wcuAws),
+      fixed(p.ddbMs, 1),
+      fixed(median(r.ms), 1),
+      fixed(percentile(r.ms, 99), 1),
+      fixed(r.load, 1),
+    ];
   });
-  const lines = [table(['N', 'calls', 'round trips', 'req bytes total', 'largest req', 'writes', 'reads', 'WCU', 'WCU on AWS', 'DDB ms', 'p50 ms', 'p99 ms', 'load'], rows)];
+  const lines = [
+    table(['N', 'calls', 'round trips', 'req bytes total', 'largest req', 'writes', 'reads', 'WCU', 'WCU on AWS', 'DDB ms', 'p50 ms', 'p99 ms', 'load'], rows),
+  ];
   for (const { entry: r } of results) if (r.firstError) lines.push(`  ${r.cost.case.label}: first error: ${r.firstError}`);
   for (const { entry: r } of results) {
     const uneven = unevenTrips(r);
@@ -321,7 +449,9 @@ export function printEffects(results: EffectsResult[]): string[] {
   if (a && b && b.n > a.n) {
     const k = b.n - a.n;
     const per = (f: (x: EntryResult) => number) => fixed((f(b.entry) - f(a.entry)) / k, 1);
-    lines.push(`  per added side effect between N=${a.n} and N=${b.n}: ${per((x) => x.roundTrips)} round trips, ${per((x) => x.bytes)} request bytes, ${per((x) => x.cost.perCall.writes)} writes, ${per((x) => x.cost.perCall.wcuAws)} WCU on AWS, ${per((x) => median(x.ms))} ms`);
+    lines.push(
+      `  per added side effect between N=${a.n} and N=${b.n}: ${per((x) => x.roundTrips)} round trips, ${per((x) => x.bytes)} request bytes, ${per((x) => x.cost.perCall.writes)} writes, ${per((x) => x.cost.perCall.wcuAws)} WCU on AWS, ${per((x) => median(x.ms))} ms`,
+    );
   }
   return lines;
 }
@@ -405,6 +535,8 @@ export function printResume(r: ResumeResult): string[] {
   ];
   const failed = r.samples.filter((s) => s.status !== 200 || s.resumedAt === undefined);
   if (failed.length) lines.push(`  ${failed.length} sample(s) failed or never resumed: ${failed.map((s) => `${s.tag} ${s.status}`).join(', ')}`);
-  lines.push(`  endpoint round trips per sample: ${fixed(r.roundTrips)} (2 = the first attempt + the resumed one); sleep timer deliveries: ${r.timerEvents} for ${r.samples.length} samples; load ${fixed(r.load, 1)}`);
+  lines.push(
+    `  endpoint round trips per sample: ${fixed(r.roundTrips)} (2 = the first attempt + the resumed one); sleep timer deliveries: ${r.timerEvents} for ${r.samples.length} samples; load ${fixed(r.load, 1)}`,
+  );
   return lines;
 }

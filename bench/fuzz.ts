@@ -14,7 +14,9 @@ import { sampleCases } from './fuzz/cases.js';
 import { alive, describeRequest, judge, normalCallAnswers, runFuzz, runnerRssKb, type FuzzReport } from './fuzz/run.js';
 import { Sender } from './fuzz/send.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' }, only: { type: 'string' } },
+});
 const runs = Number(values.runs ?? 1000);
 const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
 const concurrency = Number(values.concurrency ?? 8);
@@ -43,7 +45,14 @@ try {
     await settle(1000);
     const rssBefore = runnerRssKb(runner.pid);
     console.log(`fuzzing ${runs} cases, seed ${seed}, concurrency ${concurrency}; runner RSS ${mb(rssBefore)} after warm-up`);
-    const report = await runFuzz(ports, { seed, runs, concurrency, timeoutMs, onProgress: (done) => console.log(`  ${done} cases, runner RSS ${mb(runnerRssKb(runner.pid))}`), every: 1000 });
+    const report = await runFuzz(ports, {
+      seed,
+      runs,
+      concurrency,
+      timeoutMs,
+      onProgress: (done) => console.log(`  ${done} cases, runner RSS ${mb(runnerRssKb(runner.pid))}`),
+      every: 1000,
+    });
     await settle(5000);
     const healthy = await normalCallAnswers(runner.ingressUrl);
     const rssAfter = runnerRssKb(runner.pid);
@@ -61,8 +70,14 @@ try {
 }
 
 function print(r: FuzzReport, extra: { rssBefore?: number; rssAfter?: number; healthy: boolean; alive: boolean }): void {
-  const sorted = (h: Record<string, number>) => Object.entries(h).sort(([a], [b]) => Number(a) - Number(b)).map(([k, v]) => `${k}: ${v}`).join(', ');
-  const fivexx = Object.entries(r.statuses).filter(([s]) => Number(s) >= 500).reduce((n, [, v]) => n + v, 0);
+  const sorted = (h: Record<string, number>) =>
+    Object.entries(h)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
+  const fivexx = Object.entries(r.statuses)
+    .filter(([s]) => Number(s) >= 500)
+    .reduce((n, [, v]) => n + v, 0);
   console.log(`
 cases run        ${r.runs} (seed ${r.seed}) in ${(r.durationMs / 1000).toFixed(1)} s; ${r.clientRefused} not sent (Node refused the header or path)
 families         ${sorted(r.families)}

@@ -89,15 +89,27 @@ try {
     ['gRPC HTTP/2, native', () => createGrpcTransport({ baseUrl: url })],
   ];
   // JIT, DynamoDB Local and the endpoint warm up on the first few hundred calls whatever the protocol.
-  for (const [, make] of protocols) await Promise.all(Array.from({ length: 4 }, async () => {
-    const greet = greetOf(make());
-    for (let i = 0; i < 25; i++) await greet({ name: 'warm' });
-  }));
+  for (const [, make] of protocols)
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const greet = greetOf(make());
+        for (let i = 0; i < 25; i++) await greet({ name: 'warm' });
+      }),
+    );
   const rows: string[][] = [];
   for (const concurrency of [1, 16]) {
     for (const [label, make] of protocols) {
       const r = await measure(make(), concurrency, CALLS[concurrency]!);
-      rows.push([label, String(concurrency), String(CALLS[concurrency]), fixed(r.p50, 1), fixed(r.p99, 1), fixed(r.perSecond, 0), String(r.errors), fixed(loadavg()[0]!, 1)]);
+      rows.push([
+        label,
+        String(concurrency),
+        String(CALLS[concurrency]),
+        fixed(r.p50, 1),
+        fixed(r.p99, 1),
+        fixed(r.perSecond, 0),
+        String(r.errors),
+        fixed(loadavg()[0]!, 1),
+      ]);
       console.error(`  done: ${label}, concurrency ${concurrency}`);
     }
   }

@@ -37,7 +37,14 @@ export interface LoadResult {
   load: number;
 }
 
-async function drive(base: string, s: LoadScenario, concurrency: number, calls: number, offset: number, limitMs = Infinity): Promise<{ ms: number[]; issued: number; errors: number; firstError?: string; elapsed: number }> {
+async function drive(
+  base: string,
+  s: LoadScenario,
+  concurrency: number,
+  calls: number,
+  offset: number,
+  limitMs = Infinity,
+): Promise<{ ms: number[]; issued: number; errors: number; firstError?: string; elapsed: number }> {
   const ms: number[] = [];
   let next = 0;
   let errors = 0;
@@ -64,7 +71,17 @@ async function drive(base: string, s: LoadScenario, concurrency: number, calls: 
   return { ms, issued: next, errors, firstError, elapsed: performance.now() - started };
 }
 
-export async function runLoad(base: string, s: LoadScenario, concurrency: number, maxCalls: number, warmup: number, limitMs: number, metrics: DynamoMetrics, trace: DynamoTrace, settle: () => Promise<void>): Promise<LoadResult> {
+export async function runLoad(
+  base: string,
+  s: LoadScenario,
+  concurrency: number,
+  maxCalls: number,
+  warmup: number,
+  limitMs: number,
+  metrics: DynamoMetrics,
+  trace: DynamoTrace,
+  settle: () => Promise<void>,
+): Promise<LoadResult> {
   await drive(base, s, concurrency, warmup, 1_000_000);
   await settle();
   metrics.reset();
@@ -102,7 +119,20 @@ export function printLoad(results: LoadResult[]): string[] {
   const lines = [
     table(
       ['scenario', 'conc', 'calls', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'calls/s', 'DDB req/call', 'DDB write ms', 'DDB read ms', 'load'],
-      results.map((r) => [r.scenario.label, String(r.concurrency), String(r.calls), String(r.errors), fixed(r.p50, 1), fixed(r.p99, 1), fixed(r.max, 1), fixed(r.perSecond, 0), fixed(r.ddbPerCall), fixed(r.writeMs, 1), fixed(r.readMs, 1), fixed(r.load, 1)]),
+      results.map((r) => [
+        r.scenario.label,
+        String(r.concurrency),
+        String(r.calls),
+        String(r.errors),
+        fixed(r.p50, 1),
+        fixed(r.p99, 1),
+        fixed(r.max, 1),
+        fixed(r.perSecond, 0),
+        fixed(r.ddbPerCall),
+        fixed(r.writeMs, 1),
+        fixed(r.readMs, 1),
+        fixed(r.load, 1),
+      ]),
     ),
   ];
   for (const r of results) if (r.firstError) lines.push(`  ${r.scenario.label} c=${r.concurrency}: first error: ${r.firstError}`);

@@ -31,7 +31,21 @@ import { fixed, note, table, verdict } from './format.js';
 import { postJson, isUnavailable } from './http.js';
 import { printLoad, runLoad, type LoadResult, type LoadScenario } from './latency.js';
 import { startBenchServer, type BenchServer } from './bench-services.js';
-import { entryCases, LONG_SLEEP_MS, warmUp, measureEffects, measureEntry, measureResume, printCycles, printEffects, printEntries, printResume, type EffectsResult, type EntryEnv, type EntryResult } from './entries.js';
+import {
+  entryCases,
+  LONG_SLEEP_MS,
+  warmUp,
+  measureEffects,
+  measureEntry,
+  measureResume,
+  printCycles,
+  printEffects,
+  printEntries,
+  printResume,
+  type EffectsResult,
+  type EntryEnv,
+  type EntryResult,
+} from './entries.js';
 import { DUPLICATE_AFTER_MS, measureIdempotency, printIdempotency, SLOW_MS } from './idempotency.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -81,8 +95,14 @@ function header(): void {
   const cpu = cpus();
   const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'lib', 'functions', 'examples').split('\n').filter(Boolean).length;
   out(`Restless benchmark — ${new Date().toISOString()}`);
-  out(`machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ${type()} ${release()}, node ${process.version}`);
-  out(`load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min; anything else running on these ${cpu.length} cores skews latency and init times)`);
+  out(
+    `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ${type()} ${release()}, node ${process.version}`,
+  );
+  out(
+    `load average: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (1/5/15 min; anything else running on these ${cpu.length} cores skews latency and init times)`,
+  );
   out(`code: ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` + ${dirty} uncommitted change(s) in lib/ functions/ examples/` : ''}`);
 }
 
@@ -96,7 +116,9 @@ async function localSections(): Promise<void> {
     const started = performance.now();
     // As `npm start`: DynamoDB Local, ingress/admin fronts, the example endpoint over h2c; all ports free ones.
     runner = await startLocal({ ingressPort: 0, adminPort: 0, dynamoPort: 0, examplePort: 0, dataDir, register: [], host: '127.0.0.1' });
-    out(`local stack up in ${fixed((performance.now() - started) / 1000, 1)} s (ingress ${runner.ingressUrl}, DynamoDB Local ${runner.dynamoEndpoint}, data in ${dataDir})`);
+    out(
+      `local stack up in ${fixed((performance.now() - started) / 1000, 1)} s (ingress ${runner.ingressUrl}, DynamoDB Local ${runner.dynamoEndpoint}, data in ${dataDir})`,
+    );
     // The runner built the process-wide runtime; instrument its DynamoDB client.
     const { sharedRuntime } = await import('../lib/runtime.js');
     const { instrumentDynamo } = await import('../lib/store/metrics.js');
@@ -109,22 +131,64 @@ async function localSections(): Promise<void> {
     if (sections.has('cost')) {
       out();
       out('== 1. DynamoDB requests and consumed capacity per invocation ==');
-      const plain = (label: string, path: string, body: (i: number) => unknown): CostCase => ({ id: label, label, what: 'plain unary call, unkeyed: accept write + completion write', path, body, calls: costCalls });
+      const plain = (label: string, path: string, body: (i: number) => unknown): CostCase => ({
+        id: label,
+        label,
+        what: 'plain unary call, unkeyed: accept write + completion write',
+        path,
+        body,
+        calls: costCalls,
+      });
       const cases: CostCase[] = [
         plain('greet, protobuf service (org.example.Greeter/Greet)', '/org.example.Greeter/Greet', (i) => ({ name: `bench ${i}` })),
         plain('greet, router (greeter/greet)', '/greeter/greet', (i) => ({ request: { name: `bench ${i}` } })),
-        { id: 'counter', label: 'counter/add (keyed, one key, sequential)', what: 'keyed call: inbox + lock, state read and written', path: '/counter/add', body: () => ({ key: `cost-${run}`, request: { delta: 1 } }), calls: costCalls },
-        { id: 'sleep', label: 'sleeper/sleep 50 ms', what: 'one suspension, waited inline, and the resumed attempt', path: '/sleeper/sleep', body: () => ({ request: { millis: 50 } }), calls: Math.max(1, Math.round(costCalls * 0.6)) },
+        {
+          id: 'counter',
+          label: 'counter/add (keyed, one key, sequential)',
+          what: 'keyed call: inbox + lock, state read and written',
+          path: '/counter/add',
+          body: () => ({ key: `cost-${run}`, request: { delta: 1 } }),
+          calls: costCalls,
+        },
+        {
+          id: 'sleep',
+          label: 'sleeper/sleep 50 ms',
+          what: 'one suspension, waited inline, and the resumed attempt',
+          path: '/sleeper/sleep',
+          body: () => ({ request: { millis: 50 } }),
+          calls: Math.max(1, Math.round(costCalls * 0.6)),
+        },
       ];
-      const idemFirst: CostCase = { id: 'idem-first', label: 'greet + idempotency-key, first call', what: 'idempotent call, new key', path: '/greeter/greet', body: () => ({ request: { name: 'idem' } }), headers: (i) => ({ 'idempotency-key': `${run}-${i}` }), calls: costCalls };
-      const idemDup: CostCase = { ...idemFirst, id: 'idem-dup', label: 'greet + idempotency-key, duplicate', what: 'the same calls again: answered from the stored result' };
-      const invoke: CostCase = { id: 'invoke', label: 'dev.restate.Ingress/Invoke → greeter/greet', what: 'one-way call, plus the background run it starts (the runs overlap, so DDB ms counts waiting on each other)', path: '/dev.restate.Ingress/Invoke', body: (i) => ({ service: 'greeter', method: 'greet', argument: { request: { name: `bench ${i}` } } }), calls: costCalls };
+      const idemFirst: CostCase = {
+        id: 'idem-first',
+        label: 'greet + idempotency-key, first call',
+        what: 'idempotent call, new key',
+        path: '/greeter/greet',
+        body: () => ({ request: { name: 'idem' } }),
+        headers: (i) => ({ 'idempotency-key': `${run}-${i}` }),
+        calls: costCalls,
+      };
+      const idemDup: CostCase = {
+        ...idemFirst,
+        id: 'idem-dup',
+        label: 'greet + idempotency-key, duplicate',
+        what: 'the same calls again: answered from the stored result',
+      };
+      const invoke: CostCase = {
+        id: 'invoke',
+        label: 'dev.restate.Ingress/Invoke → greeter/greet',
+        what: 'one-way call, plus the background run it starts (the runs overlap, so DDB ms counts waiting on each other)',
+        path: '/dev.restate.Ingress/Invoke',
+        body: (i) => ({ service: 'greeter', method: 'greet', argument: { request: { name: `bench ${i}` } } }),
+        calls: costCalls,
+      };
       // Idempotency: present when a repeated key answers with the same invocation id.
       const p1 = await postJson(base + idemFirst.path, idemFirst.body(0), { 'idempotency-key': `${run}-probe` });
       const p2 = await postJson(base + idemFirst.path, idemFirst.body(0), { 'idempotency-key': `${run}-probe` });
       if (isUnavailable(p1.status)) idemFirst.unavailable = `answers ${p1.status}`;
       else if (p1.status !== 200 || p2.status !== 200) idemFirst.unavailable = `probe answered ${p1.status}/${p2.status}: ${p2.text.slice(0, 120)}`;
-      else if (p1.headers.get('x-restate-id') !== p2.headers.get('x-restate-id')) idemFirst.unavailable = 'the idempotency-key header is ignored: a repeated key ran a new invocation';
+      else if (p1.headers.get('x-restate-id') !== p2.headers.get('x-restate-id'))
+        idemFirst.unavailable = 'the idempotency-key header is ignored: a repeated key ran a new invocation';
       if (idemFirst.unavailable) idemDup.unavailable = idemFirst.unavailable;
       cases.push(idemFirst, idemDup, invoke);
 
@@ -145,10 +209,19 @@ async function localSections(): Promise<void> {
         // read is what lets a duplicate cost a read rather than a refused write.
         const [w] = plainCallTargets(first);
         targets.push({ ...w!, label: `${first.case.label}: ≤ 2 writes (record folded into the accept write)` });
-        targets.push({ label: `${first.case.label}: ≤ 1 read (the duplicate check)`, ok: first.perCall.hotReads <= 1, detail: `${fixed(first.perCall.hotReads)} item reads/call` });
+        targets.push({
+          label: `${first.case.label}: ≤ 1 read (the duplicate check)`,
+          ok: first.perCall.hotReads <= 1,
+          detail: `${fixed(first.perCall.hotReads)} item reads/call`,
+        });
       }
       const dup = byId.get('idem-dup');
-      if (dup) targets.push({ label: `${dup.case.label}: 1 read, no write`, ok: dup.perCall.writes === 0 && dup.perCall.hotReads <= 1, detail: `${fixed(dup.perCall.writes)} writes/call, ${fixed(dup.perCall.hotReads)} reads/call` });
+      if (dup)
+        targets.push({
+          label: `${dup.case.label}: 1 read, no write`,
+          ok: dup.perCall.writes === 0 && dup.perCall.hotReads <= 1,
+          detail: `${fixed(dup.perCall.writes)} writes/call, ${fixed(dup.perCall.hotReads)} reads/call`,
+        });
       const needed: Record<string, Record<string, number>> = { counter: { instance: 1 }, 'idem-first': { invocation: 1 }, 'idem-dup': { invocation: 1 } };
       for (const r of results) findings.push(...excessReads(r, needed[r.case.id] ?? {}));
       out();
@@ -178,18 +251,28 @@ async function localSections(): Promise<void> {
       }
       printLoad(rows).forEach((l) => out(l));
       out();
-      out(note(`Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row; a row stops issuing calls after ${LOAD_ROW_LIMIT_S} s (calls < ${loadCalls} then). DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). load = 1-minute load average when the row ended (${cpus().length} cores). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local's ~1-3 ms, and Lambda concurrency replaces this single Node process.`));
+      out(
+        note(
+          `Client-side latency: fetch start to last body byte, Node fetch (undici) with keep-alive, on the same 2-core machine as the server, DynamoDB Local (a JVM) and the endpoint, so they compete for CPU. calls/s = calls / wall time of the row; a row stops issuing calls after ${LOAD_ROW_LIMIT_S} s (calls < ${loadCalls} then). DDB req/call = DynamoDB requests per call during the row, background work included; DDB write/read ms = mean duration of one DynamoDB Local request (it applies writes one at a time, so write latency grows with concurrency). load = 1-minute load average when the row ended (${cpus().length} cores). Lines with + list requests per call that concurrency adds over the same scenario at c=1. On AWS each DynamoDB round trip is ~3-10 ms instead of DynamoDB Local's ~1-3 ms, and Lambda concurrency replaces this single Node process.`,
+        ),
+      );
     }
     if (OWN_SERVICE_SECTIONS.some((s) => sections.has(s))) {
       benchServer = await startBenchServer();
-      const reg = await fetch(`${runner.adminUrl}/endpoints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: benchServer.uri, force: true }) });
+      const reg = await fetch(`${runner.adminUrl}/endpoints`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uri: benchServer.uri, force: true }),
+      });
       if (reg.status >= 300) throw new Error(`registering the bench services at ${benchServer.uri} failed: ${reg.status} ${await reg.text()}`);
       await reg.text();
       const env: EntryEnv = { base, metrics, trace, server: benchServer, run, localTimers: sharedRuntime().localTimers };
       await ownServiceSections(env);
     }
     out();
-    out(`  ${benchServer ? 'Restate SDK endpoints (example + bench services)' : 'Example endpoint (Restate SDK)'} log: ${sdkLog.errors} error line(s)${sdkLog.firstError ? `, first: ${sdkLog.firstError}` : ''}`);
+    out(
+      `  ${benchServer ? 'Restate SDK endpoints (example + bench services)' : 'Example endpoint (Restate SDK)'} log: ${sdkLog.errors} error line(s)${sdkLog.firstError ? `, first: ${sdkLog.firstError}` : ''}`,
+    );
   } finally {
     await runner?.stop();
     // After the runner: its stop closes the pooled h2c sessions, which server.close() waits for.
@@ -201,7 +284,9 @@ async function localSections(): Promise<void> {
 // ---- 4–7: purpose-built services ----------------------------------------------------------------
 
 function loadLine(): string {
-  return `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 async function ownServiceSections(env: EntryEnv): Promise<void> {
@@ -223,7 +308,11 @@ async function ownServiceSections(env: EntryEnv): Promise<void> {
     effects = await measureEffects(env, EFFECT_COUNTS, effectsCalls);
     printEffects(effects).forEach((l) => out(l));
     out();
-    out(note('Request/response mode: every side effect ends an attempt (the SDK sends it with REQUIRES_ACK and suspends), the driver stores it (one write) and calls the endpoint again with the whole journal, so a handler with N side effects makes N+1 round trips and the bytes sent grow with N² (each replay repeats every earlier entry). round trips and req bytes counted on our h2c server (request bodies: Start + journal); largest req = the last replay; writes/WCU per call include the accept write; p50/p99 = client latency; load = 1-minute load average when the row ended. The runner\'s periodic sweep (16 index queries a minute) is left out here and in sections 4 and 7.'));
+    out(
+      note(
+        "Request/response mode: every side effect ends an attempt (the SDK sends it with REQUIRES_ACK and suspends), the driver stores it (one write) and calls the endpoint again with the whole journal, so a handler with N side effects makes N+1 round trips and the bytes sent grow with N² (each replay repeats every earlier entry). round trips and req bytes counted on our h2c server (request bodies: Start + journal); largest req = the last replay; writes/WCU per call include the accept write; p50/p99 = client latency; load = 1-minute load average when the row ended. The runner's periodic sweep (16 index queries a minute) is left out here and in sections 4 and 7.",
+      ),
+    );
   }
   if (entries) {
     out();
@@ -232,14 +321,22 @@ async function ownServiceSections(env: EntryEnv): Promise<void> {
   }
   if (sections.has('resume')) {
     out();
-    out(`== 6. Local timers: from a sleep's due time to the resumed attempt (${resumeSamples} sleeps of ${LONG_SLEEP_MS} ms, started 300 ms apart) == (${loadLine()})`);
+    out(
+      `== 6. Local timers: from a sleep's due time to the resumed attempt (${resumeSamples} sleeps of ${LONG_SLEEP_MS} ms, started 300 ms apart) == (${loadLine()})`,
+    );
     printResume(await measureResume(env, resumeSamples, LONG_SLEEP_MS, 300)).forEach((l) => out(l));
     out();
-    out(note(`A sleep above the driver's inline threshold (2 s) suspends the invocation; the local kicker (lib/timers/local-kicker.ts) stores a timer item and arms a setTimeout for the due time, then calls the timer handler, which reads the invocation, takes it and replays it with the sleep completed. due = Date.now() + ms when the handler called ctx.sleep (as the SDK computes the wake-up time); timer fired = when our wrapper of the kicker's \`fire\` ran; endpoint resumed = when the handler's code after the sleep ran in the endpoint (same process and clock). On AWS the timer is an EventBridge Scheduler one-time schedule (minute-level precision is documented; typically seconds) and a Lambda invocation, so expect far more than here.`));
+    out(
+      note(
+        `A sleep above the driver's inline threshold (2 s) suspends the invocation; the local kicker (lib/timers/local-kicker.ts) stores a timer item and arms a setTimeout for the due time, then calls the timer handler, which reads the invocation, takes it and replays it with the sleep completed. due = Date.now() + ms when the handler called ctx.sleep (as the SDK computes the wake-up time); timer fired = when our wrapper of the kicker's \`fire\` ran; endpoint resumed = when the handler's code after the sleep ran in the endpoint (same process and clock). On AWS the timer is an EventBridge Scheduler one-time schedule (minute-level precision is documented; typically seconds) and a Lambda invocation, so expect far more than here.`,
+      ),
+    );
   }
   if (sections.has('idempotency')) {
     out();
-    out(`== 7. Idempotency keys: DynamoDB cost and duplicate latency (${entryCalls} calls per row, ${Math.max(5, Math.round(entryCalls / 2))} pairs; ${DUPLICATE_AFTER_MS} ms / ${SLOW_MS} ms attach) == (${loadLine()})`);
+    out(
+      `== 7. Idempotency keys: DynamoDB cost and duplicate latency (${entryCalls} calls per row, ${Math.max(5, Math.round(entryCalls / 2))} pairs; ${DUPLICATE_AFTER_MS} ms / ${SLOW_MS} ms attach) == (${loadLine()})`,
+    );
     printIdempotency(await measureIdempotency(env, entryCalls, Math.max(5, Math.round(entryCalls / 2)), 200)).forEach((l) => out(l));
   }
 }
@@ -262,24 +359,40 @@ async function bundleSection(): Promise<void> {
     if (!args['keep-bundles']) rmSync(outDir, { recursive: true, force: true });
   }
   const kb = (b: number) => fixed(b / 1024, 1);
-  out(table(
-    ['bundle', 'minified KB', 'gzip KB', 'map KB', `init ms (median of ${runs})`, 'node+init ms', 'largest inputs (KB in output)'],
-    results.map((r) => [
-      `functions/${r.role}.ts`,
-      kb(r.bytes),
-      kb(r.gzipBytes),
-      kb(r.mapBytes),
-      r.initError ? 'error' : fixed(medianOf(r.initMs), 1),
-      r.initError ? '-' : fixed(medianOf(r.wallMs), 0),
-      r.top.map(([k, b]) => `${k} ${kb(b)}`).join(', '),
-    ]),
-  ));
+  out(
+    table(
+      ['bundle', 'minified KB', 'gzip KB', 'map KB', `init ms (median of ${runs})`, 'node+init ms', 'largest inputs (KB in output)'],
+      results.map((r) => [
+        `functions/${r.role}.ts`,
+        kb(r.bytes),
+        kb(r.gzipBytes),
+        kb(r.mapBytes),
+        r.initError ? 'error' : fixed(medianOf(r.initMs), 1),
+        r.initError ? '-' : fixed(medianOf(r.wallMs), 0),
+        r.top.map(([k, b]) => `${k} ${kb(b)}`).join(', '),
+      ]),
+    ),
+  );
   for (const r of results) if (r.initError) out(`  ${r.role}: import failed: ${r.initError}`);
-  out(`  of which the external SDK packages alone (${sdk.packages.join(', ')}): ${sdk.initError ? `error: ${sdk.initError}` : `${fixed(medianOf(sdk.initMs), 1)} ms`}`);
+  out(
+    `  of which the external SDK packages alone (${sdk.packages.join(', ')}): ${sdk.initError ? `error: ${sdk.initError}` : `${fixed(medianOf(sdk.initMs), 1)} ms`}`,
+  );
   const ingress = results.find((r) => r.role === 'ingress');
-  if (ingress) targets.push({ label: `ingress bundle < ${INGRESS_BUNDLE_LIMIT_KB} KB minified`, ok: ingress.bytes / 1024 < INGRESS_BUNDLE_LIMIT_KB, detail: `${kb(ingress.bytes)} KB (largest: ${ingress.top.slice(0, 3).map(([k, b]) => `${k} ${kb(b)} KB`).join(', ')})` });
+  if (ingress)
+    targets.push({
+      label: `ingress bundle < ${INGRESS_BUNDLE_LIMIT_KB} KB minified`,
+      ok: ingress.bytes / 1024 < INGRESS_BUNDLE_LIMIT_KB,
+      detail: `${kb(ingress.bytes)} KB (largest: ${ingress.top
+        .slice(0, 3)
+        .map(([k, b]) => `${k} ${kb(b)} KB`)
+        .join(', ')})`,
+    });
   out();
-  out(note(`KB = 1024 bytes of index.mjs as NodejsFunction writes it (ESM, minified, target node22, @aws-sdk/* external, createRequire banner); gzip ≈ what the deployment zip adds; the source map ships beside it. init ms = \`await import(bundle)\` in a fresh node ${process.version} with only dummy RESTLESS_*/AWS_REGION variables set, so module-scope code runs (sharedRuntime(): config, SDK clients, handlers) and no network is touched; median of ${runs} runs, taken round-robin across the bundles after one untimed run each (page cache warm). @aws-sdk/* load from node_modules here, from the Lambda runtime on AWS (Node 22); the "SDK packages alone" line is that share. node+init ms = the whole child process, node start-up included.`));
+  out(
+    note(
+      `KB = 1024 bytes of index.mjs as NodejsFunction writes it (ESM, minified, target node22, @aws-sdk/* external, createRequire banner); gzip ≈ what the deployment zip adds; the source map ships beside it. init ms = \`await import(bundle)\` in a fresh node ${process.version} with only dummy RESTLESS_*/AWS_REGION variables set, so module-scope code runs (sharedRuntime(): config, SDK clients, handlers) and no network is touched; median of ${runs} runs, taken round-robin across the bundles after one untimed run each (page cache warm). @aws-sdk/* load from node_modules here, from the Lambda runtime on AWS (Node 22); the "SDK packages alone" line is that share. node+init ms = the whole child process, node start-up included.`,
+    ),
+  );
   if (args['keep-bundles']) out(`  bundles kept in ${outDir}`);
 }
 
@@ -294,6 +407,10 @@ try {
   process.exit(1);
 }
 out();
-out(`== Targets == (load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+out(
+  `== Targets == (load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')})`,
+);
 for (const t of targets) out(`  ${verdict(t.ok)}  ${t.label} — ${t.detail}`);
 process.exit(0);

@@ -150,7 +150,11 @@ async function post(url: string, body: string, headers: Record<string, string> =
 async function startRestate(scratch: string, work: string): Promise<Stack> {
   const { server } = ensureRestate(scratch);
   const [ingress, admin, node, endpoint] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const greeter = start('node', [join(scratch, 'greeter.mjs'), String(endpoint)], { cwd: scratch, env: { RESTATE_LOGGING: 'WARN' }, log: join(work, 'restate-greeter.log') });
+  const greeter = start('node', [join(scratch, 'greeter.mjs'), String(endpoint)], {
+    cwd: scratch,
+    env: { RESTATE_LOGGING: 'WARN' },
+    log: join(work, 'restate-greeter.log'),
+  });
   const srv = start(server, ['--no-logo', '--listen-mode', 'tcp'], {
     cwd: work,
     env: {
@@ -164,11 +168,24 @@ async function startRestate(scratch: string, work: string): Promise<Stack> {
     log: join(work, 'restate-server.log'),
   });
   await waitFor('restate-server', async () => (await fetch(`http://127.0.0.1:${admin}/health`)).ok, srv);
-  await waitFor('restate registration', async () => (await post(`http://127.0.0.1:${admin}/deployments`, JSON.stringify({ uri: `http://127.0.0.1:${endpoint}` }))).ok, greeter);
+  await waitFor(
+    'restate registration',
+    async () => (await post(`http://127.0.0.1:${admin}/deployments`, JSON.stringify({ uri: `http://127.0.0.1:${endpoint}` }))).ok,
+    greeter,
+  );
   const url = `http://127.0.0.1:${ingress}/greeter/greet`;
   const body = JSON.stringify({ name: 'Pete' });
   await waitFor('restate greeter', async () => (await (await post(url, body)).text()).includes('Hello Pete'), srv);
-  return { name: 'Restate 1.7.12 + SDK 1.17', url, body, processes: [{ role: 'server', pid: srv.pid! }, { role: 'endpoint', pid: greeter.pid! }], stop: () => stopAll([greeter, srv]) };
+  return {
+    name: 'Restate 1.7.12 + SDK 1.17',
+    url,
+    body,
+    processes: [
+      { role: 'server', pid: srv.pid! },
+      { role: 'endpoint', pid: greeter.pid! },
+    ],
+    stop: () => stopAll([greeter, srv]),
+  };
 }
 
 async function startRestless(work: string): Promise<Stack> {
@@ -176,11 +193,29 @@ async function startRestless(work: string): Promise<Stack> {
   const tsx = ['--import', 'tsx'];
   const ep = start('node', [...tsx, join(ROOT, 'examples', 'serve.ts'), String(endpoint), 'services'], { cwd: ROOT, log: join(work, 'restless-endpoint.log') });
   const prof = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`] : [];
-  const runnerArgs = [...prof, ...tsx, join(ROOT, 'bin', 'local.ts'), '--ingress-port', String(ingress), '--admin-port', String(admin), '--no-example', '--register', `http://127.0.0.1:${endpoint}`];
+  const runnerArgs = [
+    ...prof,
+    ...tsx,
+    join(ROOT, 'bin', 'local.ts'),
+    '--ingress-port',
+    String(ingress),
+    '--admin-port',
+    String(admin),
+    '--no-example',
+    '--register',
+    `http://127.0.0.1:${endpoint}`,
+  ];
   runnerArgs.push(...(args['in-memory'] ? ['--in-memory'] : ['--data-dir', join(work, 'restless-data')]));
-  const runner = start('node', runnerArgs, { cwd: ROOT, env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, log: join(work, 'restless-runner.log') });
+  const runner = start('node', runnerArgs, {
+    cwd: ROOT,
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    log: join(work, 'restless-runner.log'),
+  });
   await waitFor('restless runner', async () => (await fetch(`http://127.0.0.1:${admin}/health`)).ok, runner);
-  const java = spawnSync('pgrep', ['-P', String(runner.pid), 'java']).stdout.toString().trim().split('\n')[0];
+  const java = spawnSync('pgrep', ['-P', String(runner.pid), 'java'])
+    .stdout.toString()
+    .trim()
+    .split('\n')[0];
   if (!java) throw new Error('DynamoDB Local (java) not found under the runner');
   const url = `http://127.0.0.1:${ingress}/greeter/greet`;
   const body = JSON.stringify({ request: { name: 'Pete' } });
@@ -189,7 +224,11 @@ async function startRestless(work: string): Promise<Stack> {
     name: 'Restless (npm start)',
     url,
     body,
-    processes: [{ role: 'runtime', pid: runner.pid! }, { role: 'dynamodb-local', pid: Number(java) }, { role: 'endpoint', pid: ep.pid! }],
+    processes: [
+      { role: 'runtime', pid: runner.pid! },
+      { role: 'dynamodb-local', pid: Number(java) },
+      { role: 'endpoint', pid: ep.pid! },
+    ],
     stop: () => stopAll([runner, ep]),
   };
 }
@@ -219,7 +258,12 @@ function parseDuration(s: string): number {
   return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
 }
 
-function wrk(url: string, script: string, connections: number, seconds: number): { calls: number; errors: number; perSecond: number; p50: number; p99: number } {
+function wrk(
+  url: string,
+  script: string,
+  connections: number,
+  seconds: number,
+): { calls: number; errors: number; perSecond: number; p50: number; p99: number } {
   const threads = Math.min(2, connections);
   const r = spawnSync('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url], { encoding: 'utf8' });
   const out = r.stdout;
@@ -255,7 +299,11 @@ async function main(): Promise<void> {
   if (args.only !== 'restate') stacks.push(() => startRestless(work));
   if (args.only !== 'restless') stacks.push(() => startRestate(resolve(args.scratch), work));
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  console.log(`${new Date().toISOString()}  ${cpus().length} × ${cpus()[0]?.model}  load ${loadavg().map((l) => l.toFixed(2)).join(' ')}  commit ${commit}`);
+  console.log(
+    `${new Date().toISOString()}  ${cpus().length} × ${cpus()[0]?.model}  load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}  commit ${commit}`,
+  );
   console.log(`wrk, ${SECONDS} s per row after ${WARMUP} s of warm-up; logs in ${work}\n`);
   try {
     for (const startStack of stacks) {
@@ -265,8 +313,12 @@ async function main(): Promise<void> {
           for (const c of CONNECTIONS) {
             const row = measure(stack, work, scenario, c);
             rows.push(row);
-            const cpu = Object.entries(row.cpuMsPerCall).map(([k, v]) => `${k} ${fixed(v)}`).join(', ');
-            console.log(`  ${stack.name}, ${scenario}, c=${c}: ${fixed(row.perSecond, 0)}/s, p50 ${fixed(row.p50)} ms, errors ${row.errors}; CPU ms/call: ${cpu}  (load ${loadavg()[0]!.toFixed(2)})`);
+            const cpu = Object.entries(row.cpuMsPerCall)
+              .map(([k, v]) => `${k} ${fixed(v)}`)
+              .join(', ');
+            console.log(
+              `  ${stack.name}, ${scenario}, c=${c}: ${fixed(row.perSecond, 0)}/s, p50 ${fixed(row.p50)} ms, errors ${row.errors}; CPU ms/call: ${cpu}  (load ${loadavg()[0]!.toFixed(2)})`,
+            );
           }
         }
       } finally {
@@ -276,10 +328,24 @@ async function main(): Promise<void> {
   } finally {
     await stopAll(started);
   }
-  console.log('\n' + table(
-    ['stack', 'scenario', 'conns', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/call (by process)'],
-    rows.map((r) => [r.stack, r.scenario, String(r.connections), fixed(r.perSecond, 0), fixed(r.p50), fixed(r.p99), String(r.errors), Object.entries(r.cpuMsPerCall).map(([k, v]) => `${k} ${fixed(v)}`).join(', ')]),
-  ));
+  console.log(
+    '\n' +
+      table(
+        ['stack', 'scenario', 'conns', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/call (by process)'],
+        rows.map((r) => [
+          r.stack,
+          r.scenario,
+          String(r.connections),
+          fixed(r.perSecond, 0),
+          fixed(r.p50),
+          fixed(r.p99),
+          String(r.errors),
+          Object.entries(r.cpuMsPerCall)
+            .map(([k, v]) => `${k} ${fixed(v)}`)
+            .join(', '),
+        ]),
+      ),
+  );
   const ratio = (scenario: string, c: number, f: (r: Row) => number) => {
     const a = rows.find((r) => r.stack.startsWith('Restless') && r.scenario === scenario && r.connections === c);
     const b = rows.find((r) => r.stack.startsWith('Restate') && r.scenario === scenario && r.connections === c);
@@ -288,7 +354,8 @@ async function main(): Promise<void> {
   if (rows.some((r) => r.stack.startsWith('Restate')) && rows.some((r) => r.stack.startsWith('Restless'))) {
     console.log('\nRestless / Restate:');
     for (const scenario of ['plain', 'idempotent'])
-      for (const c of CONNECTIONS) console.log(`  ${scenario} c=${c}: throughput ${fixed(ratio(scenario, c, (r) => r.perSecond))}×, p50 ${fixed(ratio(scenario, c, (r) => r.p50))}×`);
+      for (const c of CONNECTIONS)
+        console.log(`  ${scenario} c=${c}: throughput ${fixed(ratio(scenario, c, (r) => r.perSecond))}×, p50 ${fixed(ratio(scenario, c, (r) => r.p50))}×`);
   }
   if (!process.env.KEEP_BENCH_LOGS) rmSync(work, { recursive: true, force: true });
 }

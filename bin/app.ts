@@ -19,6 +19,9 @@ const skipBundling = String(cli.node.tryGetContext(`${CONTEXT_PREFIX}skipBundlin
 const app = new App(skipBundling ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {});
 const stack = new RestlessStack(app, 'Restless', { restless: propsFromContext(app.node) });
 if (skipBundling) {
-  Annotations.of(stack).addWarningV2('restless:skipBundling', 'Functions not bundled (restless:skipBundling): this template is for reading, not for deploying.');
+  Annotations.of(stack).addWarningV2(
+    'restless:skipBundling',
+    'Functions not bundled (restless:skipBundling): this template is for reading, not for deploying.',
+  );
 }
 app.synth();

@@ -33,9 +33,5 @@ export const sleeperRouter = restate.router({
 
 /** An endpoint serving `greeter`, `counter` and `sleeper`. */
 export function servicesEndpoint(): restate.RestateEndpoint {
-  return restate
-    .endpoint()
-    .bindRouter('greeter', greeterRouter)
-    .bindKeyedRouter('counter', counterRouter)
-    .bindRouter('sleeper', sleeperRouter);
+  return restate.endpoint().bindRouter('greeter', greeterRouter).bindKeyedRouter('counter', counterRouter).bindRouter('sleeper', sleeperRouter);
 }

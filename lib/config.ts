@@ -106,7 +106,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     idempotencyMaxRetentionSec: num(env, ENV.idempotencyMaxRetentionSec, DEFAULTS.idempotencyMaxRetentionSec),
     discoveryTimeoutMs: num(env, ENV.discoveryTimeoutMs, DEFAULTS.discoveryTimeoutMs),
     allowLinkLocalEndpoints: bool(env, ENV.allowLinkLocalEndpoints, DEFAULTS.allowLinkLocalEndpoints),
-    corsAllowedOrigins: (env[ENV.corsAllowedOrigins] ?? DEFAULTS.corsAllowedOrigins.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
+    corsAllowedOrigins: (env[ENV.corsAllowedOrigins] ?? DEFAULTS.corsAllowedOrigins.join(','))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     timerQueueUrl: env[ENV.timerQueueUrl],
     timerQueueArn: env[ENV.timerQueueArn],
     deadLetterQueueArn: env[ENV.deadLetterQueueArn],

@@ -14,7 +14,7 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 export type LogSink = (line: string) => void;
 
 export function createLogger(opts: { level?: LogLevel; sink?: LogSink; fields?: Record<string, unknown> } = {}): Logger {
-  const min = ORDER[opts.level ?? ((process.env.RESTLESS_LOG_LEVEL as LogLevel | undefined) ?? 'info')] ?? ORDER.info;
+  const min = ORDER[opts.level ?? (process.env.RESTLESS_LOG_LEVEL as LogLevel | undefined) ?? 'info'] ?? ORDER.info;
   const sink = opts.sink ?? ((line: string) => process.stdout.write(line + '\n'));
   const base = opts.fields ?? {};
   return {

@@ -110,7 +110,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   } else if (opts.timers === 'aws') {
     const { timerQueueUrl, timerQueueArn, deadLetterQueueArn, schedulerRoleArn, schedulerGroup } = config;
     if (!timerQueueUrl || !timerQueueArn || !deadLetterQueueArn || !schedulerRoleArn || !schedulerGroup) {
-      const missing = (['timerQueueUrl', 'timerQueueArn', 'deadLetterQueueArn', 'schedulerRoleArn', 'schedulerGroup'] as const).filter((k) => !config[k]).map((k) => ENV[k]);
+      const missing = (['timerQueueUrl', 'timerQueueArn', 'deadLetterQueueArn', 'schedulerRoleArn', 'schedulerGroup'] as const)
+        .filter((k) => !config[k])
+        .map((k) => ENV[k]);
       throw new ConfigurationError(`AWS timers need ${missing.join(', ')}`);
     }
     kicker = new AwsKicker({
@@ -140,7 +142,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     rearm: (id, atMs, reason) => kicker.schedule(id, atMs, reason),
   });
   const ingress = createIngressHandler({ resolver, dispatcher, config, log, store, kicker, now });
-  const invocations = new InvocationAdminService({ store, lister: new InvocationLister(tables, now), now, kicker, listener: hub, log, abortAttempt: (id) => driver.abortAttempt(id) });
+  const invocations = new InvocationAdminService({
+    store,
+    lister: new InvocationLister(tables, now),
+    now,
+    kicker,
+    listener: hub,
+    log,
+    abortAttempt: (id) => driver.abortAttempt(id),
+  });
   const admin = createAdminHandler({
     registry,
     // Deployments with invocations pinned to them are not deleted without force.
@@ -150,7 +160,24 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     onChange: () => registryResolver.invalidate(),
     logError: (message, err) => log.log('error', message, { error: err }),
   });
-  return { config, tables, store, registry, resolver, driver, dispatcher, hub, kicker, invocations, log, ingress, admin, timer, sweep: () => timer({ kind: 'sweep' }), localTimers };
+  return {
+    config,
+    tables,
+    store,
+    registry,
+    resolver,
+    driver,
+    dispatcher,
+    hub,
+    kicker,
+    invocations,
+    log,
+    ingress,
+    admin,
+    timer,
+    sweep: () => timer({ kind: 'sweep' }),
+    localTimers,
+  };
 }
 
 let shared: Runtime | undefined;

@@ -13,7 +13,9 @@ const root = new URL('..', import.meta.url).pathname;
 /** Files inside output folders that are written by hand on purpose (see the templates). */
 const HAND_WRITTEN = new Set(['examples/greeter/generated/google/protobuf/descriptor.ts']);
 
-const templates = readdirSync(root).filter((name) => /^buf\.gen(\.[\w-]+)?\.yaml$/.test(name)).sort();
+const templates = readdirSync(root)
+  .filter((name) => /^buf\.gen(\.[\w-]+)?\.yaml$/.test(name))
+  .sort();
 if (templates.length === 0) {
   console.log('no buf.gen*.yaml: nothing generated to check');
   process.exit(0);
@@ -35,7 +37,10 @@ try {
     const template = readFileSync(join(root, name), 'utf8');
     const outDirs = [...template.matchAll(/^\s*out: (\S+)\s*$/gm)].map((m) => m[1]!);
     const genYaml = join(tmp, `${i}.yaml`);
-    writeFileSync(genYaml, template.replaceAll(/^(\s*out: )(\S+)\s*$/gm, (_m, lead: string, dir: string) => `${lead}${join(out, dir)}`));
+    writeFileSync(
+      genYaml,
+      template.replaceAll(/^(\s*out: )(\S+)\s*$/gm, (_m, lead: string, dir: string) => `${lead}${join(out, dir)}`),
+    );
     execFileSync(join(root, 'node_modules/.bin/buf'), ['generate', '--template', genYaml], { cwd: root, stdio: 'inherit' });
     for (const dir of new Set(outDirs)) {
       const fresh = walk(join(out, dir)).map((p) => relative(out, p));

@@ -52,7 +52,26 @@ const KNOWN: [string, string][] = [
 /** Path segments: known names, percent-encoding junk, long, unicode. */
 const segment = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...new Set(KNOWN.flat())) },
-  { weight: 2, arbitrary: fc.constantFrom('', '.', '..', '%', '%E0%A4%A', '%00', '%2F', '%FF', '%C0%AF', '%zz', 'a'.repeat(3000), 'x'.repeat(1025), '~', '%20', 'inv_AAAAAAAAAAAAAAAAAAAAAA') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '',
+      '.',
+      '..',
+      '%',
+      '%E0%A4%A',
+      '%00',
+      '%2F',
+      '%FF',
+      '%C0%AF',
+      '%zz',
+      'a'.repeat(3000),
+      'x'.repeat(1025),
+      '~',
+      '%20',
+      'inv_AAAAAAAAAAAAAAAAAAAAAA',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 30 }).map(encodeURIComponent) },
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@%-]{0,40}$/) },
 );
@@ -70,7 +89,10 @@ const targetPath = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...KNOWN), query).map(([[s, m], q]) => `/${s}/${m}${q}`) },
   { weight: 2, arbitrary: fc.tuple(segment, segment, query).map(([s, m, q]) => `/${s}/${m}${q}`) },
   { weight: 1, arbitrary: fc.array(segment, { maxLength: 5 }).map((segs) => `/${segs.join('/')}`) },
-  { weight: 1, arbitrary: fc.tuple(fc.oneof(invocationId, segment), fc.constantFrom('output', 'attach', 'x')).map(([id, what]) => `/restate/invocation/${id}/${what}`) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.oneof(invocationId, segment), fc.constantFrom('output', 'attach', 'x')).map(([id, what]) => `/restate/invocation/${id}/${what}`),
+  },
 );
 
 const awakeableId = fc.oneof(
@@ -101,7 +123,14 @@ const CONNECT_TYPES = [
   '',
   ';;;',
 ];
-const GRPC_WEB_TYPES = ['application/grpc-web', 'application/grpc-web+proto', 'application/grpc-web+json', 'application/grpc-web-text', 'application/grpc-web-text+proto', 'application/grpc-web+thrift'];
+const GRPC_WEB_TYPES = [
+  'application/grpc-web',
+  'application/grpc-web+proto',
+  'application/grpc-web+json',
+  'application/grpc-web-text',
+  'application/grpc-web-text+proto',
+  'application/grpc-web+thrift',
+];
 const GRPC_TYPES = ['application/grpc', 'application/grpc+proto', 'application/grpc+json', 'application/grpc+thrift'];
 
 /** Header values Node's clients accept (visible ASCII and latin1, no line breaks). */
@@ -115,7 +144,18 @@ const idempotency = fc.oneof(
 );
 
 const extraHeaders = fc.dictionary(
-  fc.constantFrom('origin', 'connect-protocol-version', 'connect-timeout-ms', 'grpc-timeout', 'x-grpc-web', 'accept', 'accept-encoding', 'traceparent', 'x-restate-id', 'te'),
+  fc.constantFrom(
+    'origin',
+    'connect-protocol-version',
+    'connect-timeout-ms',
+    'grpc-timeout',
+    'x-grpc-web',
+    'accept',
+    'accept-encoding',
+    'traceparent',
+    'x-restate-id',
+    'te',
+  ),
   headerValue,
   { maxKeys: 3 },
 );
@@ -128,7 +168,9 @@ const anyJson = fc.oneof(
 );
 
 /** JSON text nested deeper than any parser's stack (kept as text: the value itself cannot be built). */
-const deepJsonText = fc.tuple(fc.integer({ min: 1000, max: 200_000 }), fc.constantFrom('[', '{"request":[', '{"key":"k","request":{"a":')).map(([n, open]) => enc.encode(open + '['.repeat(n)));
+const deepJsonText = fc
+  .tuple(fc.integer({ min: 1000, max: 200_000 }), fc.constantFrom('[', '{"request":[', '{"key":"k","request":{"a":'))
+  .map(([n, open]) => enc.encode(open + '['.repeat(n)));
 
 /** Instance keys for keyed calls: short, empty, unicode, beyond DynamoDB's 2 KB key, beyond the 64 KB limit. */
 const instanceKey = fc.oneof(
@@ -146,7 +188,10 @@ const targetedJson = fc.oneof(
   fc.record({ key: instanceKey, request: fc.oneof(fc.record({ name: anyJson }), anyJson) }, { requiredKeys: [] }).map((v) => ['/greeter/greet', v] as const),
   fc.tuple(
     fc.constantFrom('/counter/add', '/counter/get'),
-    fc.record({ key: instanceKey, request: fc.oneof(fc.record({ delta: fc.oneof(fc.integer(), anyJson) }), anyJson), senderAssumes: fc.integer({ min: -1, max: 5 }) }, { requiredKeys: ['key'] }),
+    fc.record(
+      { key: instanceKey, request: fc.oneof(fc.record({ delta: fc.oneof(fc.integer(), anyJson) }), anyJson), senderAssumes: fc.integer({ min: -1, max: 5 }) },
+      { requiredKeys: ['key'] },
+    ),
   ),
   fc.record({ request: fc.record({ millis: fc.oneof(fc.integer({ min: -1000, max: 1500 }), fc.constant(null)) }) }).map((v) => ['/sleeper/sleep', v] as const),
   absurdMillis.map((millis) => ['/dev.restate.Ingress/Invoke', { service: 'sleeper', method: 'sleep', argument: { request: { millis } } }] as const),
@@ -162,9 +207,19 @@ const targetedJson = fc.oneof(
     )
     .map((v) => ['/dev.restate.Ingress/Invoke', v] as const),
   fc
-    .record({ id: awakeableId, json_result: anyJson, bytes_result: fc.uint8Array({ maxLength: 50 }).map((b) => Buffer.from(b).toString('base64')), reason: fc.string({ maxLength: 50 }) }, { requiredKeys: ['id'] })
+    .record(
+      {
+        id: awakeableId,
+        json_result: anyJson,
+        bytes_result: fc.uint8Array({ maxLength: 50 }).map((b) => Buffer.from(b).toString('base64')),
+        reason: fc.string({ maxLength: 50 }),
+      },
+      { requiredKeys: ['id'] },
+    )
     .chain((v) => fc.constantFrom('/dev.restate.Awakeables/Resolve', '/dev.restate.Awakeables/Reject').map((p) => [p, v] as const)),
-  fc.record({ service: fc.oneof(fc.constantFrom('', 'greeter', 'nope', 'x'.repeat(3000)), fc.string({ maxLength: 20 })) }).map((v) => ['/grpc.health.v1.Health/Check', v] as const),
+  fc
+    .record({ service: fc.oneof(fc.constantFrom('', 'greeter', 'nope', 'x'.repeat(3000)), fc.string({ maxLength: 20 })) })
+    .map((v) => ['/grpc.health.v1.Health/Check', v] as const),
 );
 
 /** How a body is (mis)compressed: none, right, wrong header, junk encoding, a small bomb. */
@@ -218,14 +273,24 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 
-const randomBytes = fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ maxLength: 200 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 400_000 }).map((n) => new Uint8Array(n).fill(0x61)) });
+const randomBytes = fc.oneof(
+  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 200 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 400_000 }).map((n) => new Uint8Array(n).fill(0x61)) },
+);
 
 /** Connect unary (and everything else that goes to the Lambda path). */
 const connectCase: fc.Arbitrary<HostileRequest> = fc
   .record({
     method,
-    target: fc.oneof({ weight: 3, arbitrary: targetedJson.map(([p, v]) => ({ path: p, body: json(v) })) }, { weight: 2, arbitrary: fc.tuple(targetPath, fc.oneof(anyJson.map(json), randomBytes, deepJsonText)).map(([path, body]) => ({ path, body })) }),
-    contentType: fc.oneof({ weight: 4, arbitrary: fc.constant('application/json') }, { weight: 2, arbitrary: fc.constantFrom(...CONNECT_TYPES) }, { weight: 1, arbitrary: headerValue }),
+    target: fc.oneof(
+      { weight: 3, arbitrary: targetedJson.map(([p, v]) => ({ path: p, body: json(v) })) },
+      { weight: 2, arbitrary: fc.tuple(targetPath, fc.oneof(anyJson.map(json), randomBytes, deepJsonText)).map(([path, body]) => ({ path, body })) },
+    ),
+    contentType: fc.oneof(
+      { weight: 4, arbitrary: fc.constant('application/json') },
+      { weight: 2, arbitrary: fc.constantFrom(...CONNECT_TYPES) },
+      { weight: 1, arbitrary: headerValue },
+    ),
     compression,
     idem: idempotency,
     extra: extraHeaders,
@@ -236,14 +301,34 @@ const connectCase: fc.Arbitrary<HostileRequest> = fc
     const headers: Record<string, string> = { ...extra, ...idem };
     if (contentType) headers['content-type'] = contentType;
     if (encoding) headers['content-encoding'] = encoding;
-    return { family: 'connect', port: 'ingress', transport, method, path: target.path, headers, body: method === 'GET' || method === 'HEAD' ? new Uint8Array(0) : body };
+    return {
+      family: 'connect',
+      port: 'ingress',
+      transport,
+      method,
+      path: target.path,
+      headers,
+      body: method === 'GET' || method === 'HEAD' ? new Uint8Array(0) : body,
+    };
   });
 
 /** gRPC-web (HTTP/1.1 or h2) and native gRPC (h2): frames with hostile flags, lengths and payloads. */
 const grpcCase: fc.Arbitrary<HostileRequest> = fc
   .record({
     native: fc.boolean(),
-    path: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('/org.example.Greeter/Greet', '/greeter/greet', '/counter/add', '/dev.restate.Ingress/Invoke', '/grpc.health.v1.Health/Check') }, { weight: 1, arbitrary: targetPath }),
+    path: fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          '/org.example.Greeter/Greet',
+          '/greeter/greet',
+          '/counter/add',
+          '/dev.restate.Ingress/Invoke',
+          '/grpc.health.v1.Health/Check',
+        ),
+      },
+      { weight: 1, arbitrary: targetPath },
+    ),
     payload: fc.oneof(
       fc.string({ maxLength: 30 }).map(greetProto),
       targetedJson.map(([, v]) => json(v)),
@@ -284,18 +369,33 @@ const grpcCase: fc.Arbitrary<HostileRequest> = fc
     headers['content-type'] = type;
     headers['x-grpc-web'] = '1';
     const text = type.includes('-text');
-    return { family: 'grpc-web', port: 'ingress' as const, transport: g.text ? ('h2' as const) : ('http1' as const), method: g.method, path: g.path, headers, body: text ? enc.encode(Buffer.from(body).toString('base64')) : body };
+    return {
+      family: 'grpc-web',
+      port: 'ingress' as const,
+      transport: g.text ? ('h2' as const) : ('http1' as const),
+      method: g.method,
+      path: g.path,
+      headers,
+      body: text ? enc.encode(Buffer.from(body).toString('base64')) : body,
+    };
   });
 
 /** Admin API: every route, hostile parameters and bodies. Never touches the example endpoint or service visibility. */
 const adminCase: fc.Arbitrary<HostileRequest> = fc
   .record({
-    method: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH') }, { weight: 1, arbitrary: fc.constantFrom('PUT', 'HEAD', 'OPTIONS', 'TRACE') }),
+    method: fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH') },
+      { weight: 1, arbitrary: fc.constantFrom('PUT', 'HEAD', 'OPTIONS', 'TRACE') },
+    ),
     path: fc.oneof(
       fc.constantFrom('/health', '/openapi', '/endpoints', '/deployments', '/services', '/'),
-      fc.tuple(fc.constantFrom('endpoints', 'deployments'), segment, fc.constantFrom('', '/descriptors', '?force=true', '?force=false')).map(([b, id, rest]) => `/${b}/${id}${rest}`),
+      fc
+        .tuple(fc.constantFrom('endpoints', 'deployments'), segment, fc.constantFrom('', '/descriptors', '?force=true', '?force=false'))
+        .map(([b, id, rest]) => `/${b}/${id}${rest}`),
       fc.tuple(segment, fc.constantFrom('', '/methods', '/descriptors', '/methods/greet', '/methods/x')).map(([name, rest]) => `/services/${name}${rest}`),
-      fc.tuple(fc.constantFrom('greeter', 'counter', 'org.example.Greeter'), fc.constantFrom('', '/methods', '/descriptors', '/methods/Greet', '/methods/nope')).map(([name, rest]) => `/services/${name}${rest}`),
+      fc
+        .tuple(fc.constantFrom('greeter', 'counter', 'org.example.Greeter'), fc.constantFrom('', '/methods', '/descriptors', '/methods/Greet', '/methods/nope'))
+        .map(([name, rest]) => `/services/${name}${rest}`),
       fc.tuple(invocationId, fc.constantFrom('', '?mode=kill', '?mode=cancel', '?mode=x')).map(([id, q]) => `/invocations/${id}${q}`),
       fc.array(segment, { maxLength: 4 }).map((s) => `/${s.join('/')}`),
     ),
@@ -304,7 +404,19 @@ const adminCase: fc.Arbitrary<HostileRequest> = fc
         .record(
           {
             uri: fc.oneof(
-              fc.constantFrom('http://169.254.169.254/', 'http://[fe80::1]:9080', 'http://[fd00:ec2::254]', 'http://0xa9fea9fe', 'http://127.0.0.1:1', 'http://localhost:9', 'https://127.0.0.1:1', 'ftp://x', 'http://x?y', 'not a uri', ''),
+              fc.constantFrom(
+                'http://169.254.169.254/',
+                'http://[fe80::1]:9080',
+                'http://[fd00:ec2::254]',
+                'http://0xa9fea9fe',
+                'http://127.0.0.1:1',
+                'http://localhost:9',
+                'https://127.0.0.1:1',
+                'ftp://x',
+                'http://x?y',
+                'not a uri',
+                '',
+              ),
               // Placeholders the sender fills in: servers that answer, but not as endpoints.
               fc.constantFrom(INGRESS_URI, ADMIN_URI),
               fc.string({ maxLength: 40 }),
@@ -356,7 +468,16 @@ const rawCase: fc.Arbitrary<HostileRequest> = fc
       fc.stringMatching(/^[A-Z]{1,8} \/[ -~]{0,30} HTTP\/1\.[01]\r\n([A-Za-z-]{1,10}: [ -~]{0,20}\r\n){0,3}\r\n$/),
     ),
   })
-  .map(({ port, bytes }) => ({ family: 'raw', port, transport: 'raw' as const, method: '', path: '', headers: {}, body: new Uint8Array(0), raw: Buffer.from(bytes, 'latin1') }));
+  .map(({ port, bytes }) => ({
+    family: 'raw',
+    port,
+    transport: 'raw' as const,
+    method: '',
+    path: '',
+    headers: {},
+    body: new Uint8Array(0),
+    raw: Buffer.from(bytes, 'latin1'),
+  }));
 
 export const hostileRequest: fc.Arbitrary<HostileRequest> = fc.oneof(
   { weight: 5, arbitrary: connectCase },

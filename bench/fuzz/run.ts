@@ -53,16 +53,23 @@ const GRPC_SERVER_FAILURES = new Set([2, 13, 14, 15]);
 export function judge(req: HostileRequest, out: Outcome): string | undefined {
   if (out.hung && req.transport !== 'raw') return 'no answer within the timeout';
   if (out.status >= 500 && out.status !== 501) return `HTTP ${out.status}`;
-  if (out.status === 501 && req.port === 'ingress' && out.connectCode !== undefined && out.connectCode !== 'unimplemented') return `HTTP 501 with code ${out.connectCode}`;
+  if (out.status === 501 && req.port === 'ingress' && out.connectCode !== undefined && out.connectCode !== 'unimplemented')
+    return `HTTP 501 with code ${out.connectCode}`;
   if (out.grpcStatus !== undefined && GRPC_SERVER_FAILURES.has(out.grpcStatus)) return `grpc-status ${out.grpcStatus}`;
   return undefined;
 }
 
 /** A one-line description of a request, for reports. */
 export function describeRequest(req: HostileRequest): string {
-  if (req.transport === 'raw') return `raw ${req.port}: ${JSON.stringify(Buffer.from(req.raw ?? []).toString('latin1').slice(0, 120))}`;
+  if (req.transport === 'raw')
+    return `raw ${req.port}: ${JSON.stringify(
+      Buffer.from(req.raw ?? [])
+        .toString('latin1')
+        .slice(0, 120),
+    )}`;
   const body = Buffer.from(req.body);
-  const shown = body.length > 120 ? `${JSON.stringify(body.subarray(0, 120).toString('latin1'))}… (${body.length} bytes)` : JSON.stringify(body.toString('latin1'));
+  const shown =
+    body.length > 120 ? `${JSON.stringify(body.subarray(0, 120).toString('latin1'))}… (${body.length} bytes)` : JSON.stringify(body.toString('latin1'));
   const path = req.path.length > 120 ? `${req.path.slice(0, 120)}… (${req.path.length} chars)` : req.path;
   return `${req.transport} ${req.port} ${req.method} ${path} ${JSON.stringify(req.headers)} body=${shown}`;
 }
@@ -71,7 +78,17 @@ export async function runFuzz(ports: Ports, opts: FuzzOptions): Promise<FuzzRepo
   const cases = sampleCases(opts.seed, opts.runs);
   const concurrency = opts.concurrency ?? 8;
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const report: FuzzReport = { seed: opts.seed, runs: cases.length, statuses: {}, grpcStatuses: {}, families: {}, clientRefused: 0, violations: [], slowestMs: 0, durationMs: 0 };
+  const report: FuzzReport = {
+    seed: opts.seed,
+    runs: cases.length,
+    statuses: {},
+    grpcStatuses: {},
+    families: {},
+    clientRefused: 0,
+    violations: [],
+    slowestMs: 0,
+    durationMs: 0,
+  };
   const started = Date.now();
   let next = 0;
   let done = 0;
@@ -105,7 +122,12 @@ export async function runFuzz(ports: Ports, opts: FuzzOptions): Promise<FuzzRepo
 /** A normal call, answered: the runtime is still healthy. */
 export async function normalCallAnswers(ingressUrl: string, timeoutMs = 10_000): Promise<boolean> {
   try {
-    const res = await fetch(`${ingressUrl}/org.example.Greeter/Greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"after"}', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${ingressUrl}/org.example.Greeter/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"after"}',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return res.status === 200 && ((await res.json()) as { greeting?: string }).greeting === 'Hello after';
   } catch {
     return false;

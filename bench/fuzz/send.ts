@@ -73,23 +73,26 @@ export class Sender {
   private http1(port: number, req: HostileRequest, body: Uint8Array): Promise<Omit<Outcome, 'ms'>> {
     return new Promise((resolve, reject) => {
       // Throws synchronously when Node will not send the path or a header: a client refusal.
-      const r = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.path, headers: { ...req.headers, 'content-length': String(body.length) }, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          if (size < MAX_READ) chunks.push(c);
-          size += c.length;
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          const data = Buffer.concat(chunks);
-          resolve(describe(res.statusCode ?? 0, res.headers as Record<string, unknown>, {}, data));
-        });
-        res.on('error', (err) => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, excerpt: '', transportError: err.message });
-        });
-      });
+      const r = httpRequest(
+        { host: '127.0.0.1', port, method: req.method, path: req.path, headers: { ...req.headers, 'content-length': String(body.length) }, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if (size < MAX_READ) chunks.push(c);
+            size += c.length;
+          });
+          res.on('end', () => {
+            clearTimeout(timer);
+            const data = Buffer.concat(chunks);
+            resolve(describe(res.statusCode ?? 0, res.headers as Record<string, unknown>, {}, data));
+          });
+          res.on('error', (err) => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, excerpt: '', transportError: err.message });
+          });
+        },
+      );
       const timer = setTimeout(() => {
         r.destroy();
         resolve({ status: 0, excerpt: '', hung: true });
@@ -151,7 +154,9 @@ export class Sender {
       const answer = () => finish(describe(Number(resHeaders[':status'] ?? 0), resHeaders, trailers, Buffer.concat(chunks)));
       stream.on('end', answer);
       // A reset after the answer (a refused body) is an answer; before it, a transport error.
-      stream.on('close', () => (resHeaders[':status'] ? answer() : finish({ status: 0, excerpt: '', transportError: `stream closed (HTTP/2 code ${stream.rstCode})` })));
+      stream.on('close', () =>
+        resHeaders[':status'] ? answer() : finish({ status: 0, excerpt: '', transportError: `stream closed (HTTP/2 code ${stream.rstCode})` }),
+      );
       stream.on('error', () => undefined);
       stream.end(body);
     });

@@ -52,7 +52,11 @@ const PROTOBUF = 'application/x-protobuf';
 function listQuery(q: URLSearchParams): ListQuery {
   const allowed = new Set(['status', 'service', 'method', 'key', 'limit', 'cursor']);
   for (const name of q.keys()) if (!allowed.has(name)) throw new InvalidArgumentError(`Unknown query parameter '${name}': use ${[...allowed].join(', ')}`);
-  const status = q.getAll('status').flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  const status = q
+    .getAll('status')
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const limitRaw = q.get('limit');
   const limit = limitRaw === null ? undefined : Number(limitRaw);
   if (limit !== undefined && !Number.isInteger(limit)) throw new InvalidArgumentError(`Invalid limit '${limitRaw}': use a whole number`);
@@ -74,7 +78,10 @@ export function createAdminHandler(deps: AdminDeps): HttpHandler {
       methods: {
         GET: async () => {
           const endpoints = await registry.listEndpoints();
-          const counts = await pinnedCounts(pinned, endpoints.map((e) => e.id));
+          const counts = await pinnedCounts(
+            pinned,
+            endpoints.map((e) => e.id),
+          );
           return jsonResponse(200, { endpoints: endpoints.map((e, i) => endpointJson(e, counts[i])) });
         },
         POST: async (req) => {

@@ -61,8 +61,12 @@ export function statusView(rec: InvocationRecord): InvocationStatusView {
     attempts: rec.attempts,
     created_at: new Date(rec.createdAt).toISOString(),
     modified_at: new Date(rec.modifiedAt).toISOString(),
-    ...(rec.lastFailure ? { last_failure: { code: rec.lastFailure.code, message: rec.lastFailure.message, at: new Date(rec.lastFailure.at).toISOString() } } : {}),
-    ...(rec.result ? { result: rec.result.kind === 'value' ? { kind: 'value' as const } : { kind: 'failure' as const, code: rec.result.code, message: rec.result.message } } : {}),
+    ...(rec.lastFailure
+      ? { last_failure: { code: rec.lastFailure.code, message: rec.lastFailure.message, at: new Date(rec.lastFailure.at).toISOString() } }
+      : {}),
+    ...(rec.result
+      ? { result: rec.result.kind === 'value' ? { kind: 'value' as const } : { kind: 'failure' as const, code: rec.result.code, message: rec.result.message } }
+      : {}),
   };
 }
 
@@ -178,7 +182,8 @@ export class InvocationAdminService {
     this.checkId(id);
     const rec = await this.deps.store.get(id);
     if (!rec) throw new NotFoundError(`invocation ${id} not found`);
-    if (rec.status === InvocationStatus.Completed) return { status: 200, body: { id, status: 'completed', message: 'the invocation had already finished; nothing to do' } };
+    if (rec.status === InvocationStatus.Completed)
+      return { status: 200, body: { id, status: 'completed', message: 'the invocation had already finished; nothing to do' } };
     const done = mode === 'kill' ? await this.killTree(id, 0) : await this.cancelTree(id, 0);
     return { status: 202, body: { id, status: done ? (mode === 'kill' ? 'killed' : 'canceling') : 'completed' } };
   }
@@ -229,10 +234,12 @@ export class InvocationAdminService {
   private async cancelTree(id: string, depth: number): Promise<boolean> {
     const rec = await this.deps.store.get(id);
     if (!rec || rec.status === InvocationStatus.Completed) return false;
-    if (rec.status === InvocationStatus.Inboxed || rec.status === InvocationStatus.Delayed) return (await this.end(id, CANCELED, 'invocation canceled before it started')) !== undefined;
+    if (rec.status === InvocationStatus.Inboxed || rec.status === InvocationStatus.Delayed)
+      return (await this.end(id, CANCELED, 'invocation canceled before it started')) !== undefined;
     const flagged = await this.deps.store.requestCancel(id);
     if (!flagged) return false;
-    if (flagged.status === InvocationStatus.Inboxed || flagged.status === InvocationStatus.Delayed) return (await this.end(id, CANCELED, 'invocation canceled before it started')) !== undefined;
+    if (flagged.status === InvocationStatus.Inboxed || flagged.status === InvocationStatus.Delayed)
+      return (await this.end(id, CANCELED, 'invocation canceled before it started')) !== undefined;
     this.deps.log.log('info', 'invocation cancel requested', { [INVOCATION_ID_ATTR]: id });
     // Its pending children now (the invocation's next attempt does it too, for any created since).
     if (depth < MAX_DEPTH) {

@@ -68,7 +68,10 @@ function entryView(rec: InvocationRecord, entry: JournalEntry, index: number, no
     view.child_id = childInvocationId(rec, index);
   }
   if (!WAITING_TYPES.has(entry.type)) return view;
-  const stored: Completion | undefined = (entry.flags & Flags.Completed) !== 0 ? completionInEntry(msg) : (rec.completions.get(index) ?? (entry.type === MessageType.Awakeable ? rec.awakeables.get(index) : undefined));
+  const stored: Completion | undefined =
+    (entry.flags & Flags.Completed) !== 0
+      ? completionInEntry(msg)
+      : (rec.completions.get(index) ?? (entry.type === MessageType.Awakeable ? rec.awakeables.get(index) : undefined));
   if ((entry.flags & Flags.Completed) !== 0 || stored !== undefined) {
     view.result = resultView(stored);
     return view;

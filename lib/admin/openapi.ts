@@ -23,7 +23,10 @@ const endpointRoutes = (base: '/endpoints' | '/deployments') => ({
           ...json(ref('RegisterEndpointResponse')),
         },
         '400': error,
-        '409': { description: 'The address is already registered (META0004), or an incompatible service change (META0006); retry with force', ...json(ref('Error')) },
+        '409': {
+          description: 'The address is already registered (META0004), or an incompatible service change (META0006); retry with force',
+          ...json(ref('Error')),
+        },
         default: error,
       },
     },
@@ -78,11 +81,21 @@ export const OPENAPI_DOCUMENT = {
   paths: {
     '/health': { get: { operationId: 'health', summary: 'Liveness', responses: { '200': { description: 'Healthy' } } } },
     '/openapi': { get: { operationId: 'openapi', summary: 'This document', responses: { '200': { description: 'OpenAPI 3 JSON' } } } },
-    '/ui': { get: { operationId: 'console', summary: 'The web console (static page; its script and style under /ui/)', responses: { '200': { description: 'HTML', content: { 'text/html': {} } } } } },
+    '/ui': {
+      get: {
+        operationId: 'console',
+        summary: 'The web console (static page; its script and style under /ui/)',
+        responses: { '200': { description: 'HTML', content: { 'text/html': {} } } },
+      },
+    },
     ...endpointRoutes('/endpoints'),
     ...endpointRoutes('/deployments'),
     '/services': {
-      get: { operationId: 'listServices', summary: 'List registered services', responses: { '200': { description: 'The services', ...json(ref('ListServicesResponse')) }, default: error } },
+      get: {
+        operationId: 'listServices',
+        summary: 'List registered services',
+        responses: { '200': { description: 'The services', ...json(ref('ListServicesResponse')) }, default: error },
+      },
     },
     '/services/{name}': {
       parameters: [pathParam('name', 'Fully qualified service name')],
@@ -99,7 +112,10 @@ export const OPENAPI_DOCUMENT = {
       get: {
         operationId: 'listServiceMethods',
         responses: {
-          '200': { description: 'The methods', ...json({ type: 'object', required: ['methods'], properties: { methods: { type: 'array', items: ref('MethodMetadata') } } }) },
+          '200': {
+            description: 'The methods',
+            ...json({ type: 'object', required: ['methods'], properties: { methods: { type: 'array', items: ref('MethodMetadata') } } }),
+          },
           '404': error,
         },
       },
@@ -142,7 +158,11 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': {
             description: 'A page; it may hold fewer than `limit` (a rare status) and still carry next_cursor',
-            ...json({ type: 'object', required: ['invocations'], properties: { invocations: { type: 'array', items: ref('InvocationSummary') }, next_cursor: { type: 'string' } } }),
+            ...json({
+              type: 'object',
+              required: ['invocations'],
+              properties: { invocations: { type: 'array', items: ref('InvocationSummary') }, next_cursor: { type: 'string' } },
+            }),
           },
           '400': error,
           '501': error,
@@ -151,7 +171,11 @@ export const OPENAPI_DOCUMENT = {
     },
     '/invocations/{id}': {
       parameters: [pathParam('id', 'Invocation id')],
-      get: { operationId: 'getInvocation', summary: 'Invocation status with its journal', responses: { '200': { description: 'The invocation', ...json(ref('InvocationDetail')) }, '400': error, '404': error, '501': error } },
+      get: {
+        operationId: 'getInvocation',
+        summary: 'Invocation status with its journal',
+        responses: { '200': { description: 'The invocation', ...json(ref('InvocationDetail')) }, '400': error, '404': error, '501': error },
+      },
       delete: {
         operationId: 'terminateInvocation',
         summary: 'Kill (default) or cancel an invocation',
@@ -196,7 +220,8 @@ export const OPENAPI_DOCUMENT = {
           warnings: {
             type: 'array',
             items: { type: 'string' },
-            description: 'Accepted, but worth knowing: code that can change under pinned invocations (unqualified ARN, $LATEST, alias), dropped methods, an in-place replacement',
+            description:
+              'Accepted, but worth knowing: code that can change under pinned invocations (unqualified ARN, $LATEST, alias), dropped methods, an in-place replacement',
           },
         },
       },
@@ -205,7 +230,11 @@ export const OPENAPI_DOCUMENT = {
         required: ['id', 'unavailable_services'],
         properties: {
           id: { type: 'string' },
-          unavailable_services: { type: 'array', items: { type: 'string' }, description: 'Services whose latest revision was on this deployment: new calls now answer 404' },
+          unavailable_services: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Services whose latest revision was on this deployment: new calls now answer 404',
+          },
           pinned_invocations: { type: 'integer', description: 'Invocations pinned to it when it was removed (when counted)' },
         },
       },
@@ -277,10 +306,17 @@ export const OPENAPI_DOCUMENT = {
           deployment_id: { type: 'string' },
           next_attempt_at: { type: 'string', format: 'date-time', description: 'When the runtime looks at it next (retry, timer, lease end)' },
           last_failure: ref('Failure'),
-          result: { type: 'object', properties: { kind: { type: 'string', enum: ['value', 'failure'] }, code: { type: 'integer' }, message: { type: 'string' } } },
+          result: {
+            type: 'object',
+            properties: { kind: { type: 'string', enum: ['value', 'failure'] }, code: { type: 'integer' }, message: { type: 'string' } },
+          },
         },
       },
-      Failure: { type: 'object', required: ['code', 'message', 'at'], properties: { code: { type: 'integer' }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } } },
+      Failure: {
+        type: 'object',
+        required: ['code', 'message', 'at'],
+        properties: { code: { type: 'integer' }, message: { type: 'string' }, at: { type: 'string', format: 'date-time' } },
+      },
       InvocationDetail: {
         allOf: [
           ref('InvocationSummary'),
@@ -302,14 +338,23 @@ export const OPENAPI_DOCUMENT = {
         required: ['index', 'kind', 'completed'],
         properties: {
           index: { type: 'integer', description: '1 = the first entry after the input' },
-          kind: { type: 'string', description: 'input, output, get_state, set_state, clear_state, clear_all_state, get_state_keys, sleep, call, one_way_call, awakeable, complete_awakeable, side_effect, combinator, custom_0x…' },
+          kind: {
+            type: 'string',
+            description:
+              'input, output, get_state, set_state, clear_state, clear_all_state, get_state_keys, sleep, call, one_way_call, awakeable, complete_awakeable, side_effect, combinator, custom_0x…',
+          },
           name: { type: 'string', description: 'State key or call target' },
           completed: { type: 'boolean' },
           child_id: { type: 'string', description: 'The invocation a call or one-way call created' },
           waiting_for: {
             type: 'object',
             description: 'Exactly one of these',
-            properties: { timer: { type: 'string', description: 'Due time (ISO 8601)' }, child: { type: 'string' }, awakeable: { type: 'string' }, state: { type: 'string' } },
+            properties: {
+              timer: { type: 'string', description: 'Due time (ISO 8601)' },
+              child: { type: 'string' },
+              awakeable: { type: 'string' },
+              state: { type: 'string' },
+            },
           },
           result: { description: '"value", "empty" or {"failure": {code, message}}' },
         },
@@ -322,7 +367,10 @@ export const OPENAPI_DOCUMENT = {
           key: { type: 'string' },
           lock_holder: { type: 'string', description: 'The invocation holding the key (absent when free)' },
           inbox: { type: 'array', items: { type: 'string' }, description: 'Waiting invocations, next first' },
-          state: { type: 'array', items: { type: 'object', required: ['key', 'size'], properties: { key: { type: 'string' }, size: { type: 'integer', description: 'Bytes' } } } },
+          state: {
+            type: 'array',
+            items: { type: 'object', required: ['key', 'size'], properties: { key: { type: 'string' }, size: { type: 'integer', description: 'Bytes' } } },
+          },
         },
       },
       ModifyServiceRequest: { type: 'object', required: ['public'], additionalProperties: false, properties: { public: { type: 'boolean' } } },

@@ -41,7 +41,10 @@ export class InvocationFailedError extends Error {
 export class AdminUnreachableError extends Error {
   readonly exitCode = ExitCode.Unreachable;
   constructor(url: string, cause: unknown) {
-    super(`nothing answered at ${url}: ${(cause as Error).message}${(cause as { cause?: Error }).cause ? ` (${(cause as { cause: Error }).cause.message})` : ''}`, { cause });
+    super(
+      `nothing answered at ${url}: ${(cause as Error).message}${(cause as { cause?: Error }).cause ? ` (${(cause as { cause: Error }).cause.message})` : ''}`,
+      { cause },
+    );
     this.name = 'AdminUnreachableError';
   }
 }
@@ -81,7 +84,15 @@ export class AdminClient {
     const body = opts.body === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(opts.body));
     let headers: Record<string, string> = { accept: 'application/json', ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) };
     if (this.opts.aws) {
-      headers = signRequest({ method, url, headers, body, region: this.opts.aws.region, service: 'execute-api', credentials: await this.opts.aws.credentials() });
+      headers = signRequest({
+        method,
+        url,
+        headers,
+        body,
+        region: this.opts.aws.region,
+        service: 'execute-api',
+        credentials: await this.opts.aws.credentials(),
+      });
       // fetch sets host itself.
       delete headers.host;
     }
@@ -99,7 +110,8 @@ export class AdminClient {
       json = text;
     }
     if (res.status >= 400) {
-      const message = typeof json === 'object' && json !== null && 'message' in json ? String((json as { message: unknown }).message) : `${res.status} ${res.statusText}`;
+      const message =
+        typeof json === 'object' && json !== null && 'message' in json ? String((json as { message: unknown }).message) : `${res.status} ${res.statusText}`;
       throw new AdminRequestError(res.status, message, json);
     }
     return { status: res.status, json };

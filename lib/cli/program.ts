@@ -96,7 +96,14 @@ function buildProgram(io: CliIo): Command {
       print(res, () =>
         table(
           ['NAME', 'TYPE', 'PUBLIC', 'REVISION', 'METHODS', 'DEPLOYMENT'],
-          res.services.map((s) => [s.name as string, s.instance_type as string, String(s.public), s.revision as number, (s.methods as unknown[]).length, s.endpoint_id as string]),
+          res.services.map((s) => [
+            s.name as string,
+            s.instance_type as string,
+            String(s.public),
+            s.revision as number,
+            (s.methods as unknown[]).length,
+            s.endpoint_id as string,
+          ]),
         ),
       );
     });
@@ -210,7 +217,9 @@ function buildProgram(io: CliIo): Command {
       const rows: Json[] = [];
       let cursor = o.cursor;
       for (;;) {
-        const page = (await client.admin('GET', '/invocations', { query: { status: o.status, service: o.service, method: o.method, key: o.key, limit: o.limit, cursor } })).json as { invocations: Json[]; next_cursor?: string };
+        const page = (
+          await client.admin('GET', '/invocations', { query: { status: o.status, service: o.service, method: o.method, key: o.key, limit: o.limit, cursor } })
+        ).json as { invocations: Json[]; next_cursor?: string };
         rows.push(...page.invocations);
         cursor = page.next_cursor;
         if (!o.all || cursor === undefined) break;
@@ -221,7 +230,12 @@ function buildProgram(io: CliIo): Command {
           rows.map((r) => {
             const failure = r.last_failure as Json | undefined;
             const result = r.result as Json | undefined;
-            const note = result?.kind === 'failure' ? `failed: ${result.message as string}` : failure ? `${failure.message as string}` : ((r.next_attempt_at as string | undefined) ?? '');
+            const note =
+              result?.kind === 'failure'
+                ? `failed: ${result.message as string}`
+                : failure
+                  ? `${failure.message as string}`
+                  : ((r.next_attempt_at as string | undefined) ?? '');
             return [r.id as string, r.target as string, r.key as string | undefined, r.status as string, r.attempts as number, r.created_at as string, note];
           }),
         );
@@ -239,7 +253,11 @@ function buildProgram(io: CliIo): Command {
   for (const mode of ['kill', 'cancel'] as const) {
     invocations
       .command(`${mode} <id>`)
-      .description(mode === 'kill' ? 'stop now: fails with ABORTED, no compensation (pending calls killed too)' : 'cancel gracefully: the handler sees CANCELLED at its pending awaits and may compensate')
+      .description(
+        mode === 'kill'
+          ? 'stop now: fails with ABORTED, no compensation (pending calls killed too)'
+          : 'cancel gracefully: the handler sees CANCELLED at its pending awaits and may compensate',
+      )
       .action(async (id: string) => {
         const res = (await ctx().admin('DELETE', `/invocations/${encodeURIComponent(id)}`, { query: { mode } })).json as Json | undefined;
         print(res ?? { id }, () => `${id}: ${(res?.status as string | undefined) ?? mode}${res?.message ? ` (${res.message as string})` : ''}`);

@@ -27,7 +27,23 @@ export interface SignInput {
 }
 
 /** Never signed: a proxy or the client may change them on the way (the SDK's list). */
-const UNSIGNABLE = new Set(['authorization', 'cache-control', 'connection', 'expect', 'from', 'keep-alive', 'max-forwards', 'pragma', 'referer', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'x-amzn-trace-id']);
+const UNSIGNABLE = new Set([
+  'authorization',
+  'cache-control',
+  'connection',
+  'expect',
+  'from',
+  'keep-alive',
+  'max-forwards',
+  'pragma',
+  'referer',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'user-agent',
+  'x-amzn-trace-id',
+]);
 
 const sha256Hex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: Uint8Array | string, data: string) => createHmac('sha256', key).update(data).digest();
@@ -40,7 +56,10 @@ function rfc3986(s: string): string {
 /** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, the token and authorization. */
 export function signRequest(input: SignInput): Record<string, string> {
   const date = input.date ?? new Date();
-  const amzDate = date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const payloadHash = sha256Hex(input.body);
   const headers: Record<string, string> = {};

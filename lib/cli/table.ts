@@ -5,7 +5,11 @@ const MAX_CELL = 60;
 export function table(headers: string[], rows: (string | number | undefined)[][]): string {
   const cells = rows.map((r) => headers.map((_, i) => cut(String(r[i] ?? ''))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...cells.map(line)].join('\n');
 }
 

@@ -122,7 +122,12 @@ export function createApi(scope: Construct, opts: RestlessApiOptions): RestlessA
     accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)) },
   });
 
-  const [ingressRoute] = api.addRoutes({ path: INGRESS_ROUTE_PATH, methods: [HttpMethod.ANY], integration: new HttpLambdaIntegration('Ingress', opts.ingress), authorizer: ingressAuthorizer(opts.authorization) });
+  const [ingressRoute] = api.addRoutes({
+    path: INGRESS_ROUTE_PATH,
+    methods: [HttpMethod.ANY],
+    integration: new HttpLambdaIntegration('Ingress', opts.ingress),
+    authorizer: ingressAuthorizer(opts.authorization),
+  });
   if (opts.authorization.kind === 'none') acknowledge(ingressRoute!, NAG.publicIngress);
   const adminIntegration = new HttpLambdaIntegration('Admin', opts.admin);
   const iam = new HttpIamAuthorizer();

@@ -48,7 +48,10 @@ export function propsFromContext(node: Node): RestlessProps {
     if (Array.isArray(raw)) return raw.map(String);
     const text = String(raw).trim();
     if (text.startsWith('[')) return (JSON.parse(text) as unknown[]).map(String);
-    return text.split(',').map((s) => s.trim()).filter(Boolean);
+    return text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   };
   const object = (key: string): Record<string, string> | undefined => {
     const raw = get(key);
@@ -102,7 +105,12 @@ function ingressAuthorization(raw: unknown): IngressAuthorization | undefined {
   }
   const v = value as { kind?: unknown; issuer?: unknown; audience?: unknown; identitySource?: unknown };
   if (v?.kind === 'jwt' && typeof v.issuer === 'string' && Array.isArray(v.audience) && v.audience.length > 0) {
-    return { kind: 'jwt', issuer: v.issuer, audience: v.audience.map(String), identitySource: Array.isArray(v.identitySource) ? v.identitySource.map(String) : undefined };
+    return {
+      kind: 'jwt',
+      issuer: v.issuer,
+      audience: v.audience.map(String),
+      identitySource: Array.isArray(v.identitySource) ? v.identitySource.map(String) : undefined,
+    };
   }
   throw new Error(`context ${CONTEXT_PREFIX}ingressAuthorization must be none, iam or {"kind":"jwt","issuer":…,"audience":[…]}, got ${JSON.stringify(raw)}`);
 }
@@ -110,7 +118,8 @@ function ingressAuthorization(raw: unknown): IngressAuthorization | undefined {
 function reservedConcurrency(value: Record<string, string>): Partial<Record<FunctionRole, number>> {
   const out: Partial<Record<FunctionRole, number>> = {};
   for (const [role, n] of Object.entries(value)) {
-    if (role !== 'ingress' && role !== 'admin' && role !== 'timer') throw new Error(`context ${CONTEXT_PREFIX}reservedConcurrency: unknown function '${role}' (ingress, admin, timer)`);
+    if (role !== 'ingress' && role !== 'admin' && role !== 'timer')
+      throw new Error(`context ${CONTEXT_PREFIX}reservedConcurrency: unknown function '${role}' (ingress, admin, timer)`);
     out[role] = Number(n);
   }
   return out;

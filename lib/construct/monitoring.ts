@@ -29,7 +29,10 @@ export const LOG_METRICS: Record<string, { patterns: IFilterPattern[]; value?: s
   Invocations: { patterns: [msg('invocation accepted')] },
   Completions: { patterns: [msg('invocation completed'), msg('invocation completed (output from the journal)')] },
   Failures: {
-    patterns: [FilterPattern.all(msg('invocation completed'), FilterPattern.stringValue('$.outcome', '=', 'failure')), msg('invocation failed: retries exhausted')],
+    patterns: [
+      FilterPattern.all(msg('invocation completed'), FilterPattern.stringValue('$.outcome', '=', 'failure')),
+      msg('invocation failed: retries exhausted'),
+    ],
   },
   Retries: { patterns: [msg('attempt failed')] },
   Suspensions: { patterns: [msg('invocation suspended')] },
@@ -96,9 +99,17 @@ export class RestlessMonitoring extends Construct {
       'Restless: timer events, schedules or sweeps ended in the dead-letter queue (the sweep still re-drives the invocations from the table; inspect and delete or move the messages)',
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
     );
-    alarm('TimerErrorsAlarm', 'Restless: the timer function failed (an invocation error or a timeout)', functions.timer.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }));
+    alarm(
+      'TimerErrorsAlarm',
+      'Restless: the timer function failed (an invocation error or a timeout)',
+      functions.timer.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+    );
     for (const [role, { fn }] of Object.entries(functions)) {
-      alarm(`${capitalise(role)}ThrottlesAlarm`, `Restless: the ${role} function was throttled (concurrency limit)`, fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }));
+      alarm(
+        `${capitalise(role)}ThrottlesAlarm`,
+        `Restless: the ${role} function was throttled (concurrency limit)`,
+        fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+      );
       alarm(
         `${capitalise(role)}RecursionAlarm`,
         `Restless: Lambda stopped a recursive loop through the ${role} function; kicks and wake-ups were dropped (recursiveLoop must be Allow on the timer function)`,

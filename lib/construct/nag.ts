@@ -39,7 +39,8 @@ export const NAG = {
   },
   publicIngress: {
     id: 'AwsSolutions-APIG4',
-    reason: 'The ingress is public by design (anonymous service callers, as with Restate); ingressAuthorization puts it behind IAM or JWT. Stage throttling bounds abuse; the admin routes always require IAM.',
+    reason:
+      'The ingress is public by design (anonymous service callers, as with Restate); ingressAuthorization puts it behind IAM or JWT. Stage throttling bounds abuse; the admin routes always require IAM.',
   },
 } as const;
 

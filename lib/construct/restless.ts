@@ -22,7 +22,17 @@ import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Rule } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { ApplicationLogLevel, Architecture, LoggingFormat, RecursiveLoop, Runtime, SystemLogLevel, Tracing, type IFunction, type IVersion } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  RecursiveLoop,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+  type IFunction,
+  type IVersion,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -41,7 +51,15 @@ import { DeploymentRegistrar, publishedVersion, type RegisterEndpointOptions } f
 import { ADMIN_TIMEOUT, INGRESS_TIMEOUT, resolveSettings, RestlessPropsError, TIMER_TIMEOUT } from './settings.js';
 import { createSweepRule, createTimerPlumbing } from './timer-plumbing.js';
 
-export { ADMIN_ROUTE_PATHS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, INGRESS_ROUTE_PATH, DEFAULT_THROTTLE, type ApiThrottle, type IngressAuthorization } from './api.js';
+export {
+  ADMIN_ROUTE_PATHS,
+  CORS_ALLOW_HEADERS,
+  CORS_EXPOSE_HEADERS,
+  INGRESS_ROUTE_PATH,
+  DEFAULT_THROTTLE,
+  type ApiThrottle,
+  type IngressAuthorization,
+} from './api.js';
 export { RestlessPropsError } from './settings.js';
 export { FUNCTION_BUNDLING, PACKAGE_ROOT } from './bundling.js';
 

@@ -111,4 +111,3 @@ export class RestlessPropsError extends Error {
     super(`${scope.node.path}: ${message}`);
   }
 }
-

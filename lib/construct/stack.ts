@@ -20,7 +20,10 @@ export class RestlessStack extends Stack {
     new CfnOutput(this, 'TimerFunctionName', { description: 'Timer Lambda (queue consumer and sweep)', value: r.timerFunction.functionName });
     new CfnOutput(this, 'TimerQueueUrl', { description: 'SQS queue of kicks and wake-ups within 15 minutes', value: r.timerQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { description: 'Undeliverable timer events, schedules and sweeps (alarmed)', value: r.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'ScheduleGroupName', { description: 'EventBridge Scheduler group for wake-ups beyond 15 minutes', value: r.scheduleGroup.scheduleGroupName });
+    new CfnOutput(this, 'ScheduleGroupName', {
+      description: 'EventBridge Scheduler group for wake-ups beyond 15 minutes',
+      value: r.scheduleGroup.scheduleGroupName,
+    });
     new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard', value: r.monitoring.dashboard.dashboardName });
     // A Lambda endpoint in another account allows these roles in its resource policy.
     new CfnOutput(this, 'IngressRoleArn', { description: 'Role of the ingress function (calls endpoints)', value: r.ingressFunction.role!.roleArn });

@@ -70,7 +70,8 @@ export interface RegisterBody {
 }
 
 export function registerBodyOf(props: DeploymentResourceProperties): RegisterBody {
-  if (typeof props.Arn !== 'string' || props.Arn === '') throw new DeploymentRegistrationError('The resource needs an Arn (the published version to register)', undefined, undefined);
+  if (typeof props.Arn !== 'string' || props.Arn === '')
+    throw new DeploymentRegistrationError('The resource needs an Arn (the published version to register)', undefined, undefined);
   const force = optionalBoolean(props.Force);
   return {
     arn: props.Arn,
@@ -94,7 +95,15 @@ export function adminEvent(method: 'GET' | 'POST', path: string, routeKey: strin
   return {
     ...event,
     routeKey,
-    requestContext: { ...event.requestContext, routeKey, requestId, accountId: 'cloudformation', apiId: 'cloudformation', domainName: 'cloudformation', domainPrefix: 'cloudformation' },
+    requestContext: {
+      ...event.requestContext,
+      routeKey,
+      requestId,
+      accountId: 'cloudformation',
+      apiId: 'cloudformation',
+      domainName: 'cloudformation',
+      domainPrefix: 'cloudformation',
+    },
   };
 }
 
@@ -118,7 +127,11 @@ export function deploymentResourceHandler(deps: DeploymentResourceDeps): (event:
     const out = await deps.lambda.send(new InvokeCommand({ FunctionName: deps.adminFunctionName, Payload: Buffer.from(JSON.stringify(event)) }));
     const text = out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8');
     if (out.FunctionError !== undefined) {
-      throw new DeploymentRegistrationError(`The admin function ${deps.adminFunctionName} failed (${out.FunctionError}): ${text.slice(0, 1000)}`, undefined, undefined);
+      throw new DeploymentRegistrationError(
+        `The admin function ${deps.adminFunctionName} failed (${out.FunctionError}): ${text.slice(0, 1000)}`,
+        undefined,
+        undefined,
+      );
     }
     const res = responseFromResult(structuredResult(text, deps.adminFunctionName));
     let body: Record<string, unknown> = {};
@@ -218,11 +231,18 @@ function structuredResult(text: string, functionName: string): ApiGatewayResult 
 function serviceNames(body: Record<string, unknown>): string {
   const services = Array.isArray(body['services']) ? (body['services'] as { name?: unknown }[]) : [];
   // Sorted: the register answer lists them in discovery order, the deployment view by name.
-  return services.map((s) => String(s.name)).sort().join(',');
+  return services
+    .map((s) => String(s.name))
+    .sort()
+    .join(',');
 }
 
 function refusal(arn: string, answer: AdminAnswer): DeploymentRegistrationError {
   const code = typeof answer.body['restate_code'] === 'string' ? answer.body['restate_code'] : undefined;
   const message = typeof answer.body['message'] === 'string' ? answer.body['message'] : '(no message)';
-  return new DeploymentRegistrationError(`The Restless admin API refused to register ${arn}: HTTP ${answer.status}${code === undefined ? '' : ` ${code}`}: ${message}`, answer.status, code);
+  return new DeploymentRegistrationError(
+    `The Restless admin API refused to register ${arn}: HTTP ${answer.status}${code === undefined ? '' : ` ${code}`}: ${message}`,
+    answer.status,
+    code,
+  );
 }

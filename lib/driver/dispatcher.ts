@@ -8,7 +8,16 @@ import { newInvocationId } from '../ids.js';
 import { INVOCATION_ID_ATTR, type Logger } from '../log.js';
 import type { ResolvedService } from '../registry/types.js';
 import { instanceKind } from './instance-kind.js';
-import { InvocationExistsError, InvocationStatus, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationResult, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
+import {
+  InvocationExistsError,
+  InvocationStatus,
+  type CallerLink,
+  type IdempotencyLink,
+  type InvocationRecord,
+  type InvocationResult,
+  type InvocationStore,
+  type NewInvocation,
+} from '../store/invocation-store.js';
 import type { CompletionListener, DriveOutcome, Driver } from './driver.js';
 import { MAX_KEY_BYTES } from './enqueue.js';
 import { checkInputSize } from './limits.js';
@@ -209,7 +218,12 @@ export class Dispatcher {
         polls++;
         if (!opts.handoff?.aborted && revived.length < 3) {
           const overdue = await this.overdue(rec, polls);
-          if (overdue) revived.push(this.deps.driver.driveById(overdue, { handoff }).catch((err: unknown) => this.deps.log.log('warn', 'revive failed', { [INVOCATION_ID_ATTR]: overdue, error: err })));
+          if (overdue)
+            revived.push(
+              this.deps.driver
+                .driveById(overdue, { handoff })
+                .catch((err: unknown) => this.deps.log.log('warn', 'revive failed', { [INVOCATION_ID_ATTR]: overdue, error: err })),
+            );
         }
         const remaining = deadlineMs - this.now();
         if (remaining <= 0 || opts.signal?.aborted || opts.handoff?.aborted) return { kind: 'timeout' };

@@ -38,7 +38,17 @@ import {
 import { attemptsExhausted, retryDelayMs } from './backoff.js';
 import { buildRequestBody, parseResponseBody } from './request-response.js';
 import { childInvocationId, newInvocationFor } from './enqueue.js';
-import { CANCELED, cancelCompletions, entriesThatFit, misdirectedAwakeables, pendingCallIndexes, planEntries, planSuspension, replayCompletions, type PlannedEffect } from './plan.js';
+import {
+  CANCELED,
+  cancelCompletions,
+  entriesThatFit,
+  misdirectedAwakeables,
+  pendingCallIndexes,
+  planEntries,
+  planSuspension,
+  replayCompletions,
+  type PlannedEffect,
+} from './plan.js';
 import { Flags, MessageType } from '../protocol/framing.js';
 import type { CompletionListener, Kicker } from './ports.js';
 
@@ -158,7 +168,8 @@ export class Driver {
       }
       // Not due yet. A timer a little early (clock skew, Scheduler) is waited for here.
       const due = stored.dueAt;
-      if (due === undefined || due - now > EARLY_TIMER_TOLERANCE_MS || round > 0) return { kind: 'skipped', reason: `not due before ${due === undefined ? 'a completion' : new Date(due).toISOString()}` };
+      if (due === undefined || due - now > EARLY_TIMER_TOLERANCE_MS || round > 0)
+        return { kind: 'skipped', reason: `not due before ${due === undefined ? 'a completion' : new Date(due).toISOString()}` };
       try {
         await this.sleep(due - now + 1, opts.handoff);
       } catch {
@@ -185,25 +196,30 @@ export class Driver {
   /** Drives an invocation this process has just taken (epoch bumped, lease set). */
   async drive(taken: InvocationRecord, opts: DriveOptions = {}): Promise<DriveOutcome> {
     const log = this.deps.log.child({ [INVOCATION_ID_ATTR]: taken.id, service: taken.service, method: taken.method });
-    return tracer.startActiveSpan(`invoke ${taken.service}/${taken.method}`, { attributes: { [INVOCATION_ID_ATTR]: taken.id, 'rpc.service': taken.service, 'rpc.method': taken.method } }, otelContext.active(), async (span) => {
-      try {
-        const outcome = await this.run(taken, log, opts).catch((err: unknown) => {
-          if (err instanceof FencedError) {
-            log.log('info', 'attempt fenced', { reason: err.message });
-            return { kind: 'skipped' as const, reason: err.message };
-          }
+    return tracer.startActiveSpan(
+      `invoke ${taken.service}/${taken.method}`,
+      { attributes: { [INVOCATION_ID_ATTR]: taken.id, 'rpc.service': taken.service, 'rpc.method': taken.method } },
+      otelContext.active(),
+      async (span) => {
+        try {
+          const outcome = await this.run(taken, log, opts).catch((err: unknown) => {
+            if (err instanceof FencedError) {
+              log.log('info', 'attempt fenced', { reason: err.message });
+              return { kind: 'skipped' as const, reason: err.message };
+            }
+            throw err;
+          });
+          span.setAttribute('restless.outcome', outcome.kind);
+          return outcome;
+        } catch (err) {
+          log.log('error', 'drive failed; the due index brings the invocation back', { error: err });
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
           throw err;
-        });
-        span.setAttribute('restless.outcome', outcome.kind);
-        return outcome;
-      } catch (err) {
-        log.log('error', 'drive failed; the due index brings the invocation back', { error: err });
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
+        } finally {
+          span.end();
+        }
+      },
+    );
   }
 
   private async run(taken: InvocationRecord, log: Logger, opts: DriveOptions): Promise<DriveOutcome> {
@@ -232,13 +248,20 @@ export class Driver {
         if (err instanceof HandedOff) return this.handOff(rec, this.now(), log);
         if (err instanceof ItemTooLargeError) {
           // Retrying cannot help: the journal (or state) outgrew DynamoDB's 400 KB item limit.
-          const result: InvocationResult = { kind: 'failure', code: Code.ResourceExhausted, message: 'the invocation outgrew the storage limit (400 KB for input, journal and state); it was stopped' };
+          const result: InvocationResult = {
+            kind: 'failure',
+            code: Code.ResourceExhausted,
+            message: 'the invocation outgrew the storage limit (400 KB for input, journal and state); it was stopped',
+          };
           log.log('error', 'invocation stopped: item size limit', { error: err });
           const done = await this.deps.store.complete(rec, NO_PROGRESS, result);
           await this.finished(rec, result, done, log);
           return { kind: 'completed', result };
         }
-        const failure = err instanceof AttemptError ? err : new AttemptError(err instanceof RestlessError ? err.code : Code.Unknown, (err as Error).message ?? String(err), { cause: err });
+        const failure =
+          err instanceof AttemptError
+            ? err
+            : new AttemptError(err instanceof RestlessError ? err.code : Code.Unknown, (err as Error).message ?? String(err), { cause: err });
         const next = await this.failAttempt(rec, failure, log, opts);
         if (next.kind === 'continue') {
           rec = next.rec;
@@ -342,7 +365,10 @@ export class Driver {
       }
     }
     if (terminal.kind === 'end' || terminal.kind === 'eof') {
-      throw new AttemptError(Code.Internal, terminal.kind === 'end' ? 'the endpoint ended without an output entry' : 'the endpoint closed the stream without End, Suspension or Error');
+      throw new AttemptError(
+        Code.Internal,
+        terminal.kind === 'end' ? 'the endpoint ended without an output entry' : 'the endpoint closed the stream without End, Suspension or Error',
+      );
     }
     // Suspension.
     const now = this.now();
@@ -380,11 +406,21 @@ export class Driver {
       const stored = suspended.stored;
       return {
         kind: 'continue',
-        rec: { ...after, leaseUntil, completions: new Map([...stored.completions, ...after.completions]), awakeables: new Map([...stored.awakeables, ...after.awakeables]), cancelSeq: stored.cancelSeq, cancelRequested: stored.cancelSeq > after.cancelDone },
+        rec: {
+          ...after,
+          leaseUntil,
+          completions: new Map([...stored.completions, ...after.completions]),
+          awakeables: new Map([...stored.awakeables, ...after.awakeables]),
+          cancelSeq: stored.cancelSeq,
+          cancelRequested: stored.cancelSeq > after.cancelDone,
+        },
       };
     }
     await this.afterCommit(suspended, log);
-    if (wake !== undefined) await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' }).catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
+    if (wake !== undefined)
+      await this.deps.kicker
+        .schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' })
+        .catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
     log.log('info', 'invocation suspended', { waitingOn: terminal.indexes, wakeAt: wake });
     return { kind: 'done', outcome: { kind: 'suspended' } };
   }
@@ -396,7 +432,9 @@ export class Driver {
     this.running.set(rec.id, cut);
     const signals = [timeout, cut.signal, ...(opts.handoff ? [opts.handoff] : [])];
     const deadline = setTimeout(() => {
-      this.deps.kicker.schedule(rec.id, rec.leaseUntil, { epoch: rec.epoch, kind: 'deadline' }).catch((err: unknown) => log.log('warn', 'could not arm the attempt deadline', { error: err }));
+      this.deps.kicker
+        .schedule(rec.id, rec.leaseUntil, { epoch: rec.epoch, kind: 'deadline' })
+        .catch((err: unknown) => log.log('warn', 'could not arm the attempt deadline', { error: err }));
     }, this.deps.deadlineArmAfterMs ?? 5_000);
     try {
       return await transport.call({
@@ -408,7 +446,11 @@ export class Driver {
     } catch (err) {
       if (cut.signal.aborted) throw new FencedError(`attempt of ${rec.id} cut: the invocation was killed`);
       if (opts.handoff?.aborted) throw new HandedOff();
-      throw new AttemptError(timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable, timeout.aborted ? `the endpoint did not answer within ${limitMs} ms (inactivity + abort timeout)` : `endpoint call failed: ${(err as Error).message}`, { cause: err });
+      throw new AttemptError(
+        timeout.aborted ? Code.DeadlineExceeded : Code.Unavailable,
+        timeout.aborted ? `the endpoint did not answer within ${limitMs} ms (inactivity + abort timeout)` : `endpoint call failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     } finally {
       clearTimeout(deadline);
       if (this.running.get(rec.id) === cut) this.running.delete(rec.id);
@@ -425,11 +467,16 @@ export class Driver {
     let own: Map<number, Completion> | undefined;
     for (const p of planned) {
       if (p.kind === 'bad-awakeable') {
-        log.log('warn', 'CompleteAwakeable with an id we never handed out; nothing completed', { entry: p.index, awakeableId: p.id.slice(0, 100), reason: p.reason });
+        log.log('warn', 'CompleteAwakeable with an id we never handed out; nothing completed', {
+          entry: p.index,
+          awakeableId: p.id.slice(0, 100),
+          reason: p.reason,
+        });
       } else if (p.kind === 'awakeable') {
         if (p.target === rec.id) {
           const entry = rec.journal[p.entryIndex - 1];
-          if (entry && entry.type !== MessageType.Awakeable) log.log('warn', 'CompleteAwakeable names an entry that is not an awakeable; ignored', { entry: p.entryIndex });
+          if (entry && entry.type !== MessageType.Awakeable)
+            log.log('warn', 'CompleteAwakeable names an entry that is not an awakeable; ignored', { entry: p.entryIndex });
           else if (!rec.awakeables.has(p.entryIndex)) (own ??= new Map()).set(p.entryIndex, p.completion);
         } else {
           effects.push({ kind: 'awakeable', target: p.target, index: p.entryIndex, completion: p.completion });
@@ -437,7 +484,8 @@ export class Driver {
       } else {
         const target = await this.deps.resolver.resolve(p.service);
         const method = target?.methods.get(p.method);
-        if (!target || !method) throw new AttemptError(Code.NotFound, `entry ${p.index}: ${target ? `method ${p.service}/${p.method}` : `service ${p.service}`} not found`);
+        if (!target || !method)
+          throw new AttemptError(Code.NotFound, `entry ${p.index}: ${target ? `method ${p.service}/${p.method}` : `service ${p.service}`} not found`);
         const inv: NewInvocation = newInvocationFor(target, method, {
           id: childInvocationId(rec, p.index),
           input: p.parameter,
@@ -456,7 +504,11 @@ export class Driver {
    * entry), or ended at once when they have not started. Applied only when there is something to
    * cancel; otherwise it stays asked for and applies to the next thing the handler waits for.
    */
-  private async applyCancel(rec: AttemptRef, completions: Map<number, Completion>, log: Logger): Promise<{ seq: number; completions: Map<number, Completion> } | undefined> {
+  private async applyCancel(
+    rec: AttemptRef,
+    completions: Map<number, Completion>,
+    log: Logger,
+  ): Promise<{ seq: number; completions: Map<number, Completion> } | undefined> {
     const failed = cancelCompletions(rec.journal, completions);
     const children = pendingCallIndexes(rec.journal, completions).map((index) => childInvocationId(rec, index));
     for (const child of children) {
@@ -476,11 +528,18 @@ export class Driver {
   private async afterCommit(outcome: CommitOutcome, log: Logger): Promise<void> {
     if (outcome.kind !== 'committed') return;
     for (const dropped of outcome.dropped) {
-      if (dropped.kind === 'awakeable') log.log('info', 'awakeable completion dropped (unknown, finished, not an awakeable, or already completed)', { target: dropped.target, entry: dropped.index });
+      if (dropped.kind === 'awakeable')
+        log.log('info', 'awakeable completion dropped (unknown, finished, not an awakeable, or already completed)', {
+          target: dropped.target,
+          entry: dropped.index,
+        });
       else log.log('info', 'invocation already existed', { child: dropped.inv.id });
     }
-    for (const { inv } of outcome.created) log.log('info', inv.caller ? 'child invocation started' : 'one-way invocation sent', { child: inv.id, target: `${inv.service}/${inv.method}` });
-    const starts = outcome.created.map(({ inv, delayedUntil }) => (delayedUntil !== undefined ? this.deps.kicker.schedule(inv.id, delayedUntil, { epoch: 0, kind: 'sleep' }) : this.deps.kicker.kick(inv.id)));
+    for (const { inv } of outcome.created)
+      log.log('info', inv.caller ? 'child invocation started' : 'one-way invocation sent', { child: inv.id, target: `${inv.service}/${inv.method}` });
+    const starts = outcome.created.map(({ inv, delayedUntil }) =>
+      delayedUntil !== undefined ? this.deps.kicker.schedule(inv.id, delayedUntil, { epoch: 0, kind: 'sleep' }) : this.deps.kicker.kick(inv.id),
+    );
     const wakes = outcome.awakened.map((id) => this.deps.kicker.kick(id));
     for (const r of await Promise.allSettled([...starts, ...wakes])) {
       if (r.status === 'rejected') log.log('warn', 'could not kick; the sweep will', { error: r.reason });
@@ -491,7 +550,11 @@ export class Driver {
     const policy = this.deps.config.retry;
     log.log('warn', 'attempt failed', { code: failure.code, error: failure.message, attempt: rec.attempts });
     if (attemptsExhausted(policy, rec.attempts)) {
-      const result: InvocationResult = { kind: 'failure', code: failure.code === Code.Ok ? Code.Unknown : failure.code, message: `gave up after ${rec.attempts} attempts: ${failure.message}` };
+      const result: InvocationResult = {
+        kind: 'failure',
+        code: failure.code === Code.Ok ? Code.Unknown : failure.code,
+        message: `gave up after ${rec.attempts} attempts: ${failure.message}`,
+      };
       const done = await this.deps.store.complete(rec, NO_PROGRESS, result);
       log.log('error', 'invocation failed: retries exhausted', { attempts: rec.attempts });
       await this.finished(rec, result, done, log);
@@ -515,7 +578,9 @@ export class Driver {
       }
     }
     // Long backoff (or a hand-off): leave it to the timer; the lease blocks takes until the retry is due.
-    await this.deps.kicker.schedule(rec.id, at, { epoch: rec.epoch, kind: 'retry' }).catch((err: unknown) => log.log('warn', 'could not schedule the retry; the sweep will', { error: err }));
+    await this.deps.kicker
+      .schedule(rec.id, at, { epoch: rec.epoch, kind: 'retry' })
+      .catch((err: unknown) => log.log('warn', 'could not schedule the retry; the sweep will', { error: err }));
     return { kind: 'done', outcome: opts.handoff?.aborted ? { kind: 'handed-off' } : { kind: 'retrying', atMs: at } };
   }
 
@@ -530,7 +595,9 @@ export class Driver {
   /** Stops an inline sleep at a hand-off: runnable again at its wake time, by anyone. */
   private async parkUntil(rec: AttemptRef, wake: number, log: Logger): Promise<DriveOutcome> {
     await this.deps.store.release(rec, wake);
-    await this.deps.kicker.schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' }).catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
+    await this.deps.kicker
+      .schedule(rec.id, wake, { epoch: rec.epoch, kind: 'sleep' })
+      .catch((err: unknown) => log.log('warn', 'could not schedule the wake-up; the sweep will', { error: err }));
     return { kind: 'handed-off' };
   }
 
@@ -539,7 +606,8 @@ export class Driver {
     this.deps.listener?.completed(rec.id, result);
     await this.afterCommit(done, log);
     const wake = [rec.caller?.invocationId, done.kind === 'committed' ? done.nextHolder : undefined].filter((x): x is string => x !== undefined);
-    for (const id of wake) await this.deps.kicker.kick(id).catch((err: unknown) => log.log('warn', 'could not kick; the sweep will', { target: id, error: err }));
+    for (const id of wake)
+      await this.deps.kicker.kick(id).catch((err: unknown) => log.log('warn', 'could not kick; the sweep will', { target: id, error: err }));
   }
 }
 

@@ -7,7 +7,14 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
-import { InvocationExistsError, type CallerLink, type IdempotencyLink, type InvocationRecord, type InvocationStore, type NewInvocation } from '../store/invocation-store.js';
+import {
+  InvocationExistsError,
+  type CallerLink,
+  type IdempotencyLink,
+  type InvocationRecord,
+  type InvocationStore,
+  type NewInvocation,
+} from '../store/invocation-store.js';
 import type { Kicker } from './ports.js';
 import { instanceKind } from './instance-kind.js';
 import { checkInputSize } from './limits.js';
@@ -79,7 +86,12 @@ export interface Started {
  * The accept write makes it due, so a lost kick only costs latency. Never reports success without
  * the stored record: conflicts are retried by the store, other refusals are errors.
  */
-export async function startInvocation(store: InvocationStore, kicker: Kicker, inv: NewInvocation, opts: { notBefore?: number; now?: number } = {}): Promise<Started> {
+export async function startInvocation(
+  store: InvocationStore,
+  kicker: Kicker,
+  inv: NewInvocation,
+  opts: { notBefore?: number; now?: number } = {},
+): Promise<Started> {
   const now = opts.now ?? Date.now();
   const delayed = opts.notBefore !== undefined && opts.notBefore > now;
   try {

@@ -108,7 +108,13 @@ export interface EntriesPlan {
   effects: PlannedEffect[];
 }
 
-function resultOf(m: { result: { case: 'value'; value: Uint8Array } | { case: 'failure'; value: { code: number; message: string } } | { case: undefined; value?: undefined } | { case: string; value?: unknown } }): InvocationResult {
+function resultOf(m: {
+  result:
+    | { case: 'value'; value: Uint8Array }
+    | { case: 'failure'; value: { code: number; message: string } }
+    | { case: undefined; value?: undefined }
+    | { case: string; value?: unknown };
+}): InvocationResult {
   if (m.result.case === 'failure') {
     const f = m.result.value as { code: number; message: string };
     return { kind: 'failure', code: f.code, message: f.message };
@@ -152,7 +158,14 @@ export function planEntries(firstIndex: number, state: StateMap, entries: readon
       effects.push({ kind: 'call', index, service: msg.message.serviceName, method: msg.message.methodName, parameter: msg.message.parameter });
     } else if (isMessage(msg, MessageType.BackgroundInvoke)) {
       const at = Number(msg.message.invokeTime);
-      effects.push({ kind: 'send', index, service: msg.message.serviceName, method: msg.message.methodName, parameter: msg.message.parameter, ...(at > 0 ? { notBefore: at } : {}) });
+      effects.push({
+        kind: 'send',
+        index,
+        service: msg.message.serviceName,
+        method: msg.message.methodName,
+        parameter: msg.message.parameter,
+        ...(at > 0 ? { notBefore: at } : {}),
+      });
     } else if (isMessage(msg, MessageType.CompleteAwakeable)) {
       const completion = resultOf(msg.message as never) as Completion;
       try {
@@ -200,7 +213,13 @@ export interface SuspensionPlan {
  * What a suspension on `indexes` waits for, given the journal after this attempt's entries and
  * the completions known now.
  */
-export function planSuspension(journal: readonly JournalEntry[], completions: ReadonlyMap<number, Completion>, awakeables: ReadonlyMap<number, Completion>, indexes: readonly number[], now: number): SuspensionPlan {
+export function planSuspension(
+  journal: readonly JournalEntry[],
+  completions: ReadonlyMap<number, Completion>,
+  awakeables: ReadonlyMap<number, Completion>,
+  indexes: readonly number[],
+  now: number,
+): SuspensionPlan {
   let wakeAt: number | undefined;
   let resumable = false;
   const awaiting: AwaitedEntry[] = [];

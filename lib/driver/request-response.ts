@@ -87,4 +87,3 @@ export function parseResponseBody(body: Uint8Array, journalLength: number): Pars
   }
   return { entries, terminal: terminal ?? { kind: 'eof' } };
 }
-

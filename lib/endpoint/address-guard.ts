@@ -30,7 +30,13 @@ function blockList(entries: [address: string, prefix: number, family: 'ipv4' | '
 
 /** The rules, each named as the error message names it. IPv4 rules also match IPv4-mapped IPv6 (::ffff:a.b.c.d). */
 const RULES: { rule: string; list: BlockList }[] = [
-  { rule: 'link-local 169.254.0.0/16 (instance metadata)', list: blockList([['169.254.0.0', 16, 'ipv4'], ['64:ff9b::a9fe:0', 112, 'ipv6']]) },
+  {
+    rule: 'link-local 169.254.0.0/16 (instance metadata)',
+    list: blockList([
+      ['169.254.0.0', 16, 'ipv4'],
+      ['64:ff9b::a9fe:0', 112, 'ipv6'],
+    ]),
+  },
   { rule: 'link-local fe80::/10', list: blockList([['fe80::', 10, 'ipv6']]) },
   { rule: 'the instance metadata address fd00:ec2::254', list: blockList([['fd00:ec2::254', 128, 'ipv6']]) },
 ];

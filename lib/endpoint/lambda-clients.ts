@@ -54,7 +54,10 @@ export function assumeRoleCredentials(opts: AssumeRoleOptions): CredentialsProvi
     try {
       out = await opts.sts.send(new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: opts.sessionName ?? ASSUME_ROLE_SESSION_NAME }));
     } catch (err) {
-      throw new EndpointCredentialsError(`could not assume ${opts.roleArn}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err, retryable: isThrottle(err) });
+      throw new EndpointCredentialsError(`could not assume ${opts.roleArn}: ${(err as Error).name}: ${(err as Error).message}`, {
+        cause: err,
+        retryable: isThrottle(err),
+      });
     }
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey) throw new EndpointCredentialsError(`AssumeRole of ${opts.roleArn} returned no credentials`);

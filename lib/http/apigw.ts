@@ -45,7 +45,13 @@ const TEXT_TYPES = /^(application\/(json|x-www-form-urlencoded|grpc-web-text)|te
  * Like API Gateway: lower-cased header names, repeated headers joined with commas, textual
  * bodies as text and anything else base64 with `isBase64Encoded`.
  */
-export function eventFromRequest(input: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Uint8Array; sourceIp?: string }): ApiGatewayEvent {
+export function eventFromRequest(input: {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Uint8Array;
+  sourceIp?: string;
+}): ApiGatewayEvent {
   const url = splitTarget(input.url);
   const headers: Record<string, string> = {};
   let cookies: string[] | undefined;

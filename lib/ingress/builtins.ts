@@ -38,7 +38,14 @@ function builtin(name: string, methods: [string, DescMessage, DescMessage][]): R
       revision: 0,
       public: true,
     },
-    endpoint: { id: 'builtin', address: { kind: 'http', uri: 'builtin:', additionalHeaders: {} }, protocolType: 'RequestResponse', services: [], descriptorSet: new Uint8Array(0), createdAt: new Date(0).toISOString() },
+    endpoint: {
+      id: 'builtin',
+      address: { kind: 'http', uri: 'builtin:', additionalHeaders: {} },
+      protocolType: 'RequestResponse',
+      services: [],
+      descriptorSet: new Uint8Array(0),
+      createdAt: new Date(0).toISOString(),
+    },
     registry,
     methods: new Map<string, ResolvedMethod>(methods.map(([m, input, output]) => [m, { name: m, input, output }])),
   };
@@ -69,7 +76,13 @@ export interface BuiltinOutput {
   id?: string;
 }
 
-export async function runBuiltin(deps: CallDeps, service: string, method: string, input: Uint8Array, idem: IdempotencyRequest | undefined): Promise<BuiltinOutput> {
+export async function runBuiltin(
+  deps: CallDeps,
+  service: string,
+  method: string,
+  input: Uint8Array,
+  idem: IdempotencyRequest | undefined,
+): Promise<BuiltinOutput> {
   if (service === 'dev.restate.Ingress' && method === 'Invoke') return invoke(deps, input, idem);
   if (service === 'dev.restate.Awakeables') return completeAwakeable(deps, method, input);
   throw new NotFoundError(`Service method '${service}/${method}' not found.`);
@@ -105,18 +118,28 @@ async function invoke(deps: CallDeps, input: Uint8Array, idem: IdempotencyReques
   const key = instanceKeyOf(service, method, argument, '');
   const idemOptions = idem ? idempotentOptions(service, method, { bytes: argument, key }, idem) : undefined;
   const id = idemOptions?.id ?? newInvocationId();
-  const inv = newInvocationFor(service, method, { id, input: argument, idempotency: idemOptions?.idempotency, retentionSec: idemOptions?.retentionSec ?? deps.config.idempotencyDefaultRetentionSec });
+  const inv = newInvocationFor(service, method, {
+    id,
+    input: argument,
+    idempotency: idemOptions?.idempotency,
+    retentionSec: idemOptions?.retentionSec ?? deps.config.idempotencyDefaultRetentionSec,
+  });
   // Answered only once the invocation is stored: an id that leads nowhere is never handed out.
   const { created, existing } = await startInvocation(store, kicker, inv);
   if (!created && idemOptions) {
     // Same idempotency key: the same id again, unless the request differs.
     if (existing?.idempotency && existing.idempotency.requestHash !== idemOptions.idempotency.requestHash) {
-      throw new RestlessError(Code.FailedPrecondition, `the idempotency key '${idem!.key}' was already used for a different request; use a new key`, { httpStatus: 422 });
+      throw new RestlessError(Code.FailedPrecondition, `the idempotency key '${idem!.key}' was already used for a different request; use a new key`, {
+        httpStatus: 422,
+      });
     }
   } else if (!created) {
     throw new RestlessError(Code.Unavailable, `invocation id ${id} is taken; try again`);
   }
-  deps.log.log('info', created ? 'one-way invocation accepted' : 'one-way invocation repeated (idempotency key)', { [INVOCATION_ID_ATTR]: id, target: `${service.meta.name}/${method.name}` });
+  deps.log.log('info', created ? 'one-way invocation accepted' : 'one-way invocation repeated (idempotency key)', {
+    [INVOCATION_ID_ATTR]: id,
+    target: `${service.meta.name}/${method.name}`,
+  });
   return { id, value: toBinary(InvokeResponseSchema, create(InvokeResponseSchema, { id })) };
 }
 
@@ -138,7 +161,11 @@ async function completeAwakeable(deps: CallDeps, method: string, input: Uint8Arr
     throw new NotFoundError(`Service method 'dev.restate.Awakeables/${method}' not found.`);
   }
   // The completion is kept in the waiting invocation's item, like its input.
-  checkBodySize(completion.kind === 'value' ? completion.value.length : Buffer.byteLength(completion.message), MAX_INPUT_BYTES, `the awakeable ${completion.kind === 'value' ? 'result' : 'reason'}`);
+  checkBodySize(
+    completion.kind === 'value' ? completion.value.length : Buffer.byteLength(completion.message),
+    MAX_INPUT_BYTES,
+    `the awakeable ${completion.kind === 'value' ? 'result' : 'reason'}`,
+  );
   const parts = decodeAwakeableId(awakeableId);
   const target = invocationIdFromBytes(parts.invocationIdBytes);
   if (!isInvocationId(target)) throw new NotFoundError(`awakeable ${awakeableId.slice(0, 80)} not found`);

@@ -58,13 +58,18 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   // is frozen once it answers, and an attempt it held would wait for its lease to lapse.
   const handoff = new AbortController();
   const stopDriving = AbortSignal.any([handoff.signal, ...(call.signal ? [call.signal] : [])]);
-  const accepted = await deps.dispatcher.accept({ service, method: method.name, key: input.key, input: input.bytes }, { ...options, drive: true, handoff: stopDriving });
+  const accepted = await deps.dispatcher.accept(
+    { service, method: method.name, key: input.key, input: input.bytes },
+    { ...options, drive: true, handoff: stopDriving },
+  );
   const id = accepted.id;
   responseHeaders['x-restate-id'] = id;
   const done = accepted.duplicateOf?.status === InvocationStatus.Completed ? accepted.duplicateOf : undefined;
   let outcome;
   try {
-    outcome = done?.result ? { kind: 'result' as const, result: done.result } : await waitFor(deps, id, accepted.driven, deadline - HANDOFF_MARGIN_MS, stopDriving, accepted.duplicateOf);
+    outcome = done?.result
+      ? { kind: 'result' as const, result: done.result }
+      : await waitFor(deps, id, accepted.driven, deadline - HANDOFF_MARGIN_MS, stopDriving, accepted.duplicateOf);
   } finally {
     handoff.abort(STOPPED);
     if (accepted.driven) await Promise.race([accepted.driven.catch(() => undefined), sleepUntil(deadline)]);
@@ -93,11 +98,22 @@ const HANDOFF_MARGIN_MS = 1_500;
 /** While this process drives, the table is looked at now and then: another process (a kill) may end it first. */
 const POLL_WHILE_DRIVING_MS = 1_000;
 
-async function waitFor(deps: CallDeps, id: string, driven: Promise<DriveOutcome> | undefined, until: number, handoff: AbortSignal, lastRead?: InvocationRecord): Promise<WaitOutcome> {
+async function waitFor(
+  deps: CallDeps,
+  id: string,
+  driven: Promise<DriveOutcome> | undefined,
+  until: number,
+  handoff: AbortSignal,
+  lastRead?: InvocationRecord,
+): Promise<WaitOutcome> {
   if (driven) {
     const stopPolling = new AbortController();
     try {
-      const first = await Promise.race([driven.then((o) => ({ from: 'drive' as const, o })), sleepUntil(until).then(() => ({ from: 'deadline' as const })), pollWhileDriving(deps, id, until, stopPolling.signal).then((r) => ({ from: 'poll' as const, r }))]);
+      const first = await Promise.race([
+        driven.then((o) => ({ from: 'drive' as const, o })),
+        sleepUntil(until).then(() => ({ from: 'deadline' as const })),
+        pollWhileDriving(deps, id, until, stopPolling.signal).then((r) => ({ from: 'poll' as const, r })),
+      ]);
       if (first.from === 'drive' && first.o.kind === 'completed') return { kind: 'result', result: first.o.result };
       if (first.from === 'poll' && first.r) return { kind: 'result', result: first.r };
       if (first.from === 'deadline') return { kind: 'timeout' };

@@ -58,7 +58,9 @@ export function codecOf(contentType: string | null): Codec | undefined {
     const [name = '', value = ''] = param.split('=', 2).map((p) => p.trim().toLowerCase());
     const charset = value.replace(/^"|"$/g, '');
     if (name === 'charset' && charset !== 'utf-8' && charset !== 'utf8') {
-      throw new UnsupportedMediaTypeError(`charset '${excerpt(charset, 40)}' is not supported: JSON request bodies must be UTF-8 (application/json or application/json; charset=utf-8)`);
+      throw new UnsupportedMediaTypeError(
+        `charset '${excerpt(charset, 40)}' is not supported: JSON request bodies must be UTF-8 (application/json or application/json; charset=utf-8)`,
+      );
     }
   }
   return 'json';
@@ -125,16 +127,31 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
     const headers: Record<string, string> = {};
     try {
       if (req.method !== 'POST') {
-        throw new MethodNotAllowedError(`${excerpt(req.method, 20)} does not invoke a handler: only POST does (Connect GET, for idempotent methods, is not supported)`, ['POST']);
+        throw new MethodNotAllowedError(
+          `${excerpt(req.method, 20)} does not invoke a handler: only POST does (Connect GET, for idempotent methods, is not supported)`,
+          ['POST'],
+        );
       }
       const codec = codecOf(req.headers.get('content-type'));
       if (codec === undefined) return emptyResponse(415);
       const { serviceName, methodName } = parseTargetPath(req.path);
       const body = await requestBody(req);
-      const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, codec, body), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
+      const done = await callUnary(
+        deps,
+        {
+          serviceName,
+          methodName,
+          decode: (service, method) => decodeInput(service, method, codec, body),
+          headers: req.headers,
+          signal: req.signal,
+          receivedAtMs: req.receivedAtMs,
+        },
+        headers,
+      );
       if (done.result.kind === 'failure') {
         const failure = failureError(done.result);
-        if (failure.httpStatus >= 500) deps.log.log('warn', 'invocation ended with a server-side failure code', { code: connectCodeName(failure.code), [INVOCATION_ID_ATTR]: done.id });
+        if (failure.httpStatus >= 500)
+          deps.log.log('warn', 'invocation ended with a server-side failure code', { code: connectCodeName(failure.code), [INVOCATION_ID_ATTR]: done.id });
         return connectError(failure, headers);
       }
       return {

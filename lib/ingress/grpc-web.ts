@@ -15,7 +15,17 @@ import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import { checkBuiltinMessage } from './builtin-input.js';
 import type { CallDeps } from './call.js';
 import { codecOf, connectError } from './connect.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FrameFlag, grpcUnary, statusTrailers, unaryMessage, type GrpcCodec, type GrpcOptions, type GrpcReply } from './grpc.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  encodeFrame,
+  FrameFlag,
+  grpcUnary,
+  statusTrailers,
+  unaryMessage,
+  type GrpcCodec,
+  type GrpcOptions,
+  type GrpcReply,
+} from './grpc.js';
 import { createHealthHttpHandler, HEALTH_SERVICE } from './health.js';
 import { isReflectionPath } from './reflection.js';
 
@@ -97,7 +107,11 @@ export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): Ht
     if (req.method !== 'POST') return emptyResponse(405, { allow: 'POST' });
     const body = format.text ? decodeTextBody(req.body) : req.body;
     if (!body) return grpcWebStatus(format, Code.InvalidArgument, 'the grpc-web-text body is not valid base64');
-    const reply = await grpcUnary(deps, { path: req.path, headers: req.headers, body, codec: format.codec, signal: req.signal, receivedAtMs: req.receivedAtMs }, opts);
+    const reply = await grpcUnary(
+      deps,
+      { path: req.path, headers: req.headers, body, codec: format.codec, signal: req.signal, receivedAtMs: req.receivedAtMs },
+      opts,
+    );
     return grpcWebResponse(format, reply);
   };
 }
@@ -117,7 +131,11 @@ export function createGrpcRoutes(deps: CallDeps, opts: GrpcOptions = {}): (req: 
       if (format) {
         const body = format.text ? decodeTextBody(req.body) : req.body;
         if (!body) return grpcWebStatus(format, Code.InvalidArgument, 'the grpc-web-text body is not valid base64');
-        checkBuiltinMessage(req.path, format.codec, await unaryMessage(body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES));
+        checkBuiltinMessage(
+          req.path,
+          format.codec,
+          await unaryMessage(body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+        );
       } else {
         const codec = codecOf(req.headers.get('content-type'));
         const encoding = encodingOf(req.headers.get('content-encoding'));

@@ -143,7 +143,18 @@ export async function grpcUnary(deps: CallDeps, req: GrpcUnaryRequest, opts: Grp
     const { serviceName, methodName } = parseTargetPath(req.path);
     // The body is checked before the target so that framing errors win over lookups.
     const message = await unaryMessage(req.body, req.headers.get('grpc-encoding'), opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    const done = await callUnary(deps, { serviceName, methodName, decode: (service, method) => decodeInput(service, method, req.codec, message), headers: req.headers, signal: req.signal, receivedAtMs: req.receivedAtMs }, headers);
+    const done = await callUnary(
+      deps,
+      {
+        serviceName,
+        methodName,
+        decode: (service, method) => decodeInput(service, method, req.codec, message),
+        headers: req.headers,
+        signal: req.signal,
+        receivedAtMs: req.receivedAtMs,
+      },
+      headers,
+    );
     if (done.result.kind === 'failure') {
       const err = failureError(done.result);
       return { headers, status: err.code, statusMessage: err.message };

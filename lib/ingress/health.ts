@@ -23,10 +23,12 @@ export function healthService(resolver: ServiceResolver): ServiceImpl<typeof Hea
   return {
     async check(req) {
       const name = req.service;
-      if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new ConnectError(`the service name '${name.slice(0, 40)}…' is longer than ${MAX_NAME_BYTES} bytes`, ConnectCode.InvalidArgument);
+      if (Buffer.byteLength(name) > MAX_NAME_BYTES)
+        throw new ConnectError(`the service name '${name.slice(0, 40)}…' is longer than ${MAX_NAME_BYTES} bytes`, ConnectCode.InvalidArgument);
       if (name === '' || INGRESS_SERVICES.has(name) || builtinService(name)) return { status: HealthCheckResponse_ServingStatus.SERVING };
       const service = await resolver.resolve(name);
-      if (!service) throw new ConnectError(`Service '${name}' not found. Check whether the deployment containing the service is registered.`, ConnectCode.NotFound);
+      if (!service)
+        throw new ConnectError(`Service '${name}' not found. Check whether the deployment containing the service is registered.`, ConnectCode.NotFound);
       return { status: service.meta.public ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
     },
     // eslint-disable-next-line require-yield
@@ -46,7 +48,13 @@ export function healthRoutes(resolver: ServiceResolver): (router: ConnectRouter)
  */
 export function createHealthHttpHandler(resolver: ServiceResolver): HttpHandler {
   // Compressed requests as the rest of the ingress accepts them, inflated to the same limit.
-  const router = createConnectRouter({ grpc: false, grpcWeb: true, connect: true, acceptCompression: [compressionGzip, compressionBrotli], readMaxBytes: MAX_INGRESS_BODY_BYTES });
+  const router = createConnectRouter({
+    grpc: false,
+    grpcWeb: true,
+    connect: true,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    readMaxBytes: MAX_INGRESS_BODY_BYTES,
+  });
   healthRoutes(resolver)(router);
   const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return async (req) => {

@@ -53,7 +53,8 @@ export function ingressError(contentType: string | null, err: RestlessError): Ht
 async function invocationResult(deps: IngressHandlerDeps, req: HttpRequest, rawId: string, mode: 'output' | 'attach'): Promise<HttpResponse> {
   const headers: Record<string, string> = {};
   try {
-    if (req.method !== 'GET' && req.method !== 'POST') throw new MethodNotAllowedError(`${excerpt(req.method, 20)} is not allowed here: use GET`, ['GET', 'POST']);
+    if (req.method !== 'GET' && req.method !== 'POST')
+      throw new MethodNotAllowedError(`${excerpt(req.method, 20)} is not allowed here: use GET`, ['GET', 'POST']);
     if (!isInvocationId(rawId)) throw new InvalidArgumentError(`'${excerpt(rawId)}' is not an invocation id`);
     const id = rawId;
     headers['x-restate-id'] = id;
@@ -68,7 +69,11 @@ async function invocationResult(deps: IngressHandlerDeps, req: HttpRequest, rawI
       result = waited.result;
     }
     if (!result) {
-      return { status: 470, headers: { 'content-type': 'application/json', ...headers }, body: new TextEncoder().encode(JSON.stringify({ code: 'not_ready', message: `invocation ${id} has not finished yet` })) };
+      return {
+        status: 470,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: new TextEncoder().encode(JSON.stringify({ code: 'not_ready', message: `invocation ${id} has not finished yet` })),
+      };
     }
     if (result.kind === 'failure') return connectError(failureError(result), headers);
     const wantsProto = /application\/(proto|protobuf|x-protobuf)/.test(req.headers.get('accept') ?? '');

@@ -44,7 +44,12 @@ export function isReflectionPath(path: string): boolean {
   return REFLECTION_SERVICES.some((s) => path.startsWith(`/${s}/`));
 }
 
-const BUILTIN_FILES: DescFile[] = [file_dev_restate_services, file_grpc_health_v1_health, v1.file_grpc_reflection_v1_reflection, v1alpha.file_grpc_reflection_v1alpha_reflection];
+const BUILTIN_FILES: DescFile[] = [
+  file_dev_restate_services,
+  file_grpc_health_v1_health,
+  v1.file_grpc_reflection_v1_reflection,
+  v1alpha.file_grpc_reflection_v1alpha_reflection,
+];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -155,7 +160,12 @@ export class ReflectionSnapshot {
  * router names moved to synthetic files, name clashes with files already served resolved, and
  * only what the kept services need (their files and imports).
  */
-export function servedFiles(set: FileDescriptorProto[], publicServices: Set<string>, existing: ReadonlyMap<string, FileDescriptorProto>, endpointId: string): FileDescriptorProto[] {
+export function servedFiles(
+  set: FileDescriptorProto[],
+  publicServices: Set<string>,
+  existing: ReadonlyMap<string, FileDescriptorProto>,
+  endpointId: string,
+): FileDescriptorProto[] {
   const files = set.map((f) => restoreDefaults(clone(FileDescriptorProtoSchema, f)));
   const synthetic: FileDescriptorProto[] = [];
   for (const file of files) {
@@ -288,14 +298,24 @@ export function answer(snapshot: ReflectionSnapshot, req: Request, sent: Set<str
     case 'fileContainingSymbol':
       return files(snapshot.fileOfSymbol(r.value), `symbol '${r.value}'`);
     case 'fileContainingExtension':
-      return files(snapshot.fileOfExtension(r.value.containingType, r.value.extensionNumber), `extension ${r.value.extensionNumber} of '${r.value.containingType}'`);
+      return files(
+        snapshot.fileOfExtension(r.value.containingType, r.value.extensionNumber),
+        `extension ${r.value.extensionNumber} of '${r.value.containingType}'`,
+      );
     case 'allExtensionNumbersOfType': {
       const numbers = snapshot.extensionNumbers(r.value);
-      if (numbers === undefined) return { ...base, messageResponse: { case: 'errorResponse', value: { errorCode: Code.NotFound, errorMessage: `type '${r.value}' not found` } } };
-      return { ...base, messageResponse: { case: 'allExtensionNumbersResponse', value: { baseTypeName: r.value.replace(/^\./, ''), extensionNumber: numbers } } };
+      if (numbers === undefined)
+        return { ...base, messageResponse: { case: 'errorResponse', value: { errorCode: Code.NotFound, errorMessage: `type '${r.value}' not found` } } };
+      return {
+        ...base,
+        messageResponse: { case: 'allExtensionNumbersResponse', value: { baseTypeName: r.value.replace(/^\./, ''), extensionNumber: numbers } },
+      };
     }
     default:
-      return { ...base, messageResponse: { case: 'errorResponse', value: { errorCode: Code.InvalidArgument, errorMessage: 'the request names no known message_request' } } };
+      return {
+        ...base,
+        messageResponse: { case: 'errorResponse', value: { errorCode: Code.InvalidArgument, errorMessage: 'the request names no known message_request' } },
+      };
   }
 }
 

@@ -22,7 +22,9 @@ export interface DynamoDbLocalOptions {
 
 export class JavaMissingError extends Error {
   constructor(command: string) {
-    super(`Java was not found ('${command}'). DynamoDB Local needs a Java 17+ runtime: install one (Debian: apt-get install -y openjdk-17-jre-headless), or point RESTLESS_JAVA or JAVA_HOME at it.`);
+    super(
+      `Java was not found ('${command}'). DynamoDB Local needs a Java 17+ runtime: install one (Debian: apt-get install -y openjdk-17-jre-headless), or point RESTLESS_JAVA or JAVA_HOME at it.`,
+    );
   }
 }
 
@@ -75,7 +77,15 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   // less CPU this way (C2 compiles for thousands of requests before paying off; measured with
   // bench/vs-restate.ts, the JVM's CPU per request fell by a third, and by half in the first minute).
   const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
-  const args = [...jvm, `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-disableTelemetry', '-port', String(port)];
+  const args = [
+    ...jvm,
+    `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(dir, 'DynamoDBLocal.jar'),
+    '-disableTelemetry',
+    '-port',
+    String(port),
+  ];
   if (options.dataDir) {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
@@ -95,7 +105,16 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       throw new Error(taken ? `port ${port} is already in use (DynamoDB Local)` : `DynamoDB Local exited: ${output.slice(-2000)}`);
     }
     try {
-      const res = await fetch(endpoint, { method: 'POST', signal: AbortSignal.timeout(2_000), headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0', authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' }, body: '{}' });
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        signal: AbortSignal.timeout(2_000),
+        headers: {
+          'x-amz-target': 'DynamoDB_20120810.ListTables',
+          'content-type': 'application/x-amz-json-1.0',
+          authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x',
+        },
+        body: '{}',
+      });
       // Only a real ListTables answer counts as "up".
       if (res.status === 200 && Array.isArray(((await res.json()) as { TableNames?: unknown }).TableNames)) break;
     } catch {

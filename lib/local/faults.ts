@@ -54,12 +54,7 @@ export interface DeliveryFaults {
 }
 
 export type FaultKind =
-  | 'ddb.fail-before'
-  | 'ddb.lost-answer'
-  | 'ddb.conflict'
-  | 'ddb.throttle'
-  | 'ddb.latency'
-  | `${'kick' | 'timer'}.${'drop' | 'double' | 'delay' | 'reorder'}`;
+  'ddb.fail-before' | 'ddb.lost-answer' | 'ddb.conflict' | 'ddb.throttle' | 'ddb.latency' | `${'kick' | 'timer'}.${'drop' | 'double' | 'delay' | 'reorder'}`;
 
 const PROBABILITIES = {
   dynamo: ['failBefore', 'lostAnswer', 'conflict', 'throttle', 'latency'],
@@ -83,7 +78,13 @@ export function parseFaultSpec(raw: string): FaultSpec {
   const deliveries = (name: 'timers' | 'kicks'): DeliveryFaults => {
     const o = record(obj[name] ?? {}, `${FAULTS_ENV}.${name}`);
     allowOnly(o, [...PROBABILITIES.deliveries, 'delayMaxMs'], `${FAULTS_ENV}.${name}`);
-    return { drop: p(o, 'drop', name), double: p(o, 'double', name), delay: p(o, 'delay', name), reorder: p(o, 'reorder', name), delayMaxMs: ms(o.delayMaxMs, 500, `${name}.delayMaxMs`) };
+    return {
+      drop: p(o, 'drop', name),
+      double: p(o, 'double', name),
+      delay: p(o, 'delay', name),
+      reorder: p(o, 'reorder', name),
+      delayMaxMs: ms(o.delayMaxMs, 500, `${name}.delayMaxMs`),
+    };
   };
   return {
     seed: numberIn(obj.seed, 0, 2 ** 32 - 1, `${FAULTS_ENV}.seed`),
@@ -113,7 +114,8 @@ function allowOnly(obj: Record<string, unknown>, allowed: readonly string[], whe
 }
 
 function numberIn(v: unknown, min: number, max: number, where: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new Error(`${where} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+    throw new Error(`${where} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -133,7 +135,11 @@ export interface InstalledFaults {
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand', 'BatchWriteItemCommand']);
 
-export function installFaults(targets: FaultTargets, spec: FaultSpec, log: Logger = createLogger({ level: 'debug', fields: { component: 'faults' } })): InstalledFaults {
+export function installFaults(
+  targets: FaultTargets,
+  spec: FaultSpec,
+  log: Logger = createLogger({ level: 'debug', fields: { component: 'faults' } }),
+): InstalledFaults {
   const rng = seededRandom(spec.seed);
   const counts: Record<string, number> = {};
   let active = true;
@@ -181,13 +187,26 @@ function describeRequest(input: unknown): { items?: string[]; update?: string } 
   const req = input as Record<string, unknown>;
   if (Array.isArray(req.TransactItems)) {
     const parts = (req.TransactItems as Record<string, Record<string, unknown>>[]).map((t) => Object.values(t)[0]);
-    return { items: parts.flatMap((p) => pkOf(p) ?? []), update: parts.map((p) => String(p?.UpdateExpression ?? 'put')).join(' | ').slice(0, 300) };
+    return {
+      items: parts.flatMap((p) => pkOf(p) ?? []),
+      update: parts
+        .map((p) => String(p?.UpdateExpression ?? 'put'))
+        .join(' | ')
+        .slice(0, 300),
+    };
   }
   const pk = pkOf(req);
   return { ...(pk ? { items: [pk] } : {}), ...(typeof req.UpdateExpression === 'string' ? { update: req.UpdateExpression.slice(0, 300) } : {}) };
 }
 
-async function dynamoFault<T>(rng: SeededRandom, p: FaultSpec['dynamo'], where: { op: string }, input: { TransactItems?: unknown[] }, injected: Injected, send: () => Promise<T>): Promise<T> {
+async function dynamoFault<T>(
+  rng: SeededRandom,
+  p: FaultSpec['dynamo'],
+  where: { op: string },
+  input: { TransactItems?: unknown[] },
+  injected: Injected,
+  send: () => Promise<T>,
+): Promise<T> {
   const { op } = where;
   const $metadata = {};
   if (rng.chance(p.latency)) {
@@ -209,12 +228,18 @@ async function dynamoFault<T>(rng: SeededRandom, p: FaultSpec['dynamo'], where: 
     throw new TransactionCanceledException({
       message: 'injected fault: Transaction cancelled, please refer cancellation reasons for specific reasons',
       $metadata,
-      CancellationReasons: Array.from({ length: items }, (_, i) => (i === conflicted ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' } : { Code: 'None' })),
+      CancellationReasons: Array.from({ length: items }, (_, i) =>
+        i === conflicted ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' } : { Code: 'None' },
+      ),
     });
   }
   if (rng.chance(p.failBefore)) {
     injected('ddb.fail-before', where);
-    throw Object.assign(new Error('injected fault: connection reset before the write was sent'), { name: 'InjectedNetworkError', code: 'ECONNRESET', $metadata });
+    throw Object.assign(new Error('injected fault: connection reset before the write was sent'), {
+      name: 'InjectedNetworkError',
+      code: 'ECONNRESET',
+      $metadata,
+    });
   }
   if (rng.chance(p.lostAnswer)) {
     await send();
@@ -225,7 +250,14 @@ async function dynamoFault<T>(rng: SeededRandom, p: FaultSpec['dynamo'], where: 
 }
 
 /** Replaces `fire` with a faulty delivery; the sweep (not a timer) is never touched. */
-function wrapTimerDelivery(timers: NonNullable<FaultTargets['localTimers']>, rng: SeededRandom, spec: Pick<FaultSpec, 'timers' | 'kicks'>, injected: Injected, isActive: () => boolean, log: Logger) {
+function wrapTimerDelivery(
+  timers: NonNullable<FaultTargets['localTimers']>,
+  rng: SeededRandom,
+  spec: Pick<FaultSpec, 'timers' | 'kicks'>,
+  injected: Injected,
+  isActive: () => boolean,
+  log: Logger,
+) {
   const deliver = timers.fire;
   const held: TimerEvent[] = [];
   let flushTimer: NodeJS.Timeout | undefined;

@@ -30,7 +30,7 @@ function peekFirstEnvelope(req: Http2ServerRequest, maxBytes: number): Promise<{
     };
     const onReadable = () => {
       // Stop before the read that would reach the end: after 'end' nothing can be put back.
-      for (let chunk: Buffer | null; !complete() && (chunk = req.read() as Buffer | null) !== null; ) {
+      for (let chunk: Buffer | null; !complete() && (chunk = req.read() as Buffer | null) !== null;) {
         chunks.push(chunk);
         size += chunk.length;
       }
@@ -48,7 +48,10 @@ function peekFirstEnvelope(req: Http2ServerRequest, maxBytes: number): Promise<{
  * The refusal for a malformed first message of a Connect-ES-served gRPC request, or undefined
  * when Connect-ES may have it. `unary`: exactly one message is required (health Check).
  */
-export async function checkFirstEnvelope(req: Http2ServerRequest, opts: { unary: boolean; maxBytes: number; validate: (message: Uint8Array) => void }): Promise<RestlessError | undefined> {
+export async function checkFirstEnvelope(
+  req: Http2ServerRequest,
+  opts: { unary: boolean; maxBytes: number; validate: (message: Uint8Array) => void },
+): Promise<RestlessError | undefined> {
   const { bytes, ended } = await peekFirstEnvelope(req, opts.maxBytes);
   // A stream that ends without a message is a valid (empty) reflection stream.
   if (bytes.length === 0 && !opts.unary) return undefined;

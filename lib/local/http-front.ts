@@ -84,7 +84,8 @@ export function createLambdaFront(handler: LambdaHttpHandler, opts: LambdaFrontO
 /** Listens on `port` (0 = any free one) and resolves with the port; a taken port is a clear error. */
 export function listen(server: NetServer, port: number, host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (set another with a flag, see --help)`) : err);
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (set another with a flag, see --help)`) : err);
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

@@ -19,14 +19,31 @@
  * closed once idle. Bodies stop being read at the limit.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { constants as h2constants, createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import {
+  constants as h2constants,
+  createServer as createH2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Code, RestlessError, UnsupportedEncodingError } from '../errors.js';
 import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import type { CallDeps } from '../ingress/call.js';
-import { checkMessageSize, DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FRAME_HEADER_BYTES, frameLength, grpcCodecOf, grpcUnary, statusTrailers, type GrpcCodec, type GrpcReply } from '../ingress/grpc.js';
+import {
+  checkMessageSize,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  frameLength,
+  grpcCodecOf,
+  grpcUnary,
+  statusTrailers,
+  type GrpcCodec,
+  type GrpcReply,
+} from '../ingress/grpc.js';
 import { checkBuiltinMessage } from '../ingress/builtin-input.js';
 import { grpcWebFormatOf } from '../ingress/grpc-web.js';
 import { HEALTH_SERVICE, healthRoutes } from '../ingress/health.js';
@@ -61,7 +78,10 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export function createIngressServer(opts: IngressServerOptions): IngressServer {
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const timeouts = opts.timeouts ?? DEFAULT_SERVER_TIMEOUTS;
-  const front = { maxBodyBytes: opts.maxBodyBytes ?? MAX_INGRESS_BODY_BYTES, refuse: (err: RestlessError, headers: IncomingMessage['headers']) => ingressError(String(headers['content-type'] ?? '') || null, err) };
+  const front = {
+    maxBodyBytes: opts.maxBodyBytes ?? MAX_INGRESS_BODY_BYTES,
+    refuse: (err: RestlessError, headers: IncomingMessage['headers']) => ingressError(String(headers['content-type'] ?? '') || null, err),
+  };
   const builtins = connectNodeAdapter({
     readMaxBytes: maxBytes,
     routes: (router) => {
@@ -99,7 +119,10 @@ export function createIngressServer(opts: IngressServerOptions): IngressServer {
     const contentType = req.headers['content-type'] ?? '';
     const format = grpcCodecOf(contentType) ?? grpcWebFormatOf(contentType)?.codec;
     const text = grpcWebFormatOf(contentType)?.text === true;
-    const refusal = format && !text ? await checkFirstEnvelope(req, { unary: !isReflectionPath(path), maxBytes, validate: (m) => checkBuiltinMessage(path, format, m) }) : undefined;
+    const refusal =
+      format && !text
+        ? await checkFirstEnvelope(req, { unary: !isReflectionPath(path), maxBytes, validate: (m) => checkBuiltinMessage(path, format, m) })
+        : undefined;
     if (!refusal) return builtins(req, res);
     const accept: Record<string, string> = refusal instanceof UnsupportedEncodingError ? { 'grpc-accept-encoding': refusal.accepted.join(',') } : {};
     req.stream.respond({ ':status': 200, 'content-type': contentType, ...accept, ...statusTrailers(refusal.code, refusal.message) }, { endStream: true });
@@ -260,7 +283,10 @@ async function serveGrpc(deps: CallDeps, req: Http2ServerRequest, res: Http2Serv
   if (unreadBody) {
     // The rest of a refused body is never read: a trailers-only answer (one HEADERS frame that
     // ends the stream), then RST_STREAM NO_ERROR, which Node sends once that is out.
-    req.stream.respond({ ':status': 200, 'content-type': `application/grpc+${codec}`, ...reply.headers, ...statusTrailers(reply.status, reply.statusMessage) }, { endStream: true });
+    req.stream.respond(
+      { ':status': 200, 'content-type': `application/grpc+${codec}`, ...reply.headers, ...statusTrailers(reply.status, reply.statusMessage) },
+      { endStream: true },
+    );
     req.stream.close(h2constants.NGHTTP2_NO_ERROR);
     return;
   }

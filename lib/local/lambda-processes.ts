@@ -69,8 +69,18 @@ class FunctionProcess {
   readonly ready: Promise<void>;
   output = '';
 
-  constructor(readonly role: FunctionRole, bundle: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
-    this.child = fork(HOST, [bundle, String(timeoutMs)], { cwd: PACKAGE_ROOT, env, execArgv: ['--import', 'tsx', '--no-warnings'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  constructor(
+    readonly role: FunctionRole,
+    bundle: string,
+    env: NodeJS.ProcessEnv,
+    timeoutMs: number,
+  ) {
+    this.child = fork(HOST, [bundle, String(timeoutMs)], {
+      cwd: PACKAGE_ROOT,
+      env,
+      execArgv: ['--import', 'tsx', '--no-warnings'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.ready = new Promise((resolve, reject) => {
@@ -153,7 +163,16 @@ export async function startLambdaProcesses(opts: LambdaProcessesOptions) {
   await Promise.all(Object.values(fns).map((f) => f.ready));
 
   queues.consume(async (records) => {
-    const event = { Records: records.map((r) => ({ ...r, eventSource: 'aws:sqs', eventSourceARN: queues.queueArn, awsRegion: 'us-east-1', attributes: {}, messageAttributes: {} })) };
+    const event = {
+      Records: records.map((r) => ({
+        ...r,
+        eventSource: 'aws:sqs',
+        eventSourceARN: queues.queueArn,
+        awsRegion: 'us-east-1',
+        attributes: {},
+        messageAttributes: {},
+      })),
+    };
     return (await fns.timer.invoke(event)) as { batchItemFailures: { itemIdentifier: string }[] };
   });
   const sweep = setInterval(() => void fns.timer.invoke({ kind: 'sweep' }).catch(() => undefined), opts.sweepIntervalMs ?? 60_000);
@@ -161,7 +180,12 @@ export async function startLambdaProcesses(opts: LambdaProcessesOptions) {
   /** An HTTP request as API Gateway hands it to the ingress or admin function. */
   const http = async (role: 'ingress' | 'admin', method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpReply> => {
     const bytes = body === undefined ? new Uint8Array() : new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
-    const event = eventFromRequest({ method, url: path, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, body: bytes });
+    const event = eventFromRequest({
+      method,
+      url: path,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: bytes,
+    });
     const result = (await fns[role].invoke(event)) as ApiGatewayResult;
     const raw = typeof result.body === 'string' ? result.body : '';
     const text = result.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
@@ -216,15 +240,32 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
       stops.push(() => ddb.stop());
       dynamoEndpoint = ddb.endpoint;
     }
-    const tables = createTableClients(opts.tableName, { endpoint: dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const tables = createTableClients(opts.tableName, {
+      endpoint: dynamoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     await ensureTable(tables.client, opts.tableName);
     const lambdas = await startLambdaProcesses({ ddbEndpoint: dynamoEndpoint, tableName: opts.tableName, sweepIntervalMs: opts.sweepIntervalMs });
     stops.push(() => lambdas.stop());
-    const refuse = (err: RestlessError) => ({ status: err.httpStatus, headers: { 'content-type': 'application/json' }, body: new TextEncoder().encode(JSON.stringify({ message: err.message })) });
+    const refuse = (err: RestlessError) => ({
+      status: err.httpStatus,
+      headers: { 'content-type': 'application/json' },
+      body: new TextEncoder().encode(JSON.stringify({ message: err.message })),
+    });
     const serve = async (role: 'ingress' | 'admin', port: number) => {
-      const server = createLambdaFront((event) => lambdas.functions[role].invoke(event) as Promise<ApiGatewayResult>, { maxBodyBytes: 6 * 1024 * 1024, refuse });
+      const server = createLambdaFront((event) => lambdas.functions[role].invoke(event) as Promise<ApiGatewayResult>, {
+        maxBodyBytes: 6 * 1024 * 1024,
+        refuse,
+      });
       await new Promise<void>((r) => server.listen(port, opts.host, r));
-      stops.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+      stops.push(
+        () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      );
       const a = server.address();
       return `http://${opts.host}:${typeof a === 'object' && a ? a.port : port}`;
     };

@@ -76,7 +76,10 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     const faultSpec = process.env[FAULTS_ENV] ? parseFaultSpec(process.env[FAULTS_ENV]) : undefined;
     let dynamoEndpoint = opts.dynamoEndpoint;
     if (dynamoEndpoint === undefined) {
-      const ddb: DynamoDbLocal = await startDynamoDbLocal({ port: opts.dynamoPort || undefined, dataDir: opts.dataDir === undefined ? undefined : join(resolve(opts.dataDir), 'dynamodb') });
+      const ddb: DynamoDbLocal = await startDynamoDbLocal({
+        port: opts.dynamoPort || undefined,
+        dataDir: opts.dataDir === undefined ? undefined : join(resolve(opts.dataDir), 'dynamodb'),
+      });
       stops.push(() => ddb.stop());
       dynamoEndpoint = ddb.endpoint;
     }
@@ -134,17 +137,27 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     // admin `/health` answers 503 until the endpoints below are registered.
     let ready = false;
     const adminUntilReady: Handler = (event, context) =>
-      ready || event.rawPath !== '/health' ? admin(event, context) : Promise.resolve(resultFromResponse(jsonResponse(503, { message: 'starting: registering endpoints', restate_code: null })));
+      ready || event.rawPath !== '/health'
+        ? admin(event, context)
+        : Promise.resolve(resultFromResponse(jsonResponse(503, { message: 'starting: registering endpoints', restate_code: null })));
     const adminServer: Server = createLambdaFront(adminUntilReady, { timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
     const adminPort = await listen(adminServer, opts.adminPort, opts.host);
-    stops.push(() => new Promise<void>((r) => { adminServer.closeAllConnections?.(); adminServer.close(() => r()); }));
+    stops.push(
+      () =>
+        new Promise<void>((r) => {
+          adminServer.closeAllConnections?.();
+          adminServer.close(() => r());
+        }),
+    );
 
     const toRegister = [...opts.register];
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
       const h2: Http2Server = createH2Server(exampleEndpoint().http2Handler());
       const examplePort = await new Promise<number>((res, rej) => {
-        h2.once('error', (err: NodeJS.ErrnoException) => rej(err.code === 'EADDRINUSE' ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err));
+        h2.once('error', (err: NodeJS.ErrnoException) =>
+          rej(err.code === 'EADDRINUSE' ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err),
+        );
         h2.listen(opts.examplePort, '127.0.0.1', () => {
           const a = h2.address();
           res(typeof a === 'object' && a ? a.port : opts.examplePort);

@@ -39,10 +39,12 @@ export function serverTimeoutsFrom(values: Partial<Record<keyof ServerTimeouts, 
     const raw = values[key] ?? env[SERVER_TIMEOUT_ENV[key]];
     if (raw === undefined || raw === '') continue;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${SERVER_TIMEOUT_ENV[key]} (or its flag) must be a positive whole number of milliseconds, got '${raw}'`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`${SERVER_TIMEOUT_ENV[key]} (or its flag) must be a positive whole number of milliseconds, got '${raw}'`);
     out[key] = n;
   }
-  if (out.headersMs > out.requestMs) throw new Error(`the headers timeout (${out.headersMs} ms) cannot be longer than the request timeout (${out.requestMs} ms)`);
+  if (out.headersMs > out.requestMs)
+    throw new Error(`the headers timeout (${out.headersMs} ms) cannot be longer than the request timeout (${out.requestMs} ms)`);
   return out;
 }
 

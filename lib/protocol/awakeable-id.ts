@@ -45,11 +45,7 @@ export function decodeAwakeableId(id: string): AwakeableIdParts {
   const match = /^([A-Za-z0-9_-]*)(=*)$/.exec(encoded);
   const body = match?.[1] ?? '';
   const padding = match?.[2] ?? '';
-  const valid =
-    match !== null &&
-    body.length % 4 !== 1 &&
-    (padding.length === 0 || (body.length + padding.length) % 4 === 0) &&
-    padding.length <= 2;
+  const valid = match !== null && body.length % 4 !== 1 && (padding.length === 0 || (body.length + padding.length) % 4 === 0) && padding.length <= 2;
   if (!valid) {
     throw new InvalidArgumentError('invalid awakeable id: not base64url');
   }

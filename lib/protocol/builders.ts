@@ -5,11 +5,7 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import { EmptySchema } from '@bufbuild/protobuf/wkt';
-import {
-  CombinatorEntryMessageSchema,
-  FailureWithTerminalSchema,
-  SideEffectEntryMessageSchema,
-} from '../../gen/dev/restate/sdk/javascript_pb.js';
+import { CombinatorEntryMessageSchema, FailureWithTerminalSchema, SideEffectEntryMessageSchema } from '../../gen/dev/restate/sdk/javascript_pb.js';
 import {
   AwakeableEntryMessageSchema,
   BackgroundInvokeEntryMessageSchema,
@@ -134,10 +130,7 @@ export function end(): KnownMessage<typeof MessageType.End> {
 
 /** PollInputStreamEntry (0x0400), completed with the invocation argument. */
 export function pollInput(value: BytesLike): KnownMessage<typeof MessageType.PollInputStream> {
-  return completeEntry(
-    { type: MessageType.PollInputStream, flags: 0, message: create(PollInputStreamEntryMessageSchema) },
-    valueResult(value),
-  );
+  return completeEntry({ type: MessageType.PollInputStream, flags: 0, message: create(PollInputStreamEntryMessageSchema) }, valueResult(value));
 }
 
 /** OutputStreamEntry (0x0401) with a success value. */
@@ -162,10 +155,7 @@ export function outputFailure(code: number, message: string): KnownMessage<typeo
 
 /** GetStateEntry (0x0800); completed when `result` is given. */
 export function getState(key: BytesLike, result?: EntryResult): KnownMessage<typeof MessageType.GetState> {
-  return maybeComplete(
-    { type: MessageType.GetState, flags: 0, message: create(GetStateEntryMessageSchema, { key: bytes(key) }) },
-    result,
-  );
+  return maybeComplete({ type: MessageType.GetState, flags: 0, message: create(GetStateEntryMessageSchema, { key: bytes(key) }) }, result);
 }
 
 /** SetStateEntry (0x0801). */
@@ -189,27 +179,16 @@ export function clearAllState(): KnownMessage<typeof MessageType.ClearAllState> 
 
 /** GetStateKeysEntry (0x0804); completed when `result` is given (see `stateKeysResult`). */
 export function getStateKeys(result?: EntryResult): KnownMessage<typeof MessageType.GetStateKeys> {
-  return maybeComplete(
-    { type: MessageType.GetStateKeys, flags: 0, message: create(GetStateKeysEntryMessageSchema) },
-    result,
-  );
+  return maybeComplete({ type: MessageType.GetStateKeys, flags: 0, message: create(GetStateKeysEntryMessageSchema) }, result);
 }
 
 /** SleepEntry (0x0C00) waking at `wakeUpTime` ms since the epoch; completed when `result` is given. */
 export function sleep(wakeUpTime: number | bigint, result?: EntryResult): KnownMessage<typeof MessageType.Sleep> {
-  return maybeComplete(
-    { type: MessageType.Sleep, flags: 0, message: create(SleepEntryMessageSchema, { wakeUpTime: BigInt(wakeUpTime) }) },
-    result,
-  );
+  return maybeComplete({ type: MessageType.Sleep, flags: 0, message: create(SleepEntryMessageSchema, { wakeUpTime: BigInt(wakeUpTime) }) }, result);
 }
 
 /** InvokeEntry (0x0C01); completed when `result` is given. */
-export function invoke(
-  serviceName: string,
-  methodName: string,
-  parameter: BytesLike,
-  result?: EntryResult,
-): KnownMessage<typeof MessageType.Invoke> {
+export function invoke(serviceName: string, methodName: string, parameter: BytesLike, result?: EntryResult): KnownMessage<typeof MessageType.Invoke> {
   return maybeComplete(
     {
       type: MessageType.Invoke,
@@ -245,10 +224,7 @@ export function awakeable(result?: EntryResult): KnownMessage<typeof MessageType
 }
 
 /** CompleteAwakeableEntry (0x0C04) with a value or a failure. */
-export function completeAwakeable(
-  id: string,
-  result: Exclude<EntryResult, { kind: 'empty' }>,
-): KnownMessage<typeof MessageType.CompleteAwakeable> {
+export function completeAwakeable(id: string, result: Exclude<EntryResult, { kind: 'empty' }>): KnownMessage<typeof MessageType.CompleteAwakeable> {
   const message = create(CompleteAwakeableEntryMessageSchema, { id });
   message.result =
     result.kind === 'value'
@@ -289,9 +265,6 @@ export function sideEffect(
 
 /** Combinator custom entry (0xFC02). */
 export function combinator(combinatorId: number, journalEntriesOrder: readonly number[], opts: CustomOptions = {}): CustomMessage {
-  const body = toBinary(
-    CombinatorEntryMessageSchema,
-    create(CombinatorEntryMessageSchema, { combinatorId, journalEntriesOrder: [...journalEntriesOrder] }),
-  );
+  const body = toBinary(CombinatorEntryMessageSchema, create(CombinatorEntryMessageSchema, { combinatorId, journalEntriesOrder: [...journalEntriesOrder] }));
   return custom(MessageType.Combinator, body, opts.requiresAck ? Flags.RequiresAck : 0);
 }

@@ -177,8 +177,7 @@ export class FrameDecoder {
     const view = new DataView(this.buffered.buffer, this.buffered.byteOffset + this.offset, HEADER_LENGTH);
     const type = view.getUint16(0);
     throw new ProtocolError(
-      `truncated frame body of message type 0x${type.toString(16).padStart(4, '0')}: ` +
-        `${available - HEADER_LENGTH} of ${view.getUint32(4)} bytes`,
+      `truncated frame body of message type 0x${type.toString(16).padStart(4, '0')}: ` + `${available - HEADER_LENGTH} of ${view.getUint32(4)} bytes`,
     );
   }
 }

@@ -216,16 +216,10 @@ export function decodeFrames(bytes: Uint8Array): ProtocolMessage[] {
 // --- Results of completable entries
 
 /** The result of a completable entry, or of a CompletionMessage. */
-export type EntryResult =
-  | { kind: 'value'; value: Uint8Array }
-  | { kind: 'empty' }
-  | { kind: 'failure'; code: number; message: string };
+export type EntryResult = { kind: 'value'; value: Uint8Array } | { kind: 'empty' } | { kind: 'failure'; code: number; message: string };
 
 type ResultOneof =
-  | { case: 'value'; value: Uint8Array }
-  | { case: 'empty'; value: Empty }
-  | { case: 'failure'; value: Failure }
-  | { case: undefined; value?: undefined };
+  { case: 'value'; value: Uint8Array } | { case: 'empty'; value: Empty } | { case: 'failure'; value: Failure } | { case: undefined; value?: undefined };
 
 function failureMessage(code: number, message: string): Failure {
   return create(FailureSchema, { code, message });

@@ -86,8 +86,10 @@ export function addressWarnings(address: EndpointAddress): string[] {
   // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
   const qualifier = address.arn.split(':')[7];
   const advice = 'register a published version (…:function:<name>:<version>) so that invocations pinned to this deployment keep their code';
-  if (qualifier === undefined) return [`'${address.arn}' is unqualified: it runs $LATEST, whose code can change under invocations pinned to this deployment; ${advice}`];
+  if (qualifier === undefined)
+    return [`'${address.arn}' is unqualified: it runs $LATEST, whose code can change under invocations pinned to this deployment; ${advice}`];
   if (qualifier === '$LATEST') return [`'${address.arn}' runs $LATEST, whose code can change under invocations pinned to this deployment; ${advice}`];
-  if (!/^\d+$/.test(qualifier)) return [`'${address.arn}' names an alias, which can be moved to other code under invocations pinned to this deployment; ${advice}`];
+  if (!/^\d+$/.test(qualifier))
+    return [`'${address.arn}' names an alias, which can be moved to other code under invocations pinned to this deployment; ${advice}`];
   return [];
 }

@@ -91,11 +91,15 @@ export async function discover(transport: EndpointTransport, options: DiscoveryO
         continue;
       }
       // Status and content type only: the target's body is not ours to relay.
-      throw new DiscoveryError(`Discovery at ${where} answered HTTP ${res.status} (content type '${excerpt(res.headers['content-type'] ?? '')}'); expected 200 with application/proto`);
+      throw new DiscoveryError(
+        `Discovery at ${where} answered HTTP ${res.status} (content type '${excerpt(res.headers['content-type'] ?? '')}'); expected 200 with application/proto`,
+      );
     }
     const contentType = res.headers['content-type'];
     if (contentType !== 'application/proto') {
-      throw new DiscoveryError(`Bad content type header from discovery at ${where}: expected 'application/proto', got '${excerpt(contentType ?? '')}' (HTTP ${res.status})`);
+      throw new DiscoveryError(
+        `Bad content type header from discovery at ${where}: expected 'application/proto', got '${excerpt(contentType ?? '')}' (HTTP ${res.status})`,
+      );
     }
     try {
       return decodeDiscoveryResponse(res.body);

@@ -182,9 +182,7 @@ export function planRegistration(input: RegistrationInput, snapshot: Registratio
   }
   if (incompatible.length > 0) throw new IncompatibleChangeError(incompatible);
   const listed = new Set(services.map((s) => s.name));
-  const removedServices = Object.keys(snapshot.endpoint?.services ?? {}).filter(
-    (name) => !listed.has(name) && snapshot.services.get(name)?.endpoint_id === id,
-  );
+  const removedServices = Object.keys(snapshot.endpoint?.services ?? {}).filter((name) => !listed.has(name) && snapshot.services.get(name)?.endpoint_id === id);
   const removed = new Set(removedServices);
   return {
     endpoint: {

@@ -16,14 +16,7 @@
  * the caller re-reads and retries. Descriptor chunks are written before the transaction and are
  * keyed by content hash, so a reader that sees a meta item always finds its chunks.
  */
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { keys, type TableClients } from '../store/table.js';
 import { Code, RestlessError } from '../errors.js';
 import type { Catalogue, EndpointSummary, RegistrationPlan } from './registration.js';
@@ -253,7 +246,11 @@ export class RegistryStore {
         ? // catalogueAbsent: nothing was ever registered
           { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': 'pk' } }
         : // catalogueUnchanged: nobody committed since we read
-          { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } };
+          {
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':expected': expectedVersion },
+          };
     const items = [...actions, { Put: { TableName: this.table, Item: catalogueItem, ...condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }];
     if (items.length > 100) {
       throw new RestlessError(Code.InvalidArgument, `Too many services in one change (${items.length - 2}); DynamoDB transactions hold at most 100 items`);
@@ -325,7 +322,11 @@ export class RegistryStore {
   }
 
   /** All items of partition `pk` whose sort key starts with `prefix`, every page. */
-  private async queryPrefix(pk: string, prefix: string, options: { ConsistentRead?: boolean; ProjectionExpression?: string }): Promise<Record<string, unknown>[]> {
+  private async queryPrefix(
+    pk: string,
+    prefix: string,
+    options: { ConsistentRead?: boolean; ProjectionExpression?: string },
+  ): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {

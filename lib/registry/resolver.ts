@@ -85,7 +85,14 @@ export class RegistryResolver implements ServiceResolver {
       const compiled = loaded.schema.service(serviceName);
       resolved = {
         // public: false, so that a mistaken use to admit a new call fails closed.
-        meta: { name: serviceName, methods: compiled.methods, instance_type: compiled.instanceType, endpoint_id: endpointId, revision: served.revision, public: false },
+        meta: {
+          name: serviceName,
+          methods: compiled.methods,
+          instance_type: compiled.instanceType,
+          endpoint_id: endpointId,
+          revision: served.revision,
+          public: false,
+        },
         endpoint: loaded.record,
         registry: loaded.schema.registry,
         methods: compiled.resolved,

@@ -55,7 +55,23 @@ export interface ListPage {
   reads: { queries: number; indexEntries: number; items: number };
 }
 
-const SUMMARY_ATTRS = ['id', 'service', 'method', 'key', 'kind', 'status', 'attempts', 'createdAt', 'modifiedAt', 'dueAt', 'endpointId', 'pinnedTo', 'lastFailure', 'result', 'expiresAt'];
+const SUMMARY_ATTRS = [
+  'id',
+  'service',
+  'method',
+  'key',
+  'kind',
+  'status',
+  'attempts',
+  'createdAt',
+  'modifiedAt',
+  'dueAt',
+  'endpointId',
+  'pinnedTo',
+  'lastFailure',
+  'result',
+  'expiresAt',
+];
 
 export function encodeCursor(sk: string): string {
   return Buffer.from(JSON.stringify({ v: 1, before: sk })).toString('base64url');
@@ -148,7 +164,10 @@ export class InvocationLister {
         batch.push(next);
       }
       if (batch.length === 0) break;
-      const items = await this.getItems(reads, batch.map((r) => r.pk));
+      const items = await this.getItems(
+        reads,
+        batch.map((r) => r.pk),
+      );
       for (const row of batch) {
         if (out.length === limit) {
           // Older than the cursor: the next page reads them again.
@@ -220,7 +239,13 @@ export class InvocationLister {
       if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
       const res = await this.tables.doc.send(
         new BatchGetCommand({
-          RequestItems: { [this.tables.tableName]: { Keys: pending, ProjectionExpression: ['#pk', ...SUMMARY_ATTRS.map((_, i) => `#a${i}`)].join(', '), ExpressionAttributeNames: names } },
+          RequestItems: {
+            [this.tables.tableName]: {
+              Keys: pending,
+              ProjectionExpression: ['#pk', ...SUMMARY_ATTRS.map((_, i) => `#a${i}`)].join(', '),
+              ExpressionAttributeNames: names,
+            },
+          },
         }),
       );
       for (const item of res.Responses?.[this.tables.tableName] ?? []) out.set(item.pk as string, item);

@@ -129,7 +129,8 @@ export class InvocationStore {
     const keyed = inv.kind !== 'unkeyed';
     let at: Parameters<typeof newInvocationItem>[2];
     if (start.kind === 'delayed') at = { status: InvocationStatus.Delayed, epoch: 0, leaseUntil: 0, dueAt: start.until, attempts: 0, token };
-    else if (start.kind === 'take' && !keyed) at = { status: InvocationStatus.Invoked, epoch: 1, leaseUntil: now + start.leaseMs, dueAt: now + start.leaseMs, attempts: 1, token };
+    else if (start.kind === 'take' && !keyed)
+      at = { status: InvocationStatus.Invoked, epoch: 1, leaseUntil: now + start.leaseMs, dueAt: now + start.leaseMs, attempts: 1, token };
     else if (keyed) at = { status: InvocationStatus.Inboxed, epoch: 0, leaseUntil: 0, dueAt: now, attempts: 0, token };
     else at = { status: InvocationStatus.Invoked, epoch: 0, leaseUntil: 0, dueAt: now, attempts: 0, token };
     const item = newInvocationItem(inv, now, at);
@@ -156,7 +157,8 @@ export class InvocationStore {
   private existing(old: Record<string, unknown>, token: string, id: string): never {
     // Our own earlier try landed and its answer was lost (the SDK retried): that is success.
     if (old[ATTR.token] === token) throw new OwnWriteLanded(recordFromItem(old));
-    if (isExpired(old, this.now()) && old.status === InvocationStatus.Completed) throw new StoreUnavailableError(`invocation ${id}: the expired record is being replaced; try again`);
+    if (isExpired(old, this.now()) && old.status === InvocationStatus.Completed)
+      throw new StoreUnavailableError(`invocation ${id}: the expired record is being replaced; try again`);
     throw new InvocationExistsError(recordFromItem(old));
   }
 
@@ -190,7 +192,15 @@ export class InvocationStore {
       .add(e.n(ATTR.attempts), 1);
     setDue(e, id, leaseUntil);
     try {
-      const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      const res = await this.tables.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.invocation(id),
+          ...e.update(),
+          ReturnValues: ReturnValue.ALL_NEW,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
       return { taken: true, rec: recordFromItem(res.Attributes as Record<string, unknown>) };
     } catch (err) {
       const failed = conditionFailure(err);
@@ -223,10 +233,14 @@ export class InvocationStore {
     e.setValue(e.n(ATTR.status), InvocationStatus.Inboxed).setValue(e.n(ATTR.modified), now);
     setDue(e, rec.id, now);
     try {
-      await this.run([{ role: 'self', key: keys.invocation(rec.id), kind: 'update', expr: e }, inboxAppendOp('inbox', rec.service, rec.key, [rec.id])], `activate ${rec.id}`, (reasons) => {
-        if (reasons[0]?.code === 'ConditionalCheckFailed') throw new NotActivated();
-        return undefined;
-      });
+      await this.run(
+        [{ role: 'self', key: keys.invocation(rec.id), kind: 'update', expr: e }, inboxAppendOp('inbox', rec.service, rec.key, [rec.id])],
+        `activate ${rec.id}`,
+        (reasons) => {
+          if (reasons[0]?.code === 'ConditionalCheckFailed') throw new NotActivated();
+          return undefined;
+        },
+      );
       return true;
     } catch (err) {
       if (err instanceof NotActivated) return false;
@@ -303,7 +317,9 @@ export class InvocationStore {
     let queue = ref.queue;
     // An awakeable of our own is completed in our own update (one operation per item).
     const own = given.effects.filter((x): x is StoreEffect & { kind: 'awakeable' } => x.kind === 'awakeable' && x.target === ref.id);
-    const progress: AttemptProgress = own.length ? { ...given, awakeables: new Map([...(given.awakeables ?? []), ...own.map((x) => [x.index, x.completion] as const)]) } : given;
+    const progress: AttemptProgress = own.length
+      ? { ...given, awakeables: new Map([...(given.awakeables ?? []), ...own.map((x) => [x.index, x.completion] as const)]) }
+      : given;
     let effects = given.effects.filter((x) => !own.includes(x as StoreEffect & { kind: 'awakeable' }));
     const dropped: StoreEffect[] = [];
     let includeCaller = end.kind === 'complete' && ref.caller !== undefined;
@@ -326,7 +342,11 @@ export class InvocationStore {
           const before = progress.append.slice(0, -1);
           const first = await this.commit({ ...ref, queue }, { ...progress, append: before, effects }, { kind: 'continue', leaseUntil: ref.leaseUntil });
           if (first.kind !== 'committed') return first;
-          const second = await this.commit({ ...ref, queue: undefined, journal: [...ref.journal, ...before] }, { ...NO_PROGRESS, append: [last], pin: progress.pin }, end);
+          const second = await this.commit(
+            { ...ref, queue: undefined, journal: [...ref.journal, ...before] },
+            { ...NO_PROGRESS, append: [last], pin: progress.pin },
+            end,
+          );
           return this.withCreated(first, second);
         }
       }
@@ -334,21 +354,29 @@ export class InvocationStore {
       if (keyed && (completing || progress.state || effectWrites.ownAppends.length > 0)) {
         if (completing && queue === undefined) queue = (await this.getInstance(ref.service, ref.key)).queue;
         nextHead = completing && includeNext ? queue?.[1] : undefined;
-        endOps.push(instanceUpdate(ref, progress.state, completing, completing ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined, effectWrites.ownAppends));
+        endOps.push(
+          instanceUpdate(ref, progress.state, completing, completing ? (includeNext ? (queue?.[1] ?? null) : undefined) : undefined, effectWrites.ownAppends),
+        );
         if (nextHead) endOps.push(becomeDueOp('next', nextHead, now));
       }
-      if (includeCaller && ref.caller && end.kind === 'complete') endOps.push(callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now));
+      if (includeCaller && ref.caller && end.kind === 'complete')
+        endOps.push(callerCompletionOp(ref.caller.invocationId, ref.caller.entryIndex, end.result, now));
       if (collides([self, ...endOps, ...effectWrites.ops])) throw new Error(`invocation ${ref.id}: two operations of one write touch the same item`);
       const ops = [self, ...endOps, ...effectWrites.ops];
       try {
         if (ops.length === 1) {
-          await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...self.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+          await this.tables.doc.send(
+            new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...self.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+          );
         } else {
           await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
         }
         return {
           kind: 'committed',
-          created: effectWrites.created.map((c) => ({ inv: c.effect.inv, ...(c.effect.delayedUntil !== undefined && c.effect.delayedUntil > now ? { delayedUntil: c.effect.delayedUntil } : {}) })),
+          created: effectWrites.created.map((c) => ({
+            inv: c.effect.inv,
+            ...(c.effect.delayedUntil !== undefined && c.effect.delayedUntil > now ? { delayedUntil: c.effect.delayedUntil } : {}),
+          })),
           awakened: effectWrites.awakened,
           dropped,
           ...(nextHead ? { nextHolder: nextHead } : {}),
@@ -400,7 +428,8 @@ export class InvocationStore {
           if (instance.queue[0] !== ref.id) throw new StaleAttemptError(`invocation ${ref.id} does not hold the lock of its key`);
           queue = instance.queue;
         }
-        if (!retry || round >= CONFLICT_RETRIES) throw new StoreUnavailableError(`write attempt of ${ref.id}: refused (${reasons.map((r) => r.code).join(', ')})`, { cause: err });
+        if (!retry || round >= CONFLICT_RETRIES)
+          throw new StoreUnavailableError(`write attempt of ${ref.id}: refused (${reasons.map((r) => r.code).join(', ')})`, { cause: err });
         if (reasons.some((r) => r.code === 'TransactionConflict')) await conflictBackoff(round);
         if (process.env.RESTLESS_DEBUG_STORE) console.error('commit retry', ref.id, round, reasons.map((r) => r.code).join(','));
       }
@@ -409,7 +438,12 @@ export class InvocationStore {
 
   private withCreated(first: CommitOutcome & { kind: 'committed' }, second: CommitOutcome): CommitOutcome {
     if (second.kind !== 'committed') return second;
-    return { ...second, created: [...first.created, ...second.created], awakened: [...first.awakened, ...second.awakened], dropped: [...first.dropped, ...second.dropped] };
+    return {
+      ...second,
+      created: [...first.created, ...second.created],
+      awakened: [...first.awakened, ...second.awakened],
+      dropped: [...first.dropped, ...second.dropped],
+    };
   }
 
   /**
@@ -420,12 +454,17 @@ export class InvocationStore {
   private ownFailure(ref: AttemptRef, progress: AttemptProgress, end: AttemptEnd, item: Record<string, unknown> | undefined): CommitOutcome | undefined {
     if (!item) throw new NotFoundError(`invocation ${ref.id} not found`);
     const stored = recordFromItem(item);
-    if (stored.epoch !== ref.epoch) throw new StaleAttemptError(`invocation ${ref.id}: a newer attempt owns it (epoch ${stored.epoch}, ours ${ref.epoch})`, stored);
+    if (stored.epoch !== ref.epoch)
+      throw new StaleAttemptError(`invocation ${ref.id}: a newer attempt owns it (epoch ${stored.epoch}, ours ${ref.epoch})`, stored);
     const expectedLength = ref.journal.length + progress.append.length;
     const landed =
       (end.kind === 'complete' && stored.status === InvocationStatus.Completed) ||
       (end.kind === 'suspend' && stored.status === InvocationStatus.Suspended && stored.journal.length === expectedLength) ||
-      (end.kind !== 'complete' && end.kind !== 'suspend' && stored.status === InvocationStatus.Invoked && stored.journal.length === expectedLength && stored.leaseUntil === endLease(end));
+      (end.kind !== 'complete' &&
+        end.kind !== 'suspend' &&
+        stored.status === InvocationStatus.Invoked &&
+        stored.journal.length === expectedLength &&
+        stored.leaseUntil === endLease(end));
     if (landed) return { kind: 'committed', created: [], awakened: [], dropped: [] };
     if (stored.status !== InvocationStatus.Invoked) throw new StaleAttemptError(`invocation ${ref.id} is ${stored.status}`, stored);
     if (stored.journal.length !== ref.journal.length) throw new StaleAttemptError(`invocation ${ref.id}: the journal moved under the attempt`, stored);
@@ -441,7 +480,9 @@ export class InvocationStore {
     if (!Number.isSafeInteger(index) || index < 1) return 'not-awakeable';
     const e = awakeableExpr(target, [{ index, completion }], this.now());
     try {
-      await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(target), ...e.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.tables.doc.send(
+        new UpdateCommand({ TableName: this.table, Key: keys.invocation(target), ...e.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+      );
       return 'stored';
     } catch (err) {
       const failed = conditionFailure(err);
@@ -479,7 +520,19 @@ export class InvocationStore {
         .setValue(e.n(ATTR.result), toStoredCompletion(result))
         .setValue(e.n(ATTR.modified), now)
         .setValue(e.n(ATTR.expires), Math.ceil((now + rec.retentionSec * 1000) / 1000))
-        .remove(e.n(ATTR.lease), e.n(ATTR.due), e.n(ATTR.gsiPk), e.n(ATTR.gsiSk), e.n(ATTR.journal), e.n(ATTR.completions), e.n(ATTR.awakeables), e.n(ATTR.state), e.n(ATTR.pinned), e.n(ATTR.cancel), e.n(ATTR.cancelDone));
+        .remove(
+          e.n(ATTR.lease),
+          e.n(ATTR.due),
+          e.n(ATTR.gsiPk),
+          e.n(ATTR.gsiSk),
+          e.n(ATTR.journal),
+          e.n(ATTR.completions),
+          e.n(ATTR.awakeables),
+          e.n(ATTR.state),
+          e.n(ATTR.pinned),
+          e.n(ATTR.cancel),
+          e.n(ATTR.cancelDone),
+        );
       const ops: TxOp[] = [{ role: 'self', key: keys.invocation(id), kind: 'update', expr: e }];
       let nextHolder: string | undefined;
       if (rec.kind !== 'unkeyed' && rec.status !== InvocationStatus.Delayed) {
@@ -526,7 +579,15 @@ export class InvocationStore {
     e.add(e.n(ATTR.cancel), 1).setValue(e.n(ATTR.modified), now);
     setDue(e, id, now);
     try {
-      const res = await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: keys.invocation(id), ...e.update(), ReturnValues: ReturnValue.ALL_NEW, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      const res = await this.tables.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.invocation(id),
+          ...e.update(),
+          ReturnValues: ReturnValue.ALL_NEW,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
       return recordFromItem(res.Attributes as Record<string, unknown>);
     } catch (err) {
       const failed = conditionFailure(err);
@@ -547,7 +608,11 @@ export class InvocationStore {
 
   /** Invocations due in [fromMs, toMs): a local timer service re-arms them after a restart. */
   async dueBetween(fromMs: number, toMs: number, limitPerShard = 1000): Promise<{ id: string; dueAt: number }[]> {
-    return this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} BETWEEN :from AND :to`, { ':from': dueSortKey(fromMs, ''), ':to': dueSortKey(toMs, '') }, limitPerShard);
+    return this.queryDue(
+      `${TABLE_SCHEMA.dueIndex.sortKey} BETWEEN :from AND :to`,
+      { ':from': dueSortKey(fromMs, ''), ':to': dueSortKey(toMs, '') },
+      limitPerShard,
+    );
   }
 
   /** Reads every shard, page after page, up to `limitPerShard` entries each (oldest first). */
@@ -568,7 +633,8 @@ export class InvocationStore {
               ExclusiveStartKey: start,
             }),
           );
-          for (const item of res.Items ?? []) out.push({ id: (item.pk as string).slice('inv#'.length), dueAt: dueFromSortKey(item[TABLE_SCHEMA.dueIndex.sortKey] as string) });
+          for (const item of res.Items ?? [])
+            out.push({ id: (item.pk as string).slice('inv#'.length), dueAt: dueFromSortKey(item[TABLE_SCHEMA.dueIndex.sortKey] as string) });
           start = res.LastEvaluatedKey;
         } while (start && out.length < limitPerShard);
         return out;
@@ -607,9 +673,13 @@ export class InvocationStore {
       try {
         if (ops.length === 1 && ops[0]!.kind === 'put') {
           const op = ops[0]!;
-          await this.tables.doc.send(new PutCommand({ TableName: this.table, Item: op.item, ...op.expr.condition(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+          await this.tables.doc.send(
+            new PutCommand({ TableName: this.table, Item: op.item, ...op.expr.condition(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+          );
         } else if (ops.length === 1 && ops[0]!.kind === 'update') {
-          await this.tables.doc.send(new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...ops[0]!.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+          await this.tables.doc.send(
+            new UpdateCommand({ TableName: this.table, Key: ops[0]!.key, ...ops[0]!.expr.update(), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+          );
         } else {
           await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
         }
@@ -619,7 +689,8 @@ export class InvocationStore {
         const reasons = single ? [{ code: 'ConditionalCheckFailed', item: single.item }] : cancellationReasons(err);
         if (!reasons) throw err;
         refused(reasons);
-        if (reasons.some((r) => /size/i.test(r.message ?? ''))) throw new ItemTooLargeError(`${what}: the item would exceed DynamoDB's 400 KB limit`, { cause: err });
+        if (reasons.some((r) => /size/i.test(r.message ?? '')))
+          throw new ItemTooLargeError(`${what}: the item would exceed DynamoDB's 400 KB limit`, { cause: err });
         if (!reasons.some((r) => r.code === 'TransactionConflict') || round >= CONFLICT_RETRIES) {
           throw new StoreUnavailableError(`${what}: refused (${reasons.map((r) => r.code).join(', ')}); try again`, { cause: err });
         }

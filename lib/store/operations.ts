@@ -54,8 +54,7 @@ export interface AttemptProgress {
 }
 
 export type StoreEffect =
-  | { kind: 'create'; inv: NewInvocation; delayedUntil?: number }
-  | { kind: 'awakeable'; target: string; index: number; completion: Completion };
+  { kind: 'create'; inv: NewInvocation; delayedUntil?: number } | { kind: 'awakeable'; target: string; index: number; completion: Completion };
 
 export const NO_PROGRESS: AttemptProgress = Object.freeze({ append: [], completions: new Map(), effects: [] }) as AttemptProgress;
 
@@ -102,7 +101,9 @@ export type AttemptRef = InvocationRecord & { queue?: string[] };
 /** A Put of a new invocation: the id is free, or held a finished invocation whose retention passed. */
 export function createOp(role: string, item: Record<string, unknown>, now: number): TxOp {
   const e = new Expr();
-  e.when(`attribute_not_exists(${e.n('pk')}) OR (${e.n(ATTR.status)} = ${e.v(InvocationStatus.Completed)} AND ${e.n(ATTR.expires)} <= ${e.v(Math.floor(now / 1000))})`);
+  e.when(
+    `attribute_not_exists(${e.n('pk')}) OR (${e.n(ATTR.status)} = ${e.v(InvocationStatus.Completed)} AND ${e.n(ATTR.expires)} <= ${e.v(Math.floor(now / 1000))})`,
+  );
   return { role, key: { pk: item.pk as string, sk: item.sk as string }, kind: 'put', item, expr: e };
 }
 
@@ -236,7 +237,14 @@ export function effectOps(effects: StoreEffect[], now: number, own?: Pick<Attemp
       const keyed = inv.kind !== 'unkeyed';
       const delayed = effect.delayedUntil !== undefined && effect.delayedUntil > now;
       const status = delayed ? InvocationStatus.Delayed : keyed ? InvocationStatus.Inboxed : InvocationStatus.Invoked;
-      const item = newInvocationItem(inv, now, { status, epoch: 0, leaseUntil: 0, dueAt: delayed ? effect.delayedUntil! : now, attempts: 0, token: randomUUID() });
+      const item = newInvocationItem(inv, now, {
+        status,
+        epoch: 0,
+        leaseUntil: 0,
+        dueAt: delayed ? effect.delayedUntil! : now,
+        attempts: 0,
+        token: randomUUID(),
+      });
       const role = `effect:${i}`;
       ops.push(createOp(role, item, now));
       byRole.set(role, effect);

@@ -45,7 +45,10 @@ export const keys = {
    * user's data (a key may be 64 KB, a partition key at most 2 KB): hashed here, kept in full as
    * attributes of the item.
    */
-  instance: (service: string, key: string) => ({ pk: `obj#${createHash('sha256').update(service).update('\u0000').update(key).digest('base64url')}`, sk: 'meta' }),
+  instance: (service: string, key: string) => ({
+    pk: `obj#${createHash('sha256').update(service).update('\u0000').update(key).digest('base64url')}`,
+    sk: 'meta',
+  }),
   timer: (id: string) => ({ pk: `tmr#${id}`, sk: 'meta' }),
 } as const;
 

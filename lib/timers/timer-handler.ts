@@ -49,8 +49,12 @@ export function createTimerHandler(deps: TimerHandlerDeps) {
       const worker = async () => {
         for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
           const current = id;
-          if (deps.kick) await deps.kick(current).catch((err: unknown) => deps.log.log('error', 'sweep kick failed', { [INVOCATION_ID_ATTR]: current, error: err }));
-          else await deps.driver.driveById(current).catch((err: unknown) => deps.log.log('error', 'sweep re-drive failed', { [INVOCATION_ID_ATTR]: current, error: err }));
+          if (deps.kick)
+            await deps.kick(current).catch((err: unknown) => deps.log.log('error', 'sweep kick failed', { [INVOCATION_ID_ATTR]: current, error: err }));
+          else
+            await deps.driver
+              .driveById(current)
+              .catch((err: unknown) => deps.log.log('error', 'sweep re-drive failed', { [INVOCATION_ID_ATTR]: current, error: err }));
         }
       };
       await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker));
@@ -61,7 +65,12 @@ export function createTimerHandler(deps: TimerHandlerDeps) {
     const outcome = await deps.driver.driveById(event.invocationId);
     if (event.kind === 'timer') {
       // lagMs feeds the "timer lag" metric (a metric filter on this line): how late the wake-up came.
-      deps.log.log('info', 'timer delivered', { [INVOCATION_ID_ATTR]: event.invocationId, reason: event.reason, lagMs: Math.max(0, deliveredAt - event.dueMs), outcome: outcome.kind });
+      deps.log.log('info', 'timer delivered', {
+        [INVOCATION_ID_ATTR]: event.invocationId,
+        reason: event.reason,
+        lagMs: Math.max(0, deliveredAt - event.dueMs),
+        outcome: outcome.kind,
+      });
     } else {
       deps.log.log('debug', 'kick delivered', { [INVOCATION_ID_ATTR]: event.invocationId, outcome: outcome.kind });
     }

@@ -60,7 +60,14 @@ describe('admin API', () => {
       expect(json(res)).toEqual({
         id: h2cId,
         services: [
-          { name: 'greeter', methods: [{ name: 'greet', input_type: 'RpcRequest', output_type: 'RpcResponse' }], instance_type: 'Unkeyed', endpoint_id: h2cId, revision: 1, public: true },
+          {
+            name: 'greeter',
+            methods: [{ name: 'greet', input_type: 'RpcRequest', output_type: 'RpcResponse' }],
+            instance_type: 'Unkeyed',
+            endpoint_id: h2cId,
+            revision: 1,
+            public: true,
+          },
           {
             name: 'counter',
             methods: [
@@ -306,7 +313,14 @@ describe('admin API', () => {
 
       expect(res.status).toBe(200);
       expect(json(res)).toEqual({ invocations: [], next_cursor: 'c2' });
-      expect(list).toHaveBeenCalledWith({ status: ['invoked', 'suspended', 'delayed'], service: 'svc', method: undefined, key: 'k 1', limit: 20, cursor: 'c1' });
+      expect(list).toHaveBeenCalledWith({
+        status: ['invoked', 'suspended', 'delayed'],
+        service: 'svc',
+        method: undefined,
+        key: 'k 1',
+        limit: 20,
+        cursor: 'c1',
+      });
     });
 
     it.each([

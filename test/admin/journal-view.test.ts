@@ -22,15 +22,41 @@ function entry(msg: ProtocolMessage): JournalEntry {
 
 function record(journal: ProtocolMessage[], completions: [number, Completion][] = [], awakeables: [number, Completion][] = []): InvocationRecord {
   return {
-    id: ID, service: 'svc', method: 'm', key: ID, kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60,
-    status: 'suspended', epoch: 1, leaseUntil: 0, dueAt: undefined, journal: journal.map(entry), completions: new Map(completions),
-    awakeables: new Map(awakeables), state: new Map(), attempts: 0, createdAt: NOW - 1000, modifiedAt: NOW, cancelRequested: false, cancelSeq: 0, cancelDone: 0,
+    id: ID,
+    service: 'svc',
+    method: 'm',
+    key: ID,
+    kind: 'unkeyed',
+    input: new Uint8Array(),
+    endpointId: 'ep',
+    retentionSec: 60,
+    status: 'suspended',
+    epoch: 1,
+    leaseUntil: 0,
+    dueAt: undefined,
+    journal: journal.map(entry),
+    completions: new Map(completions),
+    awakeables: new Map(awakeables),
+    state: new Map(),
+    attempts: 0,
+    createdAt: NOW - 1000,
+    modifiedAt: NOW,
+    cancelRequested: false,
+    cancelSeq: 0,
+    cancelDone: 0,
   };
 }
 
 describe('journalView', () => {
   it('names each entry and says what the pending ones wait for', () => {
-    const rec = record([b.setState('count', '1'), b.getState('count', b.valueResult('1')), b.sleep(NOW + 60_000), b.invoke('other', 'run', 'x'), b.awakeable(), b.backgroundInvoke('other', 'later', 'y')]);
+    const rec = record([
+      b.setState('count', '1'),
+      b.getState('count', b.valueResult('1')),
+      b.sleep(NOW + 60_000),
+      b.invoke('other', 'run', 'x'),
+      b.awakeable(),
+      b.backgroundInvoke('other', 'later', 'y'),
+    ]);
 
     expect(journalView(rec, NOW)).toEqual([
       { index: 1, kind: 'set_state', name: 'count', completed: true },
@@ -43,8 +69,20 @@ describe('journalView', () => {
   });
 
   it.each([
-    { case: 'a stored completion of a call', journal: [b.invoke('o', 'r', 'x')], completions: [[1, { kind: 'failure', code: 9, message: 'nope' }]] as [number, Completion][], awakeables: [], result: { failure: { code: 9, message: 'nope' } } },
-    { case: 'an awakeable result that arrived', journal: [b.awakeable()], completions: [], awakeables: [[1, { kind: 'value', value: new Uint8Array([1]) }]] as [number, Completion][], result: 'value' },
+    {
+      case: 'a stored completion of a call',
+      journal: [b.invoke('o', 'r', 'x')],
+      completions: [[1, { kind: 'failure', code: 9, message: 'nope' }]] as [number, Completion][],
+      awakeables: [],
+      result: { failure: { code: 9, message: 'nope' } },
+    },
+    {
+      case: 'an awakeable result that arrived',
+      journal: [b.awakeable()],
+      completions: [],
+      awakeables: [[1, { kind: 'value', value: new Uint8Array([1]) }]] as [number, Completion][],
+      result: 'value',
+    },
     { case: 'a sleep whose time came', journal: [b.sleep(NOW - 1)], completions: [], awakeables: [], result: 'empty' },
   ])('counts $case as completed', ({ journal, completions, awakeables, result }) => {
     const [row] = journalView(record(journal, completions, awakeables), NOW);

@@ -11,26 +11,22 @@ import { formatSeed, runSuite } from './suite.js';
 const SEEDS = [1, 2];
 
 describe('durability under faults (randomized, several processes)', () => {
-  it(
-    `leaves every accepted invocation with exactly one terminal outcome (seeds ${SEEDS.join(', ')})`,
-    async () => {
-      // Act
-      const report = await runSuite({
-        seeds: SEEDS,
-        processes: 3,
-        durationMs: 3000,
-        opsPerSecond: 6,
-        // Generous: in `npm test` the other test files load the same two cores.
-        quiesceTimeoutMs: 60_000,
-        dynamoEndpoint: inject('ddbEndpoint'),
-        logsDir: join(REPO_ROOT, '.restless/chaos'),
-      });
+  it(`leaves every accepted invocation with exactly one terminal outcome (seeds ${SEEDS.join(', ')})`, async () => {
+    // Act
+    const report = await runSuite({
+      seeds: SEEDS,
+      processes: 3,
+      durationMs: 3000,
+      opsPerSecond: 6,
+      // Generous: in `npm test` the other test files load the same two cores.
+      quiesceTimeoutMs: 60_000,
+      dynamoEndpoint: inject('ddbEndpoint'),
+      logsDir: join(REPO_ROOT, '.restless/chaos'),
+    });
 
-      // Assess
-      expect(report.runs).toHaveLength(SEEDS.length);
-      const failures = report.runs.filter((r) => r.violations.length > 0).map(formatSeed);
-      expect(failures, failures.join('\n')).toEqual([]);
-    },
-    240_000,
-  );
+    // Assess
+    expect(report.runs).toHaveLength(SEEDS.length);
+    const failures = report.runs.filter((r) => r.violations.length > 0).map(formatSeed);
+    expect(failures, failures.join('\n')).toEqual([]);
+  }, 240_000);
 });

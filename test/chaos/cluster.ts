@@ -63,15 +63,40 @@ export async function buildBundle(script: string, outDir: string): Promise<strin
 }
 
 /** Starts one runner; `entry` is bin/local.ts or its bundle. */
-export async function startRunner(opts: { entry: string; name: string; dynamoEndpoint: string; table: string; register?: string; faults?: FaultSpec; faultSink: () => FaultSink | undefined; readyTimeoutMs?: number }): Promise<RunnerHandle> {
-  const args = [opts.entry, '--dynamo-endpoint', opts.dynamoEndpoint, '--table', opts.table, '--ingress-port', '0', '--admin-port', '0', '--no-example', '--sweep-interval-ms', String(SWEEP_INTERVAL_MS)];
+export async function startRunner(opts: {
+  entry: string;
+  name: string;
+  dynamoEndpoint: string;
+  table: string;
+  register?: string;
+  faults?: FaultSpec;
+  faultSink: () => FaultSink | undefined;
+  readyTimeoutMs?: number;
+}): Promise<RunnerHandle> {
+  const args = [
+    opts.entry,
+    '--dynamo-endpoint',
+    opts.dynamoEndpoint,
+    '--table',
+    opts.table,
+    '--ingress-port',
+    '0',
+    '--admin-port',
+    '0',
+    '--no-example',
+    '--sweep-interval-ms',
+    String(SWEEP_INTERVAL_MS),
+  ];
   if (opts.register) args.push('--register', opts.register);
   const env: NodeJS.ProcessEnv = { ...CHAOS_RUNTIME_ENV, ...(opts.faults ? { RESTLESS_FAULTS: JSON.stringify(opts.faults) } : {}) };
   const proc = new ManagedProcess(opts.name, args[0]!, args.slice(1), env);
   countFaults(proc, opts.faultSink);
   const url = (label: string) => (line: string) => new RegExp(`^\\s*${label}\\s+(http\\S+)`).exec(line)?.[1];
   try {
-    const [ingressUrl, adminUrl] = await Promise.all([proc.waitForLine(url('ingress'), opts.readyTimeoutMs ?? 30_000), proc.waitForLine(url('admin'), opts.readyTimeoutMs ?? 30_000)]);
+    const [ingressUrl, adminUrl] = await Promise.all([
+      proc.waitForLine(url('ingress'), opts.readyTimeoutMs ?? 30_000),
+      proc.waitForLine(url('admin'), opts.readyTimeoutMs ?? 30_000),
+    ]);
     return { name: opts.name, proc, ingressUrl, adminUrl };
   } catch (err) {
     await proc.killAndWait();
@@ -88,8 +113,16 @@ export interface EndpointHandle {
 }
 
 /** Starts the workload endpoint (on the given ports when restarting it, so its registration stays valid). */
-export async function startEndpoint(opts: { entry: string; recordsDir: string; port?: number; controlPort?: number; faultSink: () => FaultSink | undefined }): Promise<EndpointHandle> {
-  const proc = new ManagedProcess('endpoint', opts.entry, ['--port', String(opts.port ?? 0), '--control-port', String(opts.controlPort ?? 0)], { [RECORDS_DIR_ENV]: opts.recordsDir });
+export async function startEndpoint(opts: {
+  entry: string;
+  recordsDir: string;
+  port?: number;
+  controlPort?: number;
+  faultSink: () => FaultSink | undefined;
+}): Promise<EndpointHandle> {
+  const proc = new ManagedProcess('endpoint', opts.entry, ['--port', String(opts.port ?? 0), '--control-port', String(opts.controlPort ?? 0)], {
+    [RECORDS_DIR_ENV]: opts.recordsDir,
+  });
   countFaults(proc, opts.faultSink);
   try {
     const ready = await proc.waitForLine((line) => {
@@ -104,6 +137,10 @@ export async function startEndpoint(opts: { entry: string; recordsDir: string; p
 }
 
 export async function setEndpointFaults(endpoint: EndpointHandle, faults: EndpointFaults | undefined): Promise<void> {
-  const res = await fetch(`${endpoint.controlUrl}/faults${faults ? '' : '/off'}`, { method: 'POST', body: faults ? JSON.stringify(faults) : '', signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(`${endpoint.controlUrl}/faults${faults ? '' : '/off'}`, {
+    method: 'POST',
+    body: faults ? JSON.stringify(faults) : '',
+    signal: AbortSignal.timeout(5_000),
+  });
   if (res.status !== 200) throw new Error(`endpoint control answered ${res.status}`);
 }

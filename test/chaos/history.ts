@@ -30,7 +30,8 @@ export class InvocationHistory {
         continue;
       }
       const now = isTerminal(view) ? describeResult(view) : `status ${view.status}`;
-      if (now !== first.result && !this.resurrections.some((r) => r.id === view.id && r.now === now)) this.resurrections.push({ id: view.id, firstResult: first.result, now, at });
+      if (now !== first.result && !this.resurrections.some((r) => r.id === view.id && r.now === now))
+        this.resurrections.push({ id: view.id, firstResult: first.result, now, at });
     }
   }
 

@@ -17,7 +17,14 @@ function answer(status: number, body: unknown, at = T0 + 100, id?: string): Call
   return { kind: 'answer', status, id, text: JSON.stringify(body), json: body, at };
 }
 
-function view(id: string, service: string, method: string, key: string, result: InvocationView['result'] = { kind: 'value', value: json(1) }, status = 'completed'): InvocationView {
+function view(
+  id: string,
+  service: string,
+  method: string,
+  key: string,
+  result: InvocationView['result'] = { kind: 'value', value: json(1) },
+  status = 'completed',
+): InvocationView {
   return { id, status, service, method, key, result, journal: [] };
 }
 
@@ -32,12 +39,39 @@ function consistent(): CheckInput {
     entry({ tag: 'o1', kind: 'effects', target: 'chaosWork/effects', id: 'inv_a', outcome: answer(200, { response: '7' }) }),
     entry({ tag: 'o2', kind: 'counter', target: 'chaosCounter/add', key: 'c0', id: 'inv_b', outcome: answer(200, { response: 1 }) }),
     entry({ tag: 'o3', kind: 'counter', target: 'chaosCounter/add', key: 'c0', id: 'inv_c', outcome: answer(200, { response: 2 }) }),
-    entry({ tag: 'o4.0', kind: 'fifo', target: 'chaosFifo/append', key: 'f0', client: 'o4', seq: 0, id: 'inv_d', sentAt: T0, outcome: answer(200, { response: 1 }, T0 + 50) }),
-    entry({ tag: 'o4.1', kind: 'fifo', target: 'chaosFifo/append', key: 'f0', client: 'o4', seq: 1, id: 'inv_e', sentAt: T0 + 60, outcome: answer(200, { response: 2 }, T0 + 90) }),
+    entry({
+      tag: 'o4.0',
+      kind: 'fifo',
+      target: 'chaosFifo/append',
+      key: 'f0',
+      client: 'o4',
+      seq: 0,
+      id: 'inv_d',
+      sentAt: T0,
+      outcome: answer(200, { response: 1 }, T0 + 50),
+    }),
+    entry({
+      tag: 'o4.1',
+      kind: 'fifo',
+      target: 'chaosFifo/append',
+      key: 'f0',
+      client: 'o4',
+      seq: 1,
+      id: 'inv_e',
+      sentAt: T0 + 60,
+      outcome: answer(200, { response: 2 }, T0 + 90),
+    }),
     entry({ tag: 'o5', kind: 'send', target: 'chaosWork/send', id: 'inv_f', outcome: answer(200, { response: 'sent' }) }),
     entry({ tag: 'o6', kind: 'sleepLong', target: 'chaosWork/sleep', call: 'invoke', id: 'inv_g', outcome: answer(200, { id: 'inv_g' }) }),
   );
-  ledger.kills.push({ mode: 'kill', id: 'inv_g', tag: 'o6', admin: 'runner-1', sentAt: T0 + 200, outcome: answer(202, { id: 'inv_g', status: 'killed' }, T0 + 300) });
+  ledger.kills.push({
+    mode: 'kill',
+    id: 'inv_g',
+    tag: 'o6',
+    admin: 'runner-1',
+    sentAt: T0 + 200,
+    outcome: answer(202, { id: 'inv_g', status: 'killed' }, T0 + 300),
+  });
   const views = [
     view('inv_a', 'chaosWork', 'effects', 'inv_a'),
     view('inv_b', 'chaosCounter', 'add', 'c0'),
@@ -87,23 +121,67 @@ describe('chaos invariants', () => {
   it.each<{ $case: string; expected: string; mutate: (i: CheckInput) => void }>([
     { $case: 'an answered id missing from the table', expected: 'accepted-lost', mutate: (i) => i.views.splice(0, 1) },
     { $case: 'an invocation left suspended', expected: 'stuck', mutate: (i) => (i.views[7]!.status = 'suspended') },
-    { $case: 'a caller answered another value than the stored one', expected: 'answer-mismatch', mutate: (i) => i.outputs.set('inv_a', answer(200, { response: '8' })) },
-    { $case: 'two values journaled for one side effect', expected: 'side-effect-twice', mutate: (i) => i.records.push({ k: 'fx', tag: 'o1', att: 'a3', at: T0 + 30, step: 0, v: 8 }, { k: 'seen', tag: 'o1', att: 'a4', at: T0 + 31, step: 0, v: 8 }) },
-    { $case: 'a value no execution produced', expected: 'side-effect-unknown', mutate: (i) => i.records.push({ k: 'seen', tag: 'o1', att: 'a5', at: T0 + 32, step: 0, v: 7 }, { k: 'seen', tag: 'o1', att: 'a6', at: T0 + 33, step: 1, v: 9 }) },
+    {
+      $case: 'a caller answered another value than the stored one',
+      expected: 'answer-mismatch',
+      mutate: (i) => i.outputs.set('inv_a', answer(200, { response: '8' })),
+    },
+    {
+      $case: 'two values journaled for one side effect',
+      expected: 'side-effect-twice',
+      mutate: (i) =>
+        i.records.push({ k: 'fx', tag: 'o1', att: 'a3', at: T0 + 30, step: 0, v: 8 }, { k: 'seen', tag: 'o1', att: 'a4', at: T0 + 31, step: 0, v: 8 }),
+    },
+    {
+      $case: 'a value no execution produced',
+      expected: 'side-effect-unknown',
+      mutate: (i) =>
+        i.records.push({ k: 'seen', tag: 'o1', att: 'a5', at: T0 + 32, step: 0, v: 7 }, { k: 'seen', tag: 'o1', att: 'a6', at: T0 + 33, step: 1, v: 9 }),
+    },
     { $case: 'an increment applied twice', expected: 'counter-mismatch', mutate: (i) => i.counters.set('c0', 3) },
-    { $case: 'two increments answered the same count', expected: 'counter-duplicate', mutate: (i) => (i.ledger.entries[2]!.outcome = answer(200, { response: 1 })) },
+    {
+      $case: 'two increments answered the same count',
+      expected: 'counter-duplicate',
+      mutate: (i) => (i.ledger.entries[2]!.outcome = answer(200, { response: 1 })),
+    },
     { $case: 'a FIFO entry twice', expected: 'fifo-duplicate', mutate: (i) => i.fifos.set('f0', ['o4:0', 'o4:1', 'o4:1']) },
     { $case: 'FIFO order broken for one client', expected: 'fifo-order', mutate: (i) => i.fifos.set('f0', ['o4:1', 'o4:0']) },
     { $case: 'a completed append missing', expected: 'fifo-missing', mutate: (i) => i.fifos.set('f0', ['o4:0']) },
-    { $case: 'a kill answered "killed" but a value stored', expected: 'killed-not-killed', mutate: (i) => (i.views[7]!.result = { kind: 'value', value: json('slept') }) },
+    {
+      $case: 'a kill answered "killed" but a value stored',
+      expected: 'killed-not-killed',
+      mutate: (i) => (i.views[7]!.result = { kind: 'value', value: json('slept') }),
+    },
     {
       $case: 'side effects of two steps after the kill was answered',
       expected: 'ran-after-kill',
-      mutate: (i) => i.records.push({ k: 'start', tag: 'o6', att: 'g2', at: T0 + 2000 }, { k: 'fx', tag: 'o6', att: 'g2', at: T0 + 2001, step: 0, v: 4 }, { k: 'start', tag: 'o6', att: 'g3', at: T0 + 2100 }, { k: 'fx', tag: 'o6', att: 'g3', at: T0 + 2101, step: 1, v: 5 }),
+      mutate: (i) =>
+        i.records.push(
+          { k: 'start', tag: 'o6', att: 'g2', at: T0 + 2000 },
+          { k: 'fx', tag: 'o6', att: 'g2', at: T0 + 2001, step: 0, v: 4 },
+          { k: 'start', tag: 'o6', att: 'g3', at: T0 + 2100 },
+          { k: 'fx', tag: 'o6', att: 'g3', at: T0 + 2101, step: 1, v: 5 },
+        ),
     },
-    { $case: 'a side effect after completion', expected: 'ran-after-completion', mutate: (i) => i.records.push({ k: 'start', tag: 'o1', att: 'a7', at: T0 + 3000 }, { k: 'fx', tag: 'o1', att: 'a7', at: T0 + 3001, step: 1, v: 5 }) },
-    { $case: 'a completed invocation back to running', expected: 'resurrected', mutate: (i) => i.history.observe([{ ...i.views[0]!, status: 'invoked' }], T0 + 900) },
-    { $case: 'one idempotency key, two ids', expected: 'idempotency-ids', mutate: (i) => i.ledger.entries.push(entry({ tag: 'o9', kind: 'idempotent', target: 'chaosWork/effects', idempotencyKey: 'k', id: 'inv_x', outcome: answer(408, {}) }), entry({ tag: 'o9', kind: 'idempotent', target: 'chaosWork/effects', idempotencyKey: 'k', id: 'inv_y', outcome: answer(408, {}) })) },
+    {
+      $case: 'a side effect after completion',
+      expected: 'ran-after-completion',
+      mutate: (i) => i.records.push({ k: 'start', tag: 'o1', att: 'a7', at: T0 + 3000 }, { k: 'fx', tag: 'o1', att: 'a7', at: T0 + 3001, step: 1, v: 5 }),
+    },
+    {
+      $case: 'a completed invocation back to running',
+      expected: 'resurrected',
+      mutate: (i) => i.history.observe([{ ...i.views[0]!, status: 'invoked' }], T0 + 900),
+    },
+    {
+      $case: 'one idempotency key, two ids',
+      expected: 'idempotency-ids',
+      mutate: (i) =>
+        i.ledger.entries.push(
+          entry({ tag: 'o9', kind: 'idempotent', target: 'chaosWork/effects', idempotencyKey: 'k', id: 'inv_x', outcome: answer(408, {}) }),
+          entry({ tag: 'o9', kind: 'idempotent', target: 'chaosWork/effects', idempotencyKey: 'k', id: 'inv_y', outcome: answer(408, {}) }),
+        ),
+    },
     { $case: 'a completed send whose target never ran', expected: 'send-lost', mutate: (i) => i.records.splice(4, 2) },
   ])('name $expected for $case', ({ expected, mutate }) => {
     // Prepare

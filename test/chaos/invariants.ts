@@ -76,14 +76,24 @@ function acceptedAreStoredAndTerminal({ ledger, views }: CheckInput): Violation[
   for (const id of ledger.acceptedIds()) {
     if (!stored.has(id)) {
       const e = ledger.entries.find((x) => x.id === id)!;
-      out.push({ invariant: 'accepted-lost', id, tag: e.tag, detail: `${e.call} ${e.target} was answered with this id (${describe(e.outcome)}) but the table has no such invocation` });
+      out.push({
+        invariant: 'accepted-lost',
+        id,
+        tag: e.tag,
+        detail: `${e.call} ${e.target} was answered with this id (${describe(e.outcome)}) but the table has no such invocation`,
+      });
     }
   }
   for (const v of views) {
     if (!isTerminal(v)) {
       const failure = v.lastFailure ? `, last failure: ${v.lastFailure.slice(0, 160)}` : '';
       const attempts = v.attempts !== undefined ? ` (attempt ${v.attempts}${failure})` : '';
-      out.push({ invariant: 'stuck', id: v.id, tag: tagOf(ledger, v.id), detail: `${v.service}/${v.method}${v.key && v.service !== 'chaosWork' ? ` key ${v.key}` : ''} is still '${v.status}'${attempts}` });
+      out.push({
+        invariant: 'stuck',
+        id: v.id,
+        tag: tagOf(ledger, v.id),
+        detail: `${v.service}/${v.method}${v.key && v.service !== 'chaosWork' ? ` key ${v.key}` : ''} is still '${v.status}'${attempts}`,
+      });
     }
   }
   return out;
@@ -102,7 +112,12 @@ function answersMatchStoredResults({ ledger, outputs }: CheckInput): Violation[]
       continue;
     }
     if (stored.status !== e.outcome.status || !sameJson(stored.json, e.outcome.json)) {
-      out.push({ invariant: 'answer-mismatch', id: e.id, tag: e.tag, detail: `the caller got ${e.outcome.status} ${e.outcome.text.slice(0, 200)}; stored: ${stored.status} ${stored.text.slice(0, 200)}` });
+      out.push({
+        invariant: 'answer-mismatch',
+        id: e.id,
+        tag: e.tag,
+        detail: `the caller got ${e.outcome.status} ${e.outcome.text.slice(0, 200)}; stored: ${stored.status} ${stored.text.slice(0, 200)}`,
+      });
     }
   }
   return out;
@@ -123,9 +138,21 @@ function sideEffectsOnce({ ledger, views, records }: CheckInput): Violation[] {
   }
   for (const [key, values] of seen) {
     const [tag, step] = key.split('#');
-    if (values.size > 1) out.push({ invariant: 'side-effect-twice', id: idOf(ledger, tag!), tag, detail: `step ${step}: the handler continued with ${values.size} different values (${[...values].join(', ')}): the side effect was journaled more than once` });
+    if (values.size > 1)
+      out.push({
+        invariant: 'side-effect-twice',
+        id: idOf(ledger, tag!),
+        tag,
+        detail: `step ${step}: the handler continued with ${values.size} different values (${[...values].join(', ')}): the side effect was journaled more than once`,
+      });
     for (const v of values) {
-      if (!executed.get(key)?.has(v)) out.push({ invariant: 'side-effect-unknown', id: idOf(ledger, tag!), tag, detail: `step ${step}: the handler continued with ${v}, which no execution produced` });
+      if (!executed.get(key)?.has(v))
+        out.push({
+          invariant: 'side-effect-unknown',
+          id: idOf(ledger, tag!),
+          tag,
+          detail: `step ${step}: the handler continued with ${v}, which no execution produced`,
+        });
     }
   }
   // Where the store kept the journal, its side effects are the values the handler went on with.
@@ -135,7 +162,13 @@ function sideEffectsOnce({ ledger, views, records }: CheckInput): Violation[] {
     if (!view || view.journal.length === 0 || e.kind === 'fifo') continue;
     journaledSideEffects(view).forEach((value, step) => {
       const handlerSaw = seen.get(`${e.tag}#${step}`);
-      if (handlerSaw && !handlerSaw.has(value as number)) out.push({ invariant: 'side-effect-journal', id: view.id, tag: e.tag, detail: `step ${step}: the journal holds ${JSON.stringify(value)}, the handler continued with ${[...handlerSaw].join(', ')}` });
+      if (handlerSaw && !handlerSaw.has(value as number))
+        out.push({
+          invariant: 'side-effect-journal',
+          id: view.id,
+          tag: e.tag,
+          detail: `step ${step}: the journal holds ${JSON.stringify(value)}, the handler continued with ${[...handlerSaw].join(', ')}`,
+        });
     });
   }
   return out;
@@ -148,14 +181,19 @@ function countersExact({ ledger, views, counters }: CheckInput): Violation[] {
   for (const [key, value] of counters) {
     const done = adds.filter((v) => v.key === key && isTerminal(v) && v.result?.kind === 'value').length;
     if (value === undefined) out.push({ invariant: 'counter-unreadable', detail: `counter ${key} could not be read at the end` });
-    else if (value !== done) out.push({ invariant: 'counter-mismatch', detail: `counter ${key} is ${value}, but ${done} increments completed with a value (killed and failed ones excluded)` });
+    else if (value !== done)
+      out.push({
+        invariant: 'counter-mismatch',
+        detail: `counter ${key} is ${value}, but ${done} increments completed with a value (killed and failed ones excluded)`,
+      });
   }
   const answered = new Map<string, LedgerEntry>();
   for (const e of uniqueById(ledger.entries)) {
     if (e.target !== 'chaosCounter/add' || e.call !== 'sync' || e.outcome?.kind !== 'answer' || e.outcome.status !== 200) continue;
     const n = JSON.stringify((e.outcome.json as { response?: unknown }).response);
     const other = answered.get(`${e.key}#${n}`);
-    if (other) out.push({ invariant: 'counter-duplicate', id: e.id, tag: e.tag, detail: `two increments of ${e.key} both answered ${n} (the other: ${other.id})` });
+    if (other)
+      out.push({ invariant: 'counter-duplicate', id: e.id, tag: e.tag, detail: `two increments of ${e.key} both answered ${n} (the other: ${other.id})` });
     answered.set(`${e.key}#${n}`, e);
   }
   return out;
@@ -173,19 +211,27 @@ function fifoKept({ ledger, views, fifos, quiescent }: CheckInput): Violation[] 
     const dup = list.filter((x, i) => list.indexOf(x) !== i);
     if (dup.length) out.push({ invariant: 'fifo-duplicate', detail: `FIFO ${key} holds ${dup.join(', ')} more than once: ${list.join(' ')}` });
     const appended = views.filter((v) => v.service === 'chaosFifo' && v.method === 'append' && v.key === key && v.result?.kind === 'value').length;
-    if (quiescent && appended !== list.length) out.push({ invariant: 'fifo-count', detail: `FIFO ${key} holds ${list.length} entries, but ${appended} appends completed with a value` });
+    if (quiescent && appended !== list.length)
+      out.push({ invariant: 'fifo-count', detail: `FIFO ${key} holds ${list.length} entries, but ${appended} appends completed with a value` });
     const entries = ledger.entries.filter((e) => e.kind === 'fifo' && e.key === key);
     for (const e of entries) {
       const view = e.id ? stored.get(e.id) : undefined;
       const present = list.includes(`${e.client}:${e.seq}`);
-      if (view?.result?.kind === 'value' && !present) out.push({ invariant: 'fifo-missing', id: e.id, tag: e.tag, detail: `append ${e.client}:${e.seq} completed with a value but is not in FIFO ${key}` });
+      if (view?.result?.kind === 'value' && !present)
+        out.push({ invariant: 'fifo-missing', id: e.id, tag: e.tag, detail: `append ${e.client}:${e.seq} completed with a value but is not in FIFO ${key}` });
     }
     for (const a of entries) {
       for (const b of entries) {
         if (a.client !== b.client || a === b || !acknowledgedBefore(a, b)) continue;
         const ia = list.indexOf(`${a.client}:${a.seq}`);
         const ib = list.indexOf(`${b.client}:${b.seq}`);
-        if (ia >= 0 && ib >= 0 && ia > ib) out.push({ invariant: 'fifo-order', id: b.id, tag: b.tag, detail: `${b.client}:${b.seq} was sent after ${a.client}:${a.seq} was answered, yet comes first in FIFO ${key}: ${list.join(' ')}` });
+        if (ia >= 0 && ib >= 0 && ia > ib)
+          out.push({
+            invariant: 'fifo-order',
+            id: b.id,
+            tag: b.tag,
+            detail: `${b.client}:${b.seq} was sent after ${a.client}:${a.seq} was answered, yet comes first in FIFO ${key}: ${list.join(' ')}`,
+          });
       }
     }
   }
@@ -202,16 +248,33 @@ function killedStayKilled(input: CheckInput): Violation[] {
   const out: Violation[] = [];
   const stored = byId(input.views);
   for (const k of input.ledger.kills) {
-    if (k.mode !== 'kill' || k.outcome.kind !== 'answer' || k.outcome.status !== 202 || (k.outcome.json as { status?: string } | undefined)?.status !== 'killed') continue;
+    if (
+      k.mode !== 'kill' ||
+      k.outcome.kind !== 'answer' ||
+      k.outcome.status !== 202 ||
+      (k.outcome.json as { status?: string } | undefined)?.status !== 'killed'
+    )
+      continue;
     const view = stored.get(k.id);
     const r = view?.result;
     if (!view || r?.kind !== 'failure' || r.code !== ABORTED || r.message !== 'killed') {
-      out.push({ invariant: 'killed-not-killed', id: k.id, tag: k.tag, detail: `the kill answered 'killed', but the stored outcome is ${view ? `${view.status} ${r ? (r.kind === 'value' ? 'a value' : `failure ${r.code} ${r.message}`) : 'without result'}` : 'missing'}` });
+      out.push({
+        invariant: 'killed-not-killed',
+        id: k.id,
+        tag: k.tag,
+        detail: `the kill answered 'killed', but the stored outcome is ${view ? `${view.status} ${r ? (r.kind === 'value' ? 'a value' : `failure ${r.code} ${r.message}`) : 'without result'}` : 'missing'}`,
+      });
     }
     // An attempt under way when the kill landed may still send the one step it is at (its result
     // is fenced, and the attempt stops there): one late step per invocation of the tree is allowed.
     const late = beyondOneStep(lateAttempts(input, (tag) => tag === k.tag || tag.startsWith(`${k.tag}/`), k.outcome.at));
-    if (late.length > 0) out.push({ invariant: 'ran-after-kill', id: k.id, tag: late[0]!.tag, detail: `${late.length} attempt(s) reached the handler after the kill was answered (beyond the one step an attempt under way may still send) and ran side effects, the first ${late[0]!.start - k.outcome.at} ms after (${describeLate(late)})` });
+    if (late.length > 0)
+      out.push({
+        invariant: 'ran-after-kill',
+        id: k.id,
+        tag: late[0]!.tag,
+        detail: `${late.length} attempt(s) reached the handler after the kill was answered (beyond the one step an attempt under way may still send) and ran side effects, the first ${late[0]!.start - k.outcome.at} ms after (${describeLate(late)})`,
+      });
   }
   return out;
 }
@@ -228,7 +291,13 @@ function noRunAfterCompletion(input: CheckInput): Violation[] {
     const end = Math.min(since ?? Infinity, answered ?? Infinity);
     if (!Number.isFinite(end)) continue;
     const late = lateAttempts(input, (tag) => tag === e.tag, end);
-    if (late.length > 0) out.push({ invariant: 'ran-after-completion', id: e.id, tag: e.tag, detail: `${late.length} attempt(s) reached the handler after the invocation was seen finished and ran side effects, the first ${late[0]!.start - end} ms after (${describeLate(late)})` });
+    if (late.length > 0)
+      out.push({
+        invariant: 'ran-after-completion',
+        id: e.id,
+        tag: e.tag,
+        detail: `${late.length} attempt(s) reached the handler after the invocation was seen finished and ran side effects, the first ${late[0]!.start - end} ms after (${describeLate(late)})`,
+      });
   }
   return out;
 }
@@ -271,7 +340,12 @@ function describeLate(late: { tag: string; start: number; step: number }[]): str
 
 /** Once terminal, always terminal with the same result. */
 function oneOutcomeOverTime({ ledger, history }: CheckInput): Violation[] {
-  return history.resurrections.map((r) => ({ invariant: 'resurrected', id: r.id, tag: tagOf(ledger, r.id), detail: `first seen terminal with ${r.firstResult}, later ${r.now}` }));
+  return history.resurrections.map((r) => ({
+    invariant: 'resurrected',
+    id: r.id,
+    tag: tagOf(ledger, r.id),
+    detail: `first seen terminal with ${r.firstResult}, later ${r.now}`,
+  }));
 }
 
 /** Duplicates of one idempotency key: one invocation id, one answer. */
@@ -286,12 +360,18 @@ function idempotentRanOnce({ ledger }: CheckInput): Violation[] {
   }
   for (const [key, group] of groups) {
     const ids = new Set(group.flatMap((e) => (e.id ? [e.id] : [])));
-    if (ids.size > 1) out.push({ invariant: 'idempotency-ids', tag: group[0]!.tag, detail: `idempotency key ${key} got ${ids.size} invocation ids: ${[...ids].join(', ')}` });
+    if (ids.size > 1)
+      out.push({ invariant: 'idempotency-ids', tag: group[0]!.tag, detail: `idempotency key ${key} got ${ids.size} invocation ids: ${[...ids].join(', ')}` });
     const answers = group.filter((e) => e.call === 'sync' && e.outcome?.kind === 'answer' && e.outcome.status === 200);
     const first = answers[0];
     for (const e of answers.slice(1)) {
       if (first && e.outcome?.kind === 'answer' && first.outcome?.kind === 'answer' && !sameJson(e.outcome.json, first.outcome.json)) {
-        out.push({ invariant: 'idempotency-answers', id: e.id, tag: e.tag, detail: `idempotency key ${key} answered ${first.outcome.text} and later ${e.outcome.text}` });
+        out.push({
+          invariant: 'idempotency-answers',
+          id: e.id,
+          tag: e.tag,
+          detail: `idempotency key ${key} answered ${first.outcome.text} and later ${e.outcome.text}`,
+        });
       }
     }
   }

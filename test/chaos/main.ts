@@ -58,7 +58,10 @@ if (values.help || (values.seed === undefined) === (values.seeds === undefined))
   process.exit(values.help ? 0 : 2);
 }
 
-const distinct = values.seed !== undefined ? [int(values.seed, '--seed', 0)] : Array.from({ length: int(values.seeds, '--seeds', 1, 1) }, (_, i) => int(values.from, '--from', 1) + i);
+const distinct =
+  values.seed !== undefined
+    ? [int(values.seed, '--seed', 0)]
+    : Array.from({ length: int(values.seeds, '--seeds', 1, 1) }, (_, i) => int(values.from, '--from', 1) + i);
 const seeds = distinct.flatMap((seed) => Array.from({ length: int(values.repeat, '--repeat', 1, 1) }, () => seed));
 
 // Ctrl-C: every runner, the endpoint and DynamoDB Local go with us.

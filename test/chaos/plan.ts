@@ -133,7 +133,8 @@ export function planSeed(seed: number, opts: PlanOptions): SeedPlan {
     // What arms a durable timer starts early, so the timer comes due while faults are still on.
     const timerBound = kind === 'sleepLong' || kind === 'effects' ? 0.3 : 0.85;
     const op: PlannedOp = { tag: `o${i}`, kind, atMs: rng.int(0, Math.floor(opts.durationMs * timerBound)), runnerPick: rng.int(0, 1000) };
-    const sync = !kind.endsWith('Invoke') && kind !== 'sleepLong' && kind !== 'awaitIngress' && kind !== 'fifo' && kind !== 'idempotent' && kind !== 'counterBurst';
+    const sync =
+      !kind.endsWith('Invoke') && kind !== 'sleepLong' && kind !== 'awaitIngress' && kind !== 'fifo' && kind !== 'idempotent' && kind !== 'counterBurst';
     if (sync && rng.chance(0.08)) op.disconnectAfterMs = rng.int(20, 600);
     switch (kind) {
       case 'sleep':

@@ -49,7 +49,12 @@ export class ManagedProcess {
   ) {
     this.keepLines = opts.keepLines ?? 20_000;
     const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    this.child = spawn(process.execPath, [...loader, '--no-warnings', script, ...args], { cwd: REPO_ROOT, env: cleanEnv(env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...loader, '--no-warnings', script, ...args], {
+      cwd: REPO_ROOT,
+      env: cleanEnv(env),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     live.add(this);
     const onData = (d: Buffer) => {
       const text = this.partial + d.toString('utf8');

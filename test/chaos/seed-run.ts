@@ -71,7 +71,12 @@ const FAULT_PHASE_SCAN_EVERY_MS = 2000;
 
 export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): Promise<SeedReport> {
   const startedAt = Date.now();
-  const plan = planSeed(seed, { runners: opts.processes, durationMs: opts.durationMs, opsPerSecond: opts.opsPerSecond, runId: `${env.runId}r${++env.seedRuns}` });
+  const plan = planSeed(seed, {
+    runners: opts.processes,
+    durationMs: opts.durationMs,
+    opsPerSecond: opts.opsPerSecond,
+    runId: `${env.runId}r${++env.seedRuns}`,
+  });
   const faults: Record<string, number> = {};
   const count = (kind: string) => (faults[kind] = (faults[kind] ?? 0) + 1);
   env.faultSink = count;
@@ -88,7 +93,15 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
   const launch = (register: boolean) => {
     const n = incarnation++;
     const spec = faultsOn ? runnerFaults(plan, n, Number.isFinite(faultsEndAt) ? faultsEndAt : undefined) : undefined;
-    return startRunner({ entry: env.runnerEntry, name: `runner-${n}`, dynamoEndpoint: env.dynamoEndpoint, table: plan.table, register: register ? env.endpoint.uri : undefined, faults: spec, faultSink: () => (finished ? undefined : count) });
+    return startRunner({
+      entry: env.runnerEntry,
+      name: `runner-${n}`,
+      dynamoEndpoint: env.dynamoEndpoint,
+      table: plan.table,
+      register: register ? env.endpoint.uri : undefined,
+      faults: spec,
+      faultSink: () => (finished ? undefined : count),
+    });
   };
   const usable = () => runners.filter((r) => r.proc.alive && !r.proc.frozen);
   const ctx: WorkloadContext = {
@@ -118,10 +131,22 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
     await setEndpointFaults(env.endpoint, plan.endpointFaults);
     const t0 = Date.now();
     faultsEndAt = t0 + plan.durationMs;
-    opts.progress?.(`seed ${seed}: ${plan.runners} runners up in ${t0 - startedAt} ms; ${plan.ops.length} operations over ${plan.durationMs} ms (intensity ${plan.intensity})`);
+    opts.progress?.(
+      `seed ${seed}: ${plan.runners} runners up in ${t0 - startedAt} ms; ${plan.ops.length} operations over ${plan.durationMs} ms (intensity ${plan.intensity})`,
+    );
 
     const at = (ms: number, fn: () => Promise<unknown>) =>
-      new Promise<void>((res) => timers.push(setTimeout(() => void fn().catch((err: unknown) => opts.progress?.(`seed ${seed}: ${(err as Error).message}`)).finally(res), Math.max(0, t0 + ms - Date.now()))));
+      new Promise<void>((res) =>
+        timers.push(
+          setTimeout(
+            () =>
+              void fn()
+                .catch((err: unknown) => opts.progress?.(`seed ${seed}: ${(err as Error).message}`))
+                .finally(res),
+            Math.max(0, t0 + ms - Date.now()),
+          ),
+        ),
+      );
 
     const ops = plan.ops.map((op) => {
       if (op.disconnectAfterMs !== undefined) count('client.disconnect');
@@ -171,10 +196,16 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
     const tail = recordTail(env.recordsDir, plan.table);
     const resolver = (async () => {
       while (!finished) {
-        for (const r of tail()) if (r.k === 'awk' && !resolved.has(r.v) && !pendingAwakeables.some((p) => p.id === r.v)) pendingAwakeables.push({ id: r.v, tag: r.tag });
+        for (const r of tail())
+          if (r.k === 'awk' && !resolved.has(r.v) && !pendingAwakeables.some((p) => p.id === r.v)) pendingAwakeables.push({ id: r.v, tag: r.tag });
         const next = pendingAwakeables[0];
         if (next) {
-          const res = await request('POST', `${ctx.runner(Math.floor(Math.random() * 1000)).ingressUrl}/dev.restate.Awakeables/Resolve`, { id: next.id, json_result: `by-ingress:${next.tag}` }, { timeoutMs: 5_000 });
+          const res = await request(
+            'POST',
+            `${ctx.runner(Math.floor(Math.random() * 1000)).ingressUrl}/dev.restate.Awakeables/Resolve`,
+            { id: next.id, json_result: `by-ingress:${next.tag}` },
+            { timeoutMs: 5_000 },
+          );
           if (res.kind === 'answer' && res.status < 500) {
             resolved.add(next.id);
             pendingAwakeables.shift();
@@ -215,7 +246,14 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
       const views = await scan().catch(() => undefined);
       const open = ctx.ledger.entries.filter((e) => !e.outcome).length;
       const running = views?.filter((v) => !isTerminal(v)).length ?? 0;
-      unsettled = [views === undefined ? 'the table scan failed' : '', running ? `${running} invocations not terminal` : '', pendingAwakeables.length ? `${pendingAwakeables.length} awakeables not resolved` : '', open ? `${open} calls still open` : ''].filter(Boolean).join(', ');
+      unsettled = [
+        views === undefined ? 'the table scan failed' : '',
+        running ? `${running} invocations not terminal` : '',
+        pendingAwakeables.length ? `${pendingAwakeables.length} awakeables not resolved` : '',
+        open ? `${open} calls still open` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       const calm = views !== undefined && running === 0 && views.length === previousCount && pendingAwakeables.length === 0 && open === 0;
       previousCount = views?.length ?? -1;
       calmScans = calm ? calmScans + 1 : 0;
@@ -235,13 +273,33 @@ export async function runSeed(seed: number, env: SuiteEnv, opts: SeedOptions): P
     const settledAt = Date.now();
     const final = await readFinalState(ctx, plan, lastScan);
     const records = readRecords(env.recordsDir, plan.table);
-    const violations = checkInvariants({ ledger: ctx.ledger, views: lastScan, history, records, outputs: final.outputs, counters: final.counters, fifos: final.fifos, freezes, quiescent: quiescenceMs !== undefined });
+    const violations = checkInvariants({
+      ledger: ctx.ledger,
+      views: lastScan,
+      history,
+      records,
+      outputs: final.outputs,
+      counters: final.counters,
+      fifos: final.fifos,
+      freezes,
+      quiescent: quiescenceMs !== undefined,
+    });
     // A seed that never settled must not pass, even when no invocation is left running.
     if (quiescenceMs === undefined && !violations.some((v) => v.invariant === 'stuck')) {
       violations.push({ invariant: 'not-quiescent', detail: `not quiescent ${opts.quiesceTimeoutMs} ms after the faults stopped: ${unsettled || 'unknown'}` });
     }
     const phasesMs = { setup: t0 - startedAt, faults: offAt - t0, settle: settledAt - offAt, checks: Date.now() - settledAt, teardown: 0 };
-    report = { seed, accepted: ctx.ledger.acceptedIds().size, invocations: lastScan.length, faults, violations, quiescenceMs, unsettled: quiescenceMs === undefined ? unsettled : undefined, phasesMs, totalMs: 0 };
+    report = {
+      seed,
+      accepted: ctx.ledger.acceptedIds().size,
+      invocations: lastScan.length,
+      faults,
+      violations,
+      quiescenceMs,
+      unsettled: quiescenceMs === undefined ? unsettled : undefined,
+      phasesMs,
+      totalMs: 0,
+    };
     if (violations.length > 0 || opts.keepLogs) report.logDir = writeLogs(env, plan, runners, ctx.ledger, lastScan, violations);
     else rmSync(join(env.recordsDir, `${plan.table}.jsonl`), { force: true });
   } finally {
@@ -308,8 +366,24 @@ function writeLogs(env: SuiteEnv, plan: SeedPlan, runners: RunnerHandle[], ledge
   for (const r of runners) writeFileSync(join(dir, `${r.name}.log`), r.proc.output().join('\n'));
   writeFileSync(join(dir, 'endpoint.log'), env.endpoint.proc.output().join('\n'));
   writeFileSync(join(dir, 'ledger.json'), JSON.stringify({ entries: ledger.entries, kills: ledger.kills }, null, 1));
-  writeFileSync(join(dir, 'table.json'), JSON.stringify(views.map((v) => ({ ...v, result: v.result?.kind === 'value' ? { kind: 'value', value: Buffer.from(v.result.value).toString('base64') } : v.result, journal: v.journal.length })), null, 1));
+  writeFileSync(
+    join(dir, 'table.json'),
+    JSON.stringify(
+      views.map((v) => ({
+        ...v,
+        result: v.result?.kind === 'value' ? { kind: 'value', value: Buffer.from(v.result.value).toString('base64') } : v.result,
+        journal: v.journal.length,
+      })),
+      null,
+      1,
+    ),
+  );
   writeFileSync(join(dir, 'violations.json'), JSON.stringify(violations, null, 1));
-  writeFileSync(join(dir, 'records.jsonl'), readRecords(env.recordsDir, plan.table).map((r) => JSON.stringify(r)).join('\n'));
+  writeFileSync(
+    join(dir, 'records.jsonl'),
+    readRecords(env.recordsDir, plan.table)
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
   return dir;
 }

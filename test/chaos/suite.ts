@@ -51,7 +51,15 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteReport> {
     const queue = [...opts.seeds];
     // A lane runs one seed at a time with its own endpoint (its faults and their count are the seed's).
     const lane = async (n: number) => {
-      const env: SuiteEnv = { runId: `${runId}l${n}`, seedRuns: 0, dynamoEndpoint, runnerEntry, recordsDir, logsDir: opts.logsDir, endpoint: await startEndpoint({ entry: endpointEntry, recordsDir, faultSink: () => env.faultSink }) };
+      const env: SuiteEnv = {
+        runId: `${runId}l${n}`,
+        seedRuns: 0,
+        dynamoEndpoint,
+        runnerEntry,
+        recordsDir,
+        logsDir: opts.logsDir,
+        endpoint: await startEndpoint({ entry: endpointEntry, recordsDir, faultSink: () => env.faultSink }),
+      };
       lanes.push(env);
       for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
         if (!env.endpoint.proc.alive) env.endpoint = await startEndpoint({ entry: endpointEntry, recordsDir, faultSink: () => env.faultSink });
@@ -62,7 +70,15 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteReport> {
         } catch (err) {
           // The harness itself failed (a runner that would not start…): that seed proves nothing.
           const violation: Violation = { invariant: 'harness-error', detail: (err as Error).stack ?? String(err) };
-          report = { seed, accepted: 0, invocations: 0, faults: {}, violations: [violation], phasesMs: { setup: 0, faults: 0, settle: 0, checks: 0, teardown: 0 }, totalMs: Date.now() - started };
+          report = {
+            seed,
+            accepted: 0,
+            invocations: 0,
+            faults: {},
+            violations: [violation],
+            phasesMs: { setup: 0, faults: 0, settle: 0, checks: 0, teardown: 0 },
+            totalMs: Date.now() - started,
+          };
         }
         runs.push(report);
         opts.onSeed?.(report);

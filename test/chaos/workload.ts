@@ -64,13 +64,23 @@ function routerBody(service: string, key: string | undefined, req: unknown): Rec
   return SERVICES[service]?.keyed ? { key, request: req } : { request: req };
 }
 
-async function syncCall(ctx: WorkloadContext, entry: Omit<LedgerEntry, 'runner' | 'sentAt' | 'call'>, req: unknown, pick: number, opts: { disconnectAfterMs?: number } = {}): Promise<LedgerEntry> {
+async function syncCall(
+  ctx: WorkloadContext,
+  entry: Omit<LedgerEntry, 'runner' | 'sentAt' | 'call'>,
+  req: unknown,
+  pick: number,
+  opts: { disconnectAfterMs?: number } = {},
+): Promise<LedgerEntry> {
   const runner = ctx.runner(pick);
   const [service] = entry.target.split('/');
   const full: LedgerEntry = { ...entry, call: 'sync', runner: runner.name, sentAt: Date.now() };
   ctx.ledger.entries.push(full);
   const headers = entry.idempotencyKey ? { 'idempotency-key': entry.idempotencyKey } : undefined;
-  full.outcome = await request('POST', `${runner.ingressUrl}/${entry.target}`, routerBody(service!, entry.key, req), { headers, timeoutMs: ctx.syncTimeoutMs, disconnectAfterMs: opts.disconnectAfterMs });
+  full.outcome = await request('POST', `${runner.ingressUrl}/${entry.target}`, routerBody(service!, entry.key, req), {
+    headers,
+    timeoutMs: ctx.syncTimeoutMs,
+    disconnectAfterMs: opts.disconnectAfterMs,
+  });
   if (full.outcome.kind === 'answer' && full.outcome.id) full.id = full.outcome.id;
   return full;
 }
@@ -81,7 +91,12 @@ async function invokeCall(ctx: WorkloadContext, entry: Omit<LedgerEntry, 'runner
   const full: LedgerEntry = { ...entry, call: 'invoke', runner: runner.name, sentAt: Date.now() };
   ctx.ledger.entries.push(full);
   const headers = entry.idempotencyKey ? { 'idempotency-key': entry.idempotencyKey } : undefined;
-  full.outcome = await request('POST', `${runner.ingressUrl}/dev.restate.Ingress/Invoke`, { service, method, argument: routerBody(service!, entry.key, req) }, { headers, timeoutMs: ctx.syncTimeoutMs });
+  full.outcome = await request(
+    'POST',
+    `${runner.ingressUrl}/dev.restate.Ingress/Invoke`,
+    { service, method, argument: routerBody(service!, entry.key, req) },
+    { headers, timeoutMs: ctx.syncTimeoutMs },
+  );
   const id = full.outcome.kind === 'answer' && full.outcome.status === 200 ? (full.outcome.json as { id?: unknown } | undefined)?.id : undefined;
   if (typeof id === 'string') full.id = id;
   else if (full.outcome.kind === 'answer' && full.outcome.id) full.id = full.outcome.id;
@@ -138,13 +153,20 @@ export async function runOp(ctx: WorkloadContext, op: PlannedOp): Promise<void> 
     case 'fifo':
       // One client: each append is sent after the previous one ended.
       for (let seq = 0; seq < (op.appends ?? 1); seq++) {
-        await syncCall(ctx, entry('fifo', 'chaosFifo/append', { key: op.key, client: op.tag, seq, tag: `${op.tag}.${seq}` }), { run: ctx.run, tag: `${op.tag}.${seq}`, client: op.tag, seq }, pick + seq);
+        await syncCall(
+          ctx,
+          entry('fifo', 'chaosFifo/append', { key: op.key, client: op.tag, seq, tag: `${op.tag}.${seq}` }),
+          { run: ctx.run, tag: `${op.tag}.${seq}`, client: op.tag, seq },
+          pick + seq,
+        );
       }
       return;
     case 'idempotent': {
       const idempotencyKey = `${op.tag}-key`;
       const req = { ...base, n: 1 };
-      const copies = Array.from({ length: op.copies ?? 2 }, (_, i) => syncCall(ctx, entry('idempotent', 'chaosWork/effects', { idempotencyKey }), req, pick + i));
+      const copies = Array.from({ length: op.copies ?? 2 }, (_, i) =>
+        syncCall(ctx, entry('idempotent', 'chaosWork/effects', { idempotencyKey }), req, pick + i),
+      );
       await Promise.all(copies);
       // And once more after the first ones ended: the kept answer, not a second run.
       await syncCall(ctx, entry('idempotent', 'chaosWork/effects', { idempotencyKey }), req, pick + 7);
@@ -152,7 +174,9 @@ export async function runOp(ctx: WorkloadContext, op: PlannedOp): Promise<void> 
     }
     case 'idempotentInvoke': {
       const idempotencyKey = `${op.tag}-key`;
-      const copies = Array.from({ length: op.copies ?? 2 }, (_, i) => invokeCall(ctx, entry('idempotentInvoke', 'chaosCounter/add', { idempotencyKey, key: 'idem' }), base, pick + i));
+      const copies = Array.from({ length: op.copies ?? 2 }, (_, i) =>
+        invokeCall(ctx, entry('idempotentInvoke', 'chaosCounter/add', { idempotencyKey, key: 'idem' }), base, pick + i),
+      );
       await Promise.all(copies);
       await invokeCall(ctx, entry('idempotentInvoke', 'chaosCounter/add', { idempotencyKey, key: 'idem' }), base, pick + 7);
       return;
@@ -167,7 +191,19 @@ export async function runAction(ctx: WorkloadContext, action: PlannedAction): Pr
   const target = targets[action.pick % targets.length]!;
   const admin = ctx.runner(action.adminPick);
   const sentAt = Date.now();
-  const kill: KillEntry = { mode: action.kind, id: target.id!, tag: target.tag, admin: admin.name, sentAt, outcome: { kind: 'failed', reason: 'network', message: 'not sent yet', at: sentAt } };
+  const kill: KillEntry = {
+    mode: action.kind,
+    id: target.id!,
+    tag: target.tag,
+    admin: admin.name,
+    sentAt,
+    outcome: { kind: 'failed', reason: 'network', message: 'not sent yet', at: sentAt },
+  };
   ctx.ledger.kills.push(kill);
-  kill.outcome = await request('DELETE', `${admin.adminUrl}/invocations/${encodeURIComponent(kill.id)}${action.kind === 'cancel' ? '?mode=cancel' : ''}`, undefined, { timeoutMs: ctx.syncTimeoutMs });
+  kill.outcome = await request(
+    'DELETE',
+    `${admin.adminUrl}/invocations/${encodeURIComponent(kill.id)}${action.kind === 'cancel' ? '?mode=cancel' : ''}`,
+    undefined,
+    { timeoutMs: ctx.syncTimeoutMs },
+  );
 }

@@ -50,7 +50,13 @@ beforeEach(() => {
 });
 
 /** A raw request, so tests can set Host and Origin as a browser (or an attacker's page) would. */
-function raw(base: string, method: string, path: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function raw(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body = '',
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers: { host: u.host, ...headers } }, (res) => {

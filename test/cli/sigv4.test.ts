@@ -32,7 +32,13 @@ const DATE = new Date('2026-12-04T17:30:05.123Z');
 const PLAIN: AwsCredentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const SESSION: AwsCredentials = { ...PLAIN, sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN//////////' };
 
-async function sdkSignature(method: string, url: URL, headers: Record<string, string>, body: string, credentials: AwsCredentials): Promise<Record<string, string>> {
+async function sdkSignature(
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  credentials: AwsCredentials,
+): Promise<Record<string, string>> {
   const signer = new SignatureV4({ credentials, region: 'eu-west-1', service: 'execute-api', sha256: Sha256 });
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) query[k] = v;
@@ -45,15 +51,48 @@ async function sdkSignature(method: string, url: URL, headers: Record<string, st
 
 describe('signRequest', () => {
   it.each([
-    { case: 'a GET with a query', method: 'GET', url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/invocations?status=invoked,suspended&limit=20&service=org.example.Greeter', body: '', credentials: PLAIN },
-    { case: 'a PATCH with a JSON body', method: 'PATCH', url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/services/org.example.Greeter', body: '{"public":false}', credentials: PLAIN },
-    { case: 'a session token', method: 'DELETE', url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/invocations/inv_1a2b?mode=cancel', body: '', credentials: SESSION },
-    { case: 'reserved characters in path and query', method: 'GET', url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/services/svc/keys/a%20b%2Fc!?key=x%20y*z&cursor=eyJ2IjoxfQ', body: '', credentials: PLAIN },
+    {
+      case: 'a GET with a query',
+      method: 'GET',
+      url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/invocations?status=invoked,suspended&limit=20&service=org.example.Greeter',
+      body: '',
+      credentials: PLAIN,
+    },
+    {
+      case: 'a PATCH with a JSON body',
+      method: 'PATCH',
+      url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/services/org.example.Greeter',
+      body: '{"public":false}',
+      credentials: PLAIN,
+    },
+    {
+      case: 'a session token',
+      method: 'DELETE',
+      url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/invocations/inv_1a2b?mode=cancel',
+      body: '',
+      credentials: SESSION,
+    },
+    {
+      case: 'reserved characters in path and query',
+      method: 'GET',
+      url: 'https://abc123.execute-api.eu-west-1.amazonaws.com/services/svc/keys/a%20b%2Fc!?key=x%20y*z&cursor=eyJ2IjoxfQ',
+      body: '',
+      credentials: PLAIN,
+    },
   ])('signs $case exactly as the AWS SDK does', async ({ method, url, body, credentials }) => {
     const u = new URL(url);
     const headers = { 'content-type': 'application/json' };
 
-    const ours = signRequest({ method, url: u, headers, body: new TextEncoder().encode(body), region: 'eu-west-1', service: 'execute-api', credentials, date: DATE });
+    const ours = signRequest({
+      method,
+      url: u,
+      headers,
+      body: new TextEncoder().encode(body),
+      region: 'eu-west-1',
+      service: 'execute-api',
+      credentials,
+      date: DATE,
+    });
     const sdk = await sdkSignature(method, u, headers, body, credentials);
 
     expect(ours.authorization).toBe(sdk.authorization);
@@ -63,7 +102,17 @@ describe('signRequest', () => {
 
   it('changes the signature when the body changes', () => {
     const u = new URL('https://abc123.execute-api.eu-west-1.amazonaws.com/deployments');
-    const sign = (body: string) => signRequest({ method: 'POST', url: u, headers: {}, body: new TextEncoder().encode(body), region: 'eu-west-1', service: 'execute-api', credentials: PLAIN, date: DATE }).authorization;
+    const sign = (body: string) =>
+      signRequest({
+        method: 'POST',
+        url: u,
+        headers: {},
+        body: new TextEncoder().encode(body),
+        region: 'eu-west-1',
+        service: 'execute-api',
+        credentials: PLAIN,
+        date: DATE,
+      }).authorization;
 
     expect(sign('{"uri":"http://a"}')).not.toBe(sign('{"uri":"http://b"}'));
   });

@@ -80,11 +80,26 @@ describe('Restless HTTP API', () => {
   });
 
   it('configures API Gateway with the same CORS rules the local servers answer with', () => {
-    const req: HttpRequest = { method: 'OPTIONS', path: '/greeter/greet', query: new URLSearchParams(), headers: new Headers({ origin: 'https://app.example' }), body: new Uint8Array() };
+    const req: HttpRequest = {
+      method: 'OPTIONS',
+      path: '/greeter/greet',
+      query: new URLSearchParams(),
+      headers: new Headers({ origin: 'https://app.example' }),
+      body: new Uint8Array(),
+    };
     const local = preflight(req, ['*']);
     const api = template.findResources('AWS::ApiGatewayV2::Api');
-    const cors = Object.values(api)[0]!.Properties.CorsConfiguration as { AllowHeaders: string[]; ExposeHeaders: string[]; AllowMethods: string[]; MaxAge: number };
-    const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).sort();
+    const cors = Object.values(api)[0]!.Properties.CorsConfiguration as {
+      AllowHeaders: string[];
+      ExposeHeaders: string[];
+      AllowMethods: string[];
+      MaxAge: number;
+    };
+    const list = (v: string | undefined) =>
+      (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .sort();
     expect(list(local.headers['access-control-allow-headers'])).toEqual([...cors.AllowHeaders].sort());
     expect(list(local.headers['access-control-expose-headers'])).toEqual([...cors.ExposeHeaders].sort());
     expect(list(local.headers['access-control-allow-methods'])).toEqual([...cors.AllowMethods].sort());
@@ -120,7 +135,13 @@ describe('Restless HTTP API protection', () => {
     expect(logGroup).toMatch(/^RestlessApiAccessLogs/);
     expect(template.toJSON()['Resources'][logGroup].Properties).toMatchObject({ RetentionInDays: 30 });
     const format = JSON.parse(settings.Format) as Record<string, string>;
-    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey', integrationError: '$context.integrationErrorMessage', caller: '$context.identity.userArn' });
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      routeKey: '$context.routeKey',
+      integrationError: '$context.integrationErrorMessage',
+      caller: '$context.identity.userArn',
+    });
   });
 
   it('can put the ingress behind IAM (SigV4)', () => {

@@ -7,7 +7,12 @@ const fromContext = (context: Record<string, unknown>) => propsFromContext(new A
 describe('propsFromContext', () => {
   it('gives no settings when no context is set', () => {
     const props = fromContext({});
-    expect(props).toMatchObject({ tableName: undefined, corsAllowedOrigins: undefined, endpointFunctionArns: undefined, allowInvokeAnyFunctionInAccount: false });
+    expect(props).toMatchObject({
+      tableName: undefined,
+      corsAllowedOrigins: undefined,
+      endpointFunctionArns: undefined,
+      allowInvokeAnyFunctionInAccount: false,
+    });
     expect(props.retry).toEqual({ initialInterval: undefined, factor: undefined, maxInterval: undefined, maxAttempts: undefined });
   });
 

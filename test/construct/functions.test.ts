@@ -77,7 +77,12 @@ describe('Restless functions', () => {
     for (const role of ROLES) {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Description: `Restless ${role}`,
-        LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp(`^Restless${role.charAt(0).toUpperCase()}${role.slice(1)}Logs`) }, LogFormat: 'JSON', SystemLogLevel: 'INFO', ApplicationLogLevel: 'DEBUG' },
+        LoggingConfig: {
+          LogGroup: { Ref: Match.stringLikeRegexp(`^Restless${role.charAt(0).toUpperCase()}${role.slice(1)}Logs`) },
+          LogFormat: 'JSON',
+          SystemLogLevel: 'INFO',
+          ApplicationLogLevel: 'DEBUG',
+        },
       });
     }
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });

@@ -25,7 +25,10 @@ function findCycle(resources: Record<string, Resource>): string[] | undefined {
   for (const [id, r] of Object.entries(resources)) {
     const deps = references(r.Properties ?? {}, new Set());
     for (const d of [r.DependsOn ?? []].flat()) deps.add(d);
-    edges.set(id, [...deps].filter((d) => d in resources));
+    edges.set(
+      id,
+      [...deps].filter((d) => d in resources),
+    );
   }
   const state = new Map<string, 'open' | 'done'>();
   const path: string[] = [];
@@ -51,7 +54,10 @@ function findCycle(resources: Record<string, Resource>): string[] | undefined {
 
 describe('Restless template graph', () => {
   it('has no dependency cycle', () => {
-    const resources = synth({ endpointFunctionArns: ['arn:aws:lambda:eu-west-1:123456789012:function:greeter'] }).toJSON()['Resources'] as Record<string, Resource>;
+    const resources = synth({ endpointFunctionArns: ['arn:aws:lambda:eu-west-1:123456789012:function:greeter'] }).toJSON()['Resources'] as Record<
+      string,
+      Resource
+    >;
     expect(findCycle(resources)).toBeUndefined();
   });
 

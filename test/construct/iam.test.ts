@@ -14,7 +14,10 @@ describe('Restless IAM', () => {
   let statements: Record<Role, Statement[]>;
   beforeAll(() => {
     template = synth();
-    statements = Object.fromEntries(ROLES.map((r) => [r, statementsOfRole(template, roleOfFunction(template, functionId(template, r)))])) as Record<Role, Statement[]>;
+    statements = Object.fromEntries(ROLES.map((r) => [r, statementsOfRole(template, roleOfFunction(template, functionId(template, r)))])) as Record<
+      Role,
+      Statement[]
+    >;
   });
 
   const withAction = (role: Role, action: string) => statements[role].filter((s) => actionsOf(s).includes(action));
@@ -22,7 +25,9 @@ describe('Restless IAM', () => {
   const groupName = () => (Object.values(template.findResources('AWS::Scheduler::ScheduleGroup'))[0] as Resource).Properties?.['Name'] as string;
 
   const allStatements = () =>
-    (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[]).flatMap((p) => (p.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement);
+    (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[]).flatMap(
+      (p) => (p.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement,
+    );
   const isXray = (s: Statement) => actionsOf(s).every((a) => a.startsWith('xray:'));
 
   it('never grants a wildcard action or a bare * resource, except X-Ray (which has no resource-level permissions)', () => {
@@ -50,17 +55,20 @@ describe('Restless IAM', () => {
     expect(logs[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Restless${cap}Logs`)), 'Arn'] });
   });
 
-  it.each(ROLES.map((role) => ({ case: role, role })))('lets $case read and write table items (no Scan), on the table and its two indexes by name', ({ role }) => {
-    const table = statements[role].filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
-    expect(table).toHaveLength(1);
-    expect([...actionsOf(table[0]!)].sort()).toEqual([...TABLE_ITEM_ACTIONS].sort());
-    expect(actionsOf(table[0]!)).not.toContain('dynamodb:Scan');
-    expect(resourcesOf(table[0]!)).toEqual([
-      { 'Fn::GetAtt': [tableId(), 'Arn'] },
-      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/due']] },
-      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/pinned']] },
-    ]);
-  });
+  it.each(ROLES.map((role) => ({ case: role, role })))(
+    'lets $case read and write table items (no Scan), on the table and its two indexes by name',
+    ({ role }) => {
+      const table = statements[role].filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(table).toHaveLength(1);
+      expect([...actionsOf(table[0]!)].sort()).toEqual([...TABLE_ITEM_ACTIONS].sort());
+      expect(actionsOf(table[0]!)).not.toContain('dynamodb:Scan');
+      expect(resourcesOf(table[0]!)).toEqual([
+        { 'Fn::GetAtt': [tableId(), 'Arn'] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/due']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId(), 'Arn'] }, '/index/pinned']] },
+      ]);
+    },
+  );
 
   it.each([
     { case: 'ingress', role: 'ingress' as const },
@@ -94,9 +102,11 @@ describe('Restless IAM', () => {
 
   it.each(ROLES.map((role) => ({ case: role, role })))('lets $case kick through the timer queue, and invoke no function by default', ({ role }) => {
     const queue = Object.keys(template.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('RestlessTimerQueue'))!;
-    expect(withAction(role, 'sqs:SendMessage').filter((s) => JSON.stringify(s.Resource).includes(queue)).map((s) => [actionsOf(s), s.Resource])).toEqual([
-      [['sqs:SendMessage'], { 'Fn::GetAtt': [queue, 'Arn'] }],
-    ]);
+    expect(
+      withAction(role, 'sqs:SendMessage')
+        .filter((s) => JSON.stringify(s.Resource).includes(queue))
+        .map((s) => [actionsOf(s), s.Resource]),
+    ).toEqual([[['sqs:SendMessage'], { 'Fn::GetAtt': [queue, 'Arn'] }]]);
     expect(withAction(role, 'lambda:InvokeFunction')).toEqual([]);
   });
 
@@ -143,4 +153,3 @@ describe('Restless IAM', () => {
     Annotations.fromStack(stack).hasWarning('/Restless/Restless', Match.stringLikeRegexp('allowInvokeAnyFunctionInAccount'));
   });
 });
-

@@ -24,7 +24,13 @@ describe('Restless alarms', () => {
     const dlq = Object.keys(template.findResources('AWS::SQS::Queue')).find((q) => q.startsWith('RestlessDeadLetters'))!;
     const found = alarmOn('ApproximateNumberOfMessagesVisible', { 'Fn::GetAtt': [dlq, 'QueueName'] });
     expect(found).toHaveLength(1);
-    expect(found[0]!.Properties).toMatchObject({ Namespace: 'AWS/SQS', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+    expect(found[0]!.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   it('fires on any error of the timer function', () => {
@@ -67,7 +73,8 @@ describe('Restless metrics and dashboard', () => {
     template = synth();
     filters = Object.values(template.findResources('AWS::Logs::MetricFilter')) as Resource[];
   });
-  const transformation = (f: Resource) => (f.Properties?.['MetricTransformations'] as { MetricName: string; MetricNamespace: string; MetricValue: string; Unit?: string }[])[0]!;
+  const transformation = (f: Resource) =>
+    (f.Properties?.['MetricTransformations'] as { MetricName: string; MetricNamespace: string; MetricValue: string; Unit?: string }[])[0]!;
 
   it.each(Object.entries(LOG_METRICS).map(([name, spec]) => ({ case: name, name, patterns: spec.patterns.length })))(
     'derives $case from the JSON log lines of all three functions',
@@ -88,7 +95,10 @@ describe('Restless metrics and dashboard', () => {
 
   it('counts failed completions and exhausted retries as failures', () => {
     const patterns = new Set(filters.filter((x) => transformation(x).MetricName === 'Failures').map((x) => x.Properties?.['FilterPattern']));
-    expect([...patterns].sort()).toEqual(['{ $.msg = "invocation failed: retries exhausted" }', '{ ($.msg = "invocation completed") && ($.outcome = "failure") }']);
+    expect([...patterns].sort()).toEqual([
+      '{ $.msg = "invocation failed: retries exhausted" }',
+      '{ ($.msg = "invocation completed") && ($.outcome = "failure") }',
+    ]);
   });
 
   it('sums lagMs of "timer delivered" lines into TimerLag, in milliseconds', () => {
@@ -100,8 +110,10 @@ describe('Restless metrics and dashboard', () => {
   it('draws one dashboard with invocations, failures and retries, suspensions, timer lag, the queues and the functions', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify((Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0] as Resource).Properties?.['DashboardBody']);
-    for (const title of ['Invocations', 'Failures and retries', 'Suspensions', 'Timer lag', 'Timer queue', 'Function errors', 'Function throttles']) expect(body).toContain(title);
-    for (const metric of ['Invocations', 'Completions', 'Failures', 'Retries', 'Suspensions', 'TimerLag', 'ApproximateNumberOfMessagesDelayed']) expect(body).toContain(metric);
+    for (const title of ['Invocations', 'Failures and retries', 'Suspensions', 'Timer lag', 'Timer queue', 'Function errors', 'Function throttles'])
+      expect(body).toContain(title);
+    for (const metric of ['Invocations', 'Completions', 'Failures', 'Retries', 'Suspensions', 'TimerLag', 'ApproximateNumberOfMessagesDelayed'])
+      expect(body).toContain(metric);
   });
 
   it('outputs the dashboard name', () => {

@@ -18,7 +18,13 @@ describe('cdk-nag AwsSolutions', () => {
     { case: 'the default stack', props: {} },
     { case: 'an ingress behind IAM', props: { ingressAuthorization: { kind: 'iam' } } },
     { case: 'an ingress behind JWT', props: { ingressAuthorization: { kind: 'jwt', issuer: 'https://issuer.example.com', audience: ['a'] } } },
-    { case: 'listed endpoint functions and roles', props: { endpointFunctionArns: ['arn:aws:lambda:eu-west-1:123456789012:function:greeter'], endpointAssumeRoleArns: ['arn:aws:iam::123456789012:role/invoker'] } },
+    {
+      case: 'listed endpoint functions and roles',
+      props: {
+        endpointFunctionArns: ['arn:aws:lambda:eu-west-1:123456789012:function:greeter'],
+        endpointAssumeRoleArns: ['arn:aws:iam::123456789012:role/invoker'],
+      },
+    },
     { case: 'any function of the account (opted in)', props: { allowInvokeAnyFunctionInAccount: true } },
     { case: 'reserved concurrency', props: { reservedConcurrency: { ingress: 10, admin: 2, timer: 5 } } },
   ] satisfies { case: string; props: RestlessProps }[])('finds nothing unacknowledged in $case', ({ props }) => {
@@ -53,7 +59,9 @@ describe('cdk-nag AwsSolutions', () => {
     try {
       const bare = synthStack();
       const report = new AwsSolutionsChecks(bare.node.root).validateScope(bare);
-      expect(report.violations.map((v) => v.ruleName)).toEqual(expect.arrayContaining(['AwsSolutions-APIG4', 'AwsSolutions-L1', 'AwsSolutions-IAM5[Resource::*]']));
+      expect(report.violations.map((v) => v.ruleName)).toEqual(
+        expect.arrayContaining(['AwsSolutions-APIG4', 'AwsSolutions-L1', 'AwsSolutions-IAM5[Resource::*]']),
+      );
     } finally {
       Validations.prototype.acknowledge = ack;
     }

@@ -71,7 +71,11 @@ describe('Restless.registerEndpoint', () => {
     const role = roleOfFunction(template, registrarId(template));
     const statements = statementsOfRole(template, role);
     expect(statements).toEqual([
-      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^RestlessDeploymentRegistrarLogs/), 'Arn'] } },
+      {
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^RestlessDeploymentRegistrarLogs/), 'Arn'] },
+      },
       { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [functionId(template, 'admin'), 'Arn'] } },
     ]);
     expect((template.toJSON()['Resources'][role] as Resource).Properties?.['ManagedPolicyArns']).toBeUndefined();
@@ -92,7 +96,9 @@ describe('Restless.registerEndpoint', () => {
   it('grants the three functions invoke on the endpoint and its versions, as allowEndpoint does', () => {
     const arn = { 'Fn::GetAtt': [greeterId(template), 'Arn'] };
     for (const role of ROLES) {
-      const s = statementsOfRole(template, roleOfFunction(template, functionId(template, role))).filter((st) => JSON.stringify(st.Resource).includes(greeterId(template)));
+      const s = statementsOfRole(template, roleOfFunction(template, functionId(template, role))).filter((st) =>
+        JSON.stringify(st.Resource).includes(greeterId(template)),
+      );
       expect(s).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [arn, { 'Fn::Join': ['', [arn, ':*']] }] }]);
     }
   });
@@ -112,7 +118,9 @@ describe('Restless.registerEndpoint', () => {
     });
     const resources = Object.values(t.findResources(DEPLOYMENT_RESOURCE_TYPE)) as Resource[];
     expect(resources).toHaveLength(2);
-    expect(resources.map((r) => r.Properties?.['Arn'])).toEqual(expect.arrayContaining([{ Ref: expect.stringMatching(/^GreeterV1/) }, { Ref: expect.stringMatching(/^OtherCurrentVersion/) }]));
+    expect(resources.map((r) => r.Properties?.['Arn'])).toEqual(
+      expect.arrayContaining([{ Ref: expect.stringMatching(/^GreeterV1/) }, { Ref: expect.stringMatching(/^OtherCurrentVersion/) }]),
+    );
     registrarId(t); // exactly one
     only(t, 'AWS::Lambda::Function', { Handler: 'framework.onEvent' });
   });
@@ -125,8 +133,16 @@ describe('Restless.registerEndpoint', () => {
   });
 
   it.each([
-    { case: 'an imported function (no published version this app controls)', endpoint: (s: ReturnType<typeof synthStack>) => LambdaFunction.fromFunctionArn(s, 'Imported', 'arn:aws:lambda:eu-west-1:123456789012:function:greeter'), message: /cannot find a published version/ },
-    { case: '$LATEST', endpoint: (s: ReturnType<typeof synthStack>) => new NodejsFunction(s, 'Latest', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X }).latestVersion, message: /not \$LATEST/ },
+    {
+      case: 'an imported function (no published version this app controls)',
+      endpoint: (s: ReturnType<typeof synthStack>) => LambdaFunction.fromFunctionArn(s, 'Imported', 'arn:aws:lambda:eu-west-1:123456789012:function:greeter'),
+      message: /cannot find a published version/,
+    },
+    {
+      case: '$LATEST',
+      endpoint: (s: ReturnType<typeof synthStack>) => new NodejsFunction(s, 'Latest', { entry: STUB_ENTRY, runtime: Runtime.NODEJS_22_X }).latestVersion,
+      message: /not \$LATEST/,
+    },
   ])('refuses $case', ({ endpoint, message }) => {
     const stack = synthStack();
     let error: unknown;

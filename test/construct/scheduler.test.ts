@@ -52,10 +52,7 @@ describe('Restless scheduler wiring', () => {
     const statements = statementsOfRole(template, roleId);
     expect(statements).toHaveLength(1);
     expect(actionsOf(statements[0]!)).toEqual(['sqs:SendMessage']);
-    expect(resourcesOf(statements[0]!)).toEqual([
-      { 'Fn::GetAtt': [timerQueue, 'Arn'] },
-      { 'Fn::GetAtt': [deadLetters, 'Arn'] },
-    ]);
+    expect(resourcesOf(statements[0]!)).toEqual([{ 'Fn::GetAtt': [timerQueue, 'Arn'] }, { 'Fn::GetAtt': [deadLetters, 'Arn'] }]);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
     expect((template.toJSON()['Resources'][roleId] as Resource).Properties?.['ManagedPolicyArns']).toBeUndefined();
   });

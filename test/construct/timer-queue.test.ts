@@ -58,7 +58,9 @@ describe('Restless timer queue', () => {
   });
 
   it('lets the timer function consume the queue', () => {
-    const consume = statementsOfRole(template, roleOfFunction(template, functionId(template, 'timer'))).filter((s) => actionsOf(s).includes('sqs:ReceiveMessage'));
+    const consume = statementsOfRole(template, roleOfFunction(template, functionId(template, 'timer'))).filter((s) =>
+      actionsOf(s).includes('sqs:ReceiveMessage'),
+    );
     expect(consume).toHaveLength(1);
     expect(actionsOf(consume[0]!)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
     expect(consume[0]!.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
@@ -66,7 +68,8 @@ describe('Restless timer queue', () => {
 
   it('allows the timer function a recursive loop (it sends to the queue that invokes it); the others keep the default', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Description: 'Restless timer', RecursiveLoop: 'Allow' });
-    for (const role of ['ingress', 'admin']) template.hasResourceProperties('AWS::Lambda::Function', { Description: `Restless ${role}`, RecursiveLoop: Match.absent() });
+    for (const role of ['ingress', 'admin'])
+      template.hasResourceProperties('AWS::Lambda::Function', { Description: `Restless ${role}`, RecursiveLoop: Match.absent() });
   });
 
   it('sends failed asynchronous (sweep) invocations of the timer to the dead-letter queue after one retry', () => {

@@ -45,7 +45,13 @@ describe('deployment registrar → the real admin handler', () => {
       discovered.push(input.FunctionName!);
       return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(await sdk(payload, { awsRequestId: 'endpoint' }))) };
     });
-    runtime = createRuntime({ config: testConfig({ tableName }), dynamo: localDynamoConfig(), lambda: new LambdaClient({ region: 'us-east-1' }), timers: 'local', log: silentLogger });
+    runtime = createRuntime({
+      config: testConfig({ tableName }),
+      dynamo: localDynamoConfig(),
+      lambda: new LambdaClient({ region: 'us-east-1' }),
+      timers: 'local',
+      log: silentLogger,
+    });
     await ensureTable(runtime.tables.client, tableName);
     admin = apiGatewayHandler(runtime.admin);
   });
@@ -55,7 +61,11 @@ describe('deployment registrar → the real admin handler', () => {
   });
 
   const onEvent = deploymentResourceHandler({ lambda: new LambdaClient({ region: 'us-east-1' }), adminFunctionName: ADMIN, retryDelaysMs: [] });
-  const event = (RequestType: DeploymentResourceEvent['RequestType'], props: { Arn: string; AssumeRoleArn?: string }, PhysicalResourceId?: string): DeploymentResourceEvent => ({
+  const event = (
+    RequestType: DeploymentResourceEvent['RequestType'],
+    props: { Arn: string; AssumeRoleArn?: string },
+    PhysicalResourceId?: string,
+  ): DeploymentResourceEvent => ({
     RequestType,
     RequestId: `req-${RequestType}`,
     LogicalResourceId: 'RestlessDeploymentGreeter',
@@ -63,9 +73,15 @@ describe('deployment registrar → the real admin handler', () => {
     ResourceProperties: props,
   });
   const deployments = async () => {
-    const res = responseFromResult(await admin(eventFromRequest({ method: 'GET', url: '/deployments', headers: {}, body: new Uint8Array() }), { awsRequestId: 'list' }));
+    const res = responseFromResult(
+      await admin(eventFromRequest({ method: 'GET', url: '/deployments', headers: {}, body: new Uint8Array() }), { awsRequestId: 'list' }),
+    );
     // Listed under `endpoints` on both routes (the 0.5 shape).
-    return (JSON.parse(Buffer.from(res.body).toString('utf8')) as { endpoints: { id: string; arn: string; services: { name: string; revision: number; latest: boolean }[] }[] }).endpoints;
+    return (
+      JSON.parse(Buffer.from(res.body).toString('utf8')) as {
+        endpoints: { id: string; arn: string; services: { name: string; revision: number; latest: boolean }[] }[];
+      }
+    ).endpoints;
   };
 
   it('Create registers the published version: the admin accepts the event and discovers the version', async () => {

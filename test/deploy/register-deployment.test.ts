@@ -18,9 +18,18 @@ const ROLE = 'arn:aws:iam::123456789012:role/caller';
 const lambda = mockClient(LambdaClient);
 let sleeps: number[];
 const onEvent = () =>
-  deploymentResourceHandler({ lambda: new LambdaClient({ region: 'eu-west-1' }), adminFunctionName: ADMIN, retryDelaysMs: [10, 20], sleep: async (ms) => void sleeps.push(ms) });
+  deploymentResourceHandler({
+    lambda: new LambdaClient({ region: 'eu-west-1' }),
+    adminFunctionName: ADMIN,
+    retryDelaysMs: [10, 20],
+    sleep: async (ms) => void sleeps.push(ms),
+  });
 
-const event = (RequestType: DeploymentResourceEvent['RequestType'], props: Record<string, string> = {}, PhysicalResourceId?: string): DeploymentResourceEvent => ({
+const event = (
+  RequestType: DeploymentResourceEvent['RequestType'],
+  props: Record<string, string> = {},
+  PhysicalResourceId?: string,
+): DeploymentResourceEvent => ({
   RequestType,
   RequestId: 'req-1',
   LogicalResourceId: 'RestlessDeploymentGreeter',
@@ -34,11 +43,20 @@ const payload = (text: string) => Buffer.from(text) as unknown as NonNullable<In
 /** What the admin function (its API Gateway wrapper) returns: the body base64, as resultFromResponse does. */
 const answer = (statusCode: number, body: unknown) => ({
   StatusCode: 200,
-  Payload: payload(JSON.stringify({ statusCode, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)).toString('base64'), isBase64Encoded: true })),
+  Payload: payload(
+    JSON.stringify({
+      statusCode,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify(body)).toString('base64'),
+      isBase64Encoded: true,
+    }),
+  ),
 });
 
 const sentEvents = (): ApiGatewayEvent[] =>
-  lambda.commandCalls(InvokeCommand).map((c) => JSON.parse(Buffer.from((c.args[0].input as InvokeCommandInput).Payload as Uint8Array).toString('utf8')) as ApiGatewayEvent);
+  lambda
+    .commandCalls(InvokeCommand)
+    .map((c) => JSON.parse(Buffer.from((c.args[0].input as InvokeCommandInput).Payload as Uint8Array).toString('utf8')) as ApiGatewayEvent);
 
 const bodyOf = (e: ApiGatewayEvent) => JSON.parse(e.isBase64Encoded ? Buffer.from(e.body!, 'base64').toString('utf8') : e.body!) as unknown;
 
@@ -90,7 +108,7 @@ describe('deployment registrar', () => {
   });
 
   it('a 409 incompatible change fails with the admin message', async () => {
-    const message = "Incompatible change: method 'org.example.Greeter/Greet' changes its input type from A to B. Register with \"force\": true to allow it";
+    const message = 'Incompatible change: method \'org.example.Greeter/Greet\' changes its input type from A to B. Register with "force": true to allow it';
     lambda.on(InvokeCommand).resolves(answer(409, { message, restate_code: 'META0006' }));
 
     const err = await onEvent()(event('Create')).catch((e: unknown) => e);
@@ -126,7 +144,9 @@ describe('deployment registrar', () => {
       .on(InvokeCommand)
       .resolvesOnce(answer(409, { message: 'already registered', restate_code: 'META0004' }))
       .resolvesOnce(answer(200, { id: ID, arn: ARN, assume_role_arn: 'arn:aws:iam::123456789012:role/other', services: [] }));
-    await expect(onEvent()(event('Create', { AssumeRoleArn: ROLE }))).rejects.toThrow(/already registered as deployment .* with assume_role_arn arn:aws:iam::123456789012:role\/other, not arn:aws:iam::123456789012:role\/caller/);
+    await expect(onEvent()(event('Create', { AssumeRoleArn: ROLE }))).rejects.toThrow(
+      /already registered as deployment .* with assume_role_arn arn:aws:iam::123456789012:role\/other, not arn:aws:iam::123456789012:role\/caller/,
+    );
   });
 
   it('retries a discovery failure (META0003: IAM may not have propagated the invoke grant yet) and a 5xx, then succeeds', async () => {

@@ -52,7 +52,9 @@ describe('the table is the only truth', () => {
 
   it('does not bring a finished child back when telling its caller fails', async () => {
     const env = await inProcessRuntime(testServicesEndpoint(), { kicks: 'fail' });
-    const id = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'chainB', method: 'b', argument: { request: { v: 'y' } } }).then((r) => (json(r) as { id: string }).id);
+    const id = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'chainB', method: 'b', argument: { request: { v: 'y' } } }).then(
+      (r) => (json(r) as { id: string }).id,
+    );
     const rec = await sweepUntil(env, completed(env, id));
     expect(Buffer.from((rec.result as { value: Uint8Array }).value).toString()).toContain('b(c(y))');
     // The child finished once and stays finished: its completion reached the caller in the same write.
@@ -116,7 +118,11 @@ describe('accepted means stored', () => {
     const env = await inProcessRuntime(testServicesEndpoint());
     const faults = injectFaults(env.tables.client);
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'conflict', times: 1000 });
-    const res = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'recorder', method: 'record', argument: { key: 'busy', request: { value: 'v' } } });
+    const res = await post(env.ingress, '/dev.restate.Ingress/Invoke', {
+      service: 'recorder',
+      method: 'record',
+      argument: { key: 'busy', request: { value: 'v' } },
+    });
     faults.clear();
     expect(res.status).toBe(503);
     expect(json(res)).toMatchObject({ code: 'unavailable' });
@@ -141,7 +147,9 @@ describe('several processes', () => {
     const a = await inProcessRuntime(testServicesEndpoint(), { config });
     const b = await inProcessRuntime(testServicesEndpoint(), { config, tables: a.tables });
     const call = post(a.ingress, '/effects/slowThenCall', { request: { ms: 2_000, v: 'never' } });
-    const id = await eventually(async () => ((await b.store.dueInvocations(Date.now() + 60_000)).find(Boolean) ? (await b.store.dueInvocations(Date.now() + 60_000))[0] : undefined));
+    const id = await eventually(async () =>
+      (await b.store.dueInvocations(Date.now() + 60_000)).find(Boolean) ? (await b.store.dueInvocations(Date.now() + 60_000))[0] : undefined,
+    );
     // Process B's admin kills it; process A's attempt is not cut in process (no shortcut across processes).
     expect((await b.admin.kill(id, 'kill')).status).toBe(202);
     const res = await call;

@@ -75,7 +75,11 @@ async function runtimeOn(tables: TableClients, transport: EndpointTransport, clo
     // A dead process delivers nothing.
     timers: (fire) => ({
       kick: async (id) => void setImmediate(() => alive() && void fire({ kind: 'kick', invocationId: id }).catch(() => undefined)),
-      schedule: async (id, at, reason) => void setTimeout(() => alive() && void fire({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - now())),
+      schedule: async (id, at, reason) =>
+        void setTimeout(
+          () => alive() && void fire({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined),
+          Math.max(0, at - now()),
+        ),
     }),
   });
   return { store: rt.store, ingress: rt.ingress, timer: rt.timer, dispatcher: rt.dispatcher, requests };

@@ -9,7 +9,9 @@ import { probes, testServicesEndpoint } from '../support/test-services.js';
 let env: Awaited<ReturnType<typeof inProcessRuntime>>;
 
 beforeAll(async () => {
-  env = await inProcessRuntime(testServicesEndpoint(), { config: testConfig({ retry: { initialIntervalMs: 20, factor: 2, maxIntervalMs: 200, maxAttempts: 4 } }) });
+  env = await inProcessRuntime(testServicesEndpoint(), {
+    config: testConfig({ retry: { initialIntervalMs: 20, factor: 2, maxIntervalMs: 200, maxAttempts: 4 } }),
+  });
 });
 
 describe('service-to-service calls', () => {
@@ -117,7 +119,11 @@ describe('idempotency keys', () => {
     expect(json(again)).toEqual({ response: 1 });
     expect(again.headers['x-restate-id']).toBe(first.headers['x-restate-id']);
     expect(again.headers['idempotency-expires']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    const burst = await Promise.all(Array.from({ length: 20 }, () => post(env.ingress, '/recorder/record', { key: 'idem', request: { value: 'y' } }, { headers: { 'idempotency-key': 'idem-2' } })));
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        post(env.ingress, '/recorder/record', { key: 'idem', request: { value: 'y' } }, { headers: { 'idempotency-key': 'idem-2' } }),
+      ),
+    );
     expect(new Set(burst.map((r) => JSON.stringify(json(r))))).toEqual(new Set([JSON.stringify({ response: 2 })]));
     expect(json(await post(env.ingress, '/recorder/list', { key: 'idem' }))).toEqual({ response: ['x', 'y'] });
   });
@@ -129,7 +135,12 @@ describe('idempotency keys', () => {
     expect(json(other)).toMatchObject({ code: 'failed_precondition' });
     expect((json(other) as { message: string }).message).toContain("'k-body'");
     for (const bad of ['-1', 'abc', '1.5', '99999999999999999999']) {
-      const res = await post(env.ingress, '/chainC/c', { request: { v: '1' } }, { headers: { 'idempotency-key': 'k-ret', 'idempotency-retention-period': bad } });
+      const res = await post(
+        env.ingress,
+        '/chainC/c',
+        { request: { v: '1' } },
+        { headers: { 'idempotency-key': 'k-ret', 'idempotency-retention-period': bad } },
+      );
       expect([bad, res.status]).toEqual([bad, 400]);
     }
   });
@@ -158,11 +169,23 @@ describe('idempotency keys', () => {
   });
 
   it('Ingress/Invoke returns an id at once, the same id again with a key, and 404 for unknown targets', async () => {
-    const res = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'recorder', method: 'record', argument: { key: 'inv', request: { value: 'one-way' } } }, { headers: { 'idempotency-key': 'ii' } });
+    const res = await post(
+      env.ingress,
+      '/dev.restate.Ingress/Invoke',
+      { service: 'recorder', method: 'record', argument: { key: 'inv', request: { value: 'one-way' } } },
+      { headers: { 'idempotency-key': 'ii' } },
+    );
     expect(res.status).toBe(200);
     const { id } = json(res) as { id: string };
     expect(id).toMatch(/^inv_/);
-    const again = json(await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'recorder', method: 'record', argument: { key: 'inv', request: { value: 'one-way' } } }, { headers: { 'idempotency-key': 'ii' } })) as { id: string };
+    const again = json(
+      await post(
+        env.ingress,
+        '/dev.restate.Ingress/Invoke',
+        { service: 'recorder', method: 'record', argument: { key: 'inv', request: { value: 'one-way' } } },
+        { headers: { 'idempotency-key': 'ii' } },
+      ),
+    ) as { id: string };
     expect(again.id).toBe(id);
     const out = await eventually(async () => {
       const r = await get(env.ingress, `/restate/invocation/${id}/output`);

@@ -7,7 +7,12 @@ import { testServicesEndpoint } from '../support/test-services.js';
 import { inProcessRuntime, testConfig } from '../support/runtime.js';
 
 function slowCall(receivedAgoMs: number): ApiGatewayEvent {
-  const event = eventFromRequest({ method: 'POST', url: '/effects/slow', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ request: { ms: 3_000 } })) });
+  const event = eventFromRequest({
+    method: 'POST',
+    url: '/effects/slow',
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ request: { ms: 3_000 } })),
+  });
   return { ...event, requestContext: { ...event.requestContext, timeEpoch: Date.now() - receivedAgoMs } };
 }
 

@@ -31,7 +31,13 @@ describe('kill', () => {
   it('answers a waiting ingress caller with 409 aborted', async () => {
     const id = await start('/failing/longSleep', { request: { tag: 'k-wait' } });
     await eventually(async () => ((await statusOf(id)) === 'suspended' ? true : undefined));
-    const attach = env.ingress({ method: 'GET', path: `/restate/invocation/${id}/attach`, query: new URLSearchParams(), headers: new Headers(), body: new Uint8Array(0) });
+    const attach = env.ingress({
+      method: 'GET',
+      path: `/restate/invocation/${id}/attach`,
+      query: new URLSearchParams(),
+      headers: new Headers(),
+      body: new Uint8Array(0),
+    });
     await new Promise((r) => setTimeout(r, 100));
     await env.admin.kill(id, 'kill');
     const res = await attach;

@@ -28,12 +28,22 @@ describe('a Lambda (ARN) endpoint through the Lambda composition', () => {
       const result = await sdk(payload, { awsRequestId: 'mock' });
       return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(result)) };
     });
-    const runtime = createRuntime({ config: testConfig({ tableName }), dynamo: localDynamoConfig(), lambda: new LambdaClient({ region: 'us-east-1' }), timers: 'local', log: silentLogger });
+    const runtime = createRuntime({
+      config: testConfig({ tableName }),
+      dynamo: localDynamoConfig(),
+      lambda: new LambdaClient({ region: 'us-east-1' }),
+      timers: 'local',
+      log: silentLogger,
+    });
     await ensureTable(runtime.tables.client, tableName);
     const admin = apiGatewayHandler(runtime.admin);
     const ingress = apiGatewayHandler(runtime.ingress);
     const call = async (handler: typeof admin, method: string, url: string, body: Uint8Array | string, contentType = 'application/json') =>
-      responseFromResult(await handler(eventFromRequest({ method, url, headers: { 'content-type': contentType }, body: typeof body === 'string' ? Buffer.from(body) : body }), { awsRequestId: 'test' }));
+      responseFromResult(
+        await handler(eventFromRequest({ method, url, headers: { 'content-type': contentType }, body: typeof body === 'string' ? Buffer.from(body) : body }), {
+          awsRequestId: 'test',
+        }),
+      );
 
     const reg = await call(admin, 'POST', '/endpoints', JSON.stringify({ arn: ARN }));
     expect(reg.status).toBe(201);
@@ -43,7 +53,12 @@ describe('a Lambda (ARN) endpoint through the Lambda composition', () => {
     expect(res.status).toBe(200);
     expect(Buffer.from(res.body).toString()).toBe('{"greeting":"Hello Lambda"}');
     const invoke = payloads.find((p) => p.path === '/invoke/org.example.Greeter/Greet')!;
-    expect(invoke).toMatchObject({ function: ARN, httpMethod: 'POST', isBase64Encoded: true, headers: { 'content-type': 'application/restate', accept: 'application/restate' } });
+    expect(invoke).toMatchObject({
+      function: ARN,
+      httpMethod: 'POST',
+      isBase64Encoded: true,
+      headers: { 'content-type': 'application/restate', accept: 'application/restate' },
+    });
     // The body is the framed StartMessage (type 0x0000, PV = 1) + PollInputStream.
     const body = Buffer.from(invoke.body as string, 'base64');
     expect(body.subarray(0, 4).toString('hex')).toBe('00000001');

@@ -32,7 +32,9 @@ describe('keyed services', () => {
 
 describe('timeouts', () => {
   it('stops an attempt that hangs past inactivity + abort timeout and retries it; max attempts end it clearly', async () => {
-    const env = await inProcessRuntime(testServicesEndpoint(), { config: testConfig({ inactivityTimeoutMs: 150, abortTimeoutMs: 150, retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 50, maxAttempts: 2 } }) });
+    const env = await inProcessRuntime(testServicesEndpoint(), {
+      config: testConfig({ inactivityTimeoutMs: 150, abortTimeoutMs: 150, retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 50, maxAttempts: 2 } }),
+    });
     const res = await post(env.ingress, '/effects/slow', { request: { ms: 5_000 } });
     expect(res.status).toBe(408);
     expect((json(res) as { message: string }).message).toMatch(/gave up after 2 attempts: the endpoint did not answer within 300 ms/);
@@ -107,14 +109,20 @@ describe('observability', () => {
       startActiveSpan(name: string, options: { attributes?: Record<string, unknown> }, _ctx: unknown, fn: (span: Span) => unknown) {
         const record = { name, attributes: { ...(options.attributes ?? {}) } };
         spans.push(record);
-        const span = { setAttribute: (k: string, v: unknown) => void (record.attributes[k] = v), setStatus: () => span, end: () => undefined } as unknown as Span;
+        const span = {
+          setAttribute: (k: string, v: unknown) => void (record.attributes[k] = v),
+          setStatus: () => span,
+          end: () => undefined,
+        } as unknown as Span;
         return fn(span);
       },
     } as unknown as Tracer;
     const provider: TracerProvider = { getTracer: () => tracer };
     trace.setGlobalTracerProvider(provider);
     try {
-      const env = await inProcessRuntime(servicesEndpoint(), { log: createLogger({ level: 'debug', sink: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) }) });
+      const env = await inProcessRuntime(servicesEndpoint(), {
+        log: createLogger({ level: 'debug', sink: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) }),
+      });
       const res = await post(env.ingress, '/greeter/greet', { request: { name: 'Log' } });
       const id = res.headers['x-restate-id'];
       const about = lines.filter((l) => typeof l.msg === 'string' && /invocation|attempt/.test(l.msg as string));
@@ -150,7 +158,10 @@ describe('size limits', () => {
 
 describe('retry accounting', () => {
   it('restarts the attempt count when an invocation resumes from a suspension', async () => {
-    const env = await inProcessRuntime(servicesEndpoint(), { config: testConfig({ retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 50, maxAttempts: 2 } }), inlineWaitMs: 0 });
+    const env = await inProcessRuntime(servicesEndpoint(), {
+      config: testConfig({ retry: { initialIntervalMs: 10, factor: 2, maxIntervalMs: 50, maxAttempts: 2 } }),
+      inlineWaitMs: 0,
+    });
     // Suspends on its sleep, then a timer resumes it: the resumed attempt is attempt 1 again, so
     // a long chain of suspensions never counts towards max attempts.
     const res = await post(env.ingress, '/sleeper/sleep', { request: { millis: 50 } });

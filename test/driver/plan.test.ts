@@ -8,7 +8,15 @@ import { encodeAwakeableId } from '../../lib/protocol/awakeable-id.js';
 import { Flags, splitFrames } from '../../lib/protocol/framing.js';
 import { encodeMessage, type ProtocolMessage } from '../../lib/protocol/messages.js';
 import { invocationIdBytes } from '../../lib/ids.js';
-import { cancelCompletions, entriesThatFit, misdirectedAwakeables, pendingCallIndexes, planEntries, planSuspension, replayCompletions } from '../../lib/driver/plan.js';
+import {
+  cancelCompletions,
+  entriesThatFit,
+  misdirectedAwakeables,
+  pendingCallIndexes,
+  planEntries,
+  planSuspension,
+  replayCompletions,
+} from '../../lib/driver/plan.js';
 import { buildRequestBody } from '../../lib/driver/request-response.js';
 import type { Completion, JournalEntry } from '../../lib/store/invocation-item.js';
 
@@ -21,12 +29,26 @@ function entry(msg: ProtocolMessage): JournalEntry {
   return { type: frame.type, flags: frame.flags, body: frame.body };
 }
 
-const view = (journal: JournalEntry[], completions: [number, Completion][] = [], awakeables: [number, Completion][] = []) => ({ journal, completions: new Map(completions), awakeables: new Map(awakeables) });
+const view = (journal: JournalEntry[], completions: [number, Completion][] = [], awakeables: [number, Completion][] = []) => ({
+  journal,
+  completions: new Map(completions),
+  awakeables: new Map(awakeables),
+});
 
 describe('replayCompletions', () => {
   it('folds stored completions, due sleeps, and awakeable results only where the journal has an awakeable', () => {
     const journal = [entry(b.sleep(NOW - 1)), entry(b.sleep(NOW + 1000)), entry(b.awakeable()), entry(b.invoke('s', 'm', 'p')), entry(b.awakeable())];
-    const out = replayCompletions(view(journal, [[4, v('child')]], [[3, v('awk')], [1, v('forged for a sleep')]]), NOW);
+    const out = replayCompletions(
+      view(
+        journal,
+        [[4, v('child')]],
+        [
+          [3, v('awk')],
+          [1, v('forged for a sleep')],
+        ],
+      ),
+      NOW,
+    );
     expect(out).toEqual(
       new Map<number, Completion>([
         [4, v('child')],
@@ -34,7 +56,19 @@ describe('replayCompletions', () => {
         [3, v('awk')],
       ]),
     );
-    expect(misdirectedAwakeables(view(journal, [], [[1, v('x')], [3, v('y')], [9, v('not yet')]]))).toEqual([1]);
+    expect(
+      misdirectedAwakeables(
+        view(
+          journal,
+          [],
+          [
+            [1, v('x')],
+            [3, v('y')],
+            [9, v('not yet')],
+          ],
+        ),
+      ),
+    ).toEqual([1]);
   });
 
   it('never poisons a replay: a result the entry cannot hold leaves it pending', () => {
@@ -60,7 +94,13 @@ describe('planEntries', () => {
 
   it('turns calls, sends (delayed or not) and awakeable completions into effects with their entry index', () => {
     const id = encodeAwakeableId(invocationIdBytes('inv_target_0000000000000'), 3);
-    const entries = [b.invoke('svc', 'call', 'p1'), b.backgroundInvoke('svc', 'send', 'p2'), b.backgroundInvoke('svc', 'later', 'p3', NOW + 5000), b.completeAwakeable(id, { kind: 'value', value: enc.encode('r') }), b.completeAwakeable('prom_1garbage', { kind: 'value', value: enc.encode('r') })].map(entry);
+    const entries = [
+      b.invoke('svc', 'call', 'p1'),
+      b.backgroundInvoke('svc', 'send', 'p2'),
+      b.backgroundInvoke('svc', 'later', 'p3', NOW + 5000),
+      b.completeAwakeable(id, { kind: 'value', value: enc.encode('r') }),
+      b.completeAwakeable('prom_1garbage', { kind: 'value', value: enc.encode('r') }),
+    ].map(entry);
     const plan = planEntries(5, new Map(), entries);
     expect(plan.effects).toMatchObject([
       { kind: 'call', index: 5, service: 'svc', method: 'call' },

@@ -22,7 +22,9 @@ afterAll(() => {
 
 describe('driver spans on Lambda', () => {
   it('sends the attempt span with restate.invocation.id as a subsegment of the function segment', async () => {
-    const call = withLambdaTrace(() => post(env.ingress, '/chainC/c', { request: { v: 'x' } }), { _X_AMZN_TRACE_ID: `Root=${ROOT};Parent=${FUNCTION_SEGMENT};Sampled=1` });
+    const call = withLambdaTrace(() => post(env.ingress, '/chainC/c', { request: { v: 'x' } }), {
+      _X_AMZN_TRACE_ID: `Root=${ROOT};Parent=${FUNCTION_SEGMENT};Sampled=1`,
+    });
     const res = await call();
     expect(res.status).toBe(200);
     expect(json(res)).toEqual({ response: 'c(x)' });

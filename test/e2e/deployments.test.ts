@@ -49,7 +49,13 @@ const keyedV3 = restate.keyedRouter({ hello: async () => 'v3 keyed' });
 
 const ADMIN = (rt: Runtime, method: string, path: string, body?: unknown): Promise<HttpResponse> => {
   const url = new URL(path, 'http://admin.test');
-  return rt.admin({ method, path: url.pathname, query: url.searchParams, headers: new Headers({ 'content-type': 'application/json' }), body: body === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(body)) });
+  return rt.admin({
+    method,
+    path: url.pathname,
+    query: url.searchParams,
+    headers: new Headers({ 'content-type': 'application/json' }),
+    body: body === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(body)),
+  });
 };
 
 const text = (r: HttpResponse) => json(r) as { response?: string; id?: string; message?: string };
@@ -62,7 +68,12 @@ describe('an invocation finishes on the deployment it started on', () => {
   const tableName = `deploy-${Date.now()}`;
 
   const runtime = async (): Promise<Runtime> => {
-    const rt = createRuntime({ config: testConfig({ tableName }), dynamo: localDynamoConfig(), timers: 'local', log: process.env.TEST_LOG ? createLogger({ level: "debug" }) : silentLogger });
+    const rt = createRuntime({
+      config: testConfig({ tableName }),
+      dynamo: localDynamoConfig(),
+      timers: 'local',
+      log: process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger,
+    });
     runtimes.push(rt);
     await ensureTable(rt.tables.client, tableName);
     return rt;
@@ -85,9 +96,13 @@ describe('an invocation finishes on the deployment it started on', () => {
     const v1Id = (json(reg1) as { id: string }).id;
 
     // Two invocations park on v1: one on an awakeable, one in a sleep.
-    const parked = text(await post(first.ingress, '/dev.restate.Ingress/Invoke', { service: 'versioned', method: 'park', argument: { request: { tag: 'a' } } })).id!;
+    const parked = text(
+      await post(first.ingress, '/dev.restate.Ingress/Invoke', { service: 'versioned', method: 'park', argument: { request: { tag: 'a' } } }),
+    ).id!;
     const napping = text(await post(first.ingress, '/dev.restate.Ingress/Invoke', { service: 'versioned', method: 'nap', argument: { request: {} } })).id!;
-    await eventually(async () => ((await first.store.get(parked))?.status === 'suspended' && (await first.store.get(napping))?.status === 'suspended' ? true : undefined));
+    await eventually(async () =>
+      (await first.store.get(parked))?.status === 'suspended' && (await first.store.get(napping))?.status === 'suspended' ? true : undefined,
+    );
 
     // v2 is registered the normal way; v3 (the service now keyed) is refused.
     const reg2 = await ADMIN(first, 'POST', '/endpoints', { uri: e2.uri });
@@ -101,7 +116,13 @@ describe('an invocation finishes on the deployment it started on', () => {
     expect((await post(first.ingress, '/versioned/onlyV1', { request: {} })).status).toBe(404);
 
     // The pins are visible, and keep v1 from being deleted.
-    const status = (await first.admin({ method: 'GET', path: `/invocations/${parked}`, query: new URLSearchParams(), headers: new Headers(), body: new Uint8Array() })) as HttpResponse;
+    const status = (await first.admin({
+      method: 'GET',
+      path: `/invocations/${parked}`,
+      query: new URLSearchParams(),
+      headers: new Headers(),
+      body: new Uint8Array(),
+    })) as HttpResponse;
     expect(json(status)).toMatchObject({ deployment_id: v1Id, pinned: true });
     const listing = json(await ADMIN(first, 'GET', '/endpoints')) as { endpoints?: { id: string; pinned_invocations?: number }[] };
     expect(listing.endpoints?.find((e) => e.id === v1Id)?.pinned_invocations).toBe(2);

@@ -30,10 +30,15 @@ interface CliRun {
 /** `restless …` exactly as `npx restless` runs it: the package's bin, as its own process. */
 function cli(...args: string[]): Promise<CliRun> {
   return new Promise((res) => {
-    execFile('node', [join(REPO_ROOT, 'bin/restless.mjs'), '--admin', runner.adminUrl, '--ingress', runner.ingressUrl, ...args], { cwd: REPO_ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      res({ code, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [join(REPO_ROOT, 'bin/restless.mjs'), '--admin', runner.adminUrl, '--ingress', runner.ingressUrl, ...args],
+      { cwd: REPO_ROOT, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        res({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -44,7 +49,11 @@ async function cliJson<T>(...args: string[]): Promise<T> {
 }
 
 async function invoke(service: string, method: string, argument: unknown): Promise<string> {
-  const res = await fetch(`${runner.ingressUrl}/dev.restate.Ingress/Invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service, method, argument }) });
+  const res = await fetch(`${runner.ingressUrl}/dev.restate.Ingress/Invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service, method, argument }),
+  });
   const body = (await res.json()) as { id?: string };
   if (!body.id) throw new Error(`Invoke ${service}/${method}: ${res.status} ${JSON.stringify(body)}`);
   return body.id;
@@ -83,7 +92,10 @@ beforeAll(async () => {
   ]);
   runner = r;
   endpoint = e;
-  cleanup.push(() => runner.stop({ group: true }).catch(() => runner.kill()), () => endpoint.stop());
+  cleanup.push(
+    () => runner.stop({ group: true }).catch(() => runner.kill()),
+    () => endpoint.stop(),
+  );
 }, 150_000);
 
 afterAll(async () => {
@@ -108,7 +120,11 @@ describe('restless CLI against the local runner', () => {
 
   it('makes a service private and public again (the ingress answers 403 meanwhile)', async () => {
     const priv = await cli('services', 'private', 'ops');
-    const refused = await fetch(`${runner.ingressUrl}/ops/quick`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"request":{"n":1}}' });
+    const refused = await fetch(`${runner.ingressUrl}/ops/quick`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"request":{"n":1}}',
+    });
     const pub = await cli('services', 'public', 'ops');
     const described = await cli('services', 'describe', 'ops');
 
@@ -219,12 +235,16 @@ describe('restless CLI against the local runner', () => {
     { case: 'an unknown flag → 2', args: ['invocations', 'ls', '--bogus'], code: 2 },
     { case: 'an unknown status → 5', args: ['invocations', 'ls', '--status', 'sleeping'], code: 5 },
     { case: 'nothing at the admin URL → 3', args: ['--admin', 'http://127.0.0.1:1', 'services', 'ls'], code: 3 },
-  ])('exits with $case', async ({ args, code }) => {
-    const run = await cli(...args);
+  ])(
+    'exits with $case',
+    async ({ args, code }) => {
+      const run = await cli(...args);
 
-    expect(run.code).toBe(code);
-    expect(run.stderr).not.toBe('');
-  }, 30_000);
+      expect(run.code).toBe(code);
+      expect(run.stderr).not.toBe('');
+    },
+    30_000,
+  );
 });
 
 describe('web console in headless Chromium', () => {
@@ -237,7 +257,16 @@ describe('web console in headless Chromium', () => {
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 90_000);
 

@@ -31,7 +31,16 @@ describe('npm start readiness', () => {
     const ports = await freePorts();
     const dir = await tempDataDir();
     stops.push(() => dir.remove());
-    const runner = launchRunner(['--ingress-port', String(ports.ingress), '--admin-port', String(ports.admin), '--example-port', String(ports.example), '--data-dir', dir.path]);
+    const runner = launchRunner([
+      '--ingress-port',
+      String(ports.ingress),
+      '--admin-port',
+      String(ports.admin),
+      '--example-port',
+      String(ports.example),
+      '--data-dir',
+      dir.path,
+    ]);
     stops.push(() => runner.kill());
 
     // Every answer before the first 200 is 503 "starting" (or no answer yet): never a 200 too early.

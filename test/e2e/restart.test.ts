@@ -87,7 +87,11 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
   let idempotentFirst: { status: number; id: string | null; json: unknown } | undefined;
 
   it('runs an idempotent call on the first runner', async () => {
-    const res = await fetch(`${first!.ingressUrl}/counter/add`, { method: 'POST', headers: { ...JSON_CT, 'idempotency-key': 'across-restart' }, body: JSON.stringify({ key: 'idem-restart', request: { delta: 5 } }) });
+    const res = await fetch(`${first!.ingressUrl}/counter/add`, {
+      method: 'POST',
+      headers: { ...JSON_CT, 'idempotency-key': 'across-restart' },
+      body: JSON.stringify({ key: 'idem-restart', request: { delta: 5 } }),
+    });
     idempotentFirst = { status: res.status, id: res.headers.get('x-restate-id'), json: await res.json() };
     expect(idempotentFirst.json).toEqual({ response: 5 });
   });
@@ -120,7 +124,11 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
   });
 
   it('answers a repeated idempotent call after the restart with the first answer, without running it again', async () => {
-    const res = await fetch(`${second!.ingressUrl}/counter/add`, { method: 'POST', headers: { ...JSON_CT, 'idempotency-key': 'across-restart' }, body: JSON.stringify({ key: 'idem-restart', request: { delta: 5 } }) });
+    const res = await fetch(`${second!.ingressUrl}/counter/add`, {
+      method: 'POST',
+      headers: { ...JSON_CT, 'idempotency-key': 'across-restart' },
+      body: JSON.stringify({ key: 'idem-restart', request: { delta: 5 } }),
+    });
     expect({ status: res.status, id: res.headers.get('x-restate-id'), json: await res.json() }).toEqual(idempotentFirst);
     expect((await post(second!.ingressUrl, '/counter/get', { key: 'idem-restart' })).json).toEqual({ response: 5 });
   });

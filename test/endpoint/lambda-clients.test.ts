@@ -5,7 +5,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EndpointCredentialsError, TransportError } from '../../lib/endpoint/errors.js';
-import { assumeRoleCredentials, ASSUME_ROLE_SESSION_NAME, CREDENTIALS_REFRESH_MARGIN_MS, LambdaClients, regionOfArn, type LambdaAddress } from '../../lib/endpoint/lambda-clients.js';
+import {
+  assumeRoleCredentials,
+  ASSUME_ROLE_SESSION_NAME,
+  CREDENTIALS_REFRESH_MARGIN_MS,
+  LambdaClients,
+  regionOfArn,
+  type LambdaAddress,
+} from '../../lib/endpoint/lambda-clients.js';
 import { createTransport } from '../../lib/endpoint/transport.js';
 
 const sts = mockClient(STSClient);
@@ -33,13 +40,19 @@ async function credentialsOf(client: LambdaClient) {
 }
 
 function clients(now: () => number = () => NOW) {
-  return new LambdaClients({ base: { region: 'eu-central-1', credentials: { accessKeyId: 'PROCESS', secretAccessKey: 'process' } }, sts: new STSClient({ region: 'eu-central-1' }), now });
+  return new LambdaClients({
+    base: { region: 'eu-central-1', credentials: { accessKeyId: 'PROCESS', secretAccessKey: 'process' } },
+    sts: new STSClient({ region: 'eu-central-1' }),
+    now,
+  });
 }
 
 beforeEach(() => {
   sts.reset();
   lambda.reset();
-  lambda.on(InvokeCommand).callsFake(async () => ({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ statusCode: 200, headers: {}, body: '', isBase64Encoded: true })) }));
+  lambda
+    .on(InvokeCommand)
+    .callsFake(async () => ({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ statusCode: 200, headers: {}, body: '', isBase64Encoded: true })) }));
 });
 
 describe('regionOfArn', () => {
@@ -90,7 +103,6 @@ describe('LambdaClients', () => {
     expect(await client.config.region()).toBe('eu-west-1');
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: FN_EU });
   });
-
 });
 
 describe('assumeRoleCredentials', () => {
@@ -109,7 +121,10 @@ describe('assumeRoleCredentials', () => {
 
   it('assumes the role again once the credentials come within the refresh margin of their expiry', async () => {
     let now = NOW;
-    sts.on(AssumeRoleCommand).resolvesOnce(stsCredentials('ASSUMED1', NOW + HOUR)).resolvesOnce(stsCredentials('ASSUMED2', NOW + 2 * HOUR));
+    sts
+      .on(AssumeRoleCommand)
+      .resolvesOnce(stsCredentials('ASSUMED1', NOW + HOUR))
+      .resolvesOnce(stsCredentials('ASSUMED2', NOW + 2 * HOUR));
     const credentials = provider(() => now);
 
     expect((await credentials()).accessKeyId).toBe('ASSUMED1');
@@ -121,8 +136,16 @@ describe('assumeRoleCredentials', () => {
   });
 
   it.each([
-    { case: 'access denied (not retryable: a grant is missing)', error: Object.assign(new Error('not authorized to perform sts:AssumeRole'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), retryable: false },
-    { case: 'throttling (retryable)', error: Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }), retryable: true },
+    {
+      case: 'access denied (not retryable: a grant is missing)',
+      error: Object.assign(new Error('not authorized to perform sts:AssumeRole'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }),
+      retryable: false,
+    },
+    {
+      case: 'throttling (retryable)',
+      error: Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }),
+      retryable: true,
+    },
   ])('turns a failed AssumeRole into EndpointCredentialsError: $case', async ({ error, retryable }) => {
     sts.on(AssumeRoleCommand).rejects(error);
 
@@ -134,7 +157,10 @@ describe('assumeRoleCredentials', () => {
   });
 
   it('tries AssumeRole again on the next call after a failure (a failure is not cached)', async () => {
-    sts.on(AssumeRoleCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })).resolves(stsCredentials('ASSUMED1', NOW + HOUR));
+    sts
+      .on(AssumeRoleCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }))
+      .resolves(stsCredentials('ASSUMED1', NOW + HOUR));
     const credentials = provider();
 
     await expect(credentials()).rejects.toBeInstanceOf(EndpointCredentialsError);

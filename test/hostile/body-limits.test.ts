@@ -77,14 +77,19 @@ describe('body limits on the local servers', () => {
     // Assess
     expect(res.status).toBe(413);
     expect(res.head).toMatch(/connection: close/i);
-    expect(JSON.parse(res.body)).toEqual({ code: 'resource_exhausted', message: `the request body is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes` });
+    expect(JSON.parse(res.body)).toEqual({
+      code: 'resource_exhausted',
+      message: `the request body is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`,
+    });
     expect(await client.closed).toBeGreaterThan(0);
   });
 
   it('answers a gRPC-web body over the limit with grpc-status 8 naming the limit', async () => {
     // Arrange
     const client = await rawConnect(stack.ingressPort);
-    client.socket.write(`POST /org.example.Greeter/Greet HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web+proto\r\nContent-Length: ${TWENTY_MB}\r\n\r\n`);
+    client.socket.write(
+      `POST /org.example.Greeter/Greet HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web+proto\r\nContent-Length: ${TWENTY_MB}\r\n\r\n`,
+    );
 
     // Act
     send(client, Math.round(1.2 * MB));
@@ -132,7 +137,9 @@ describe('body limits on the local servers', () => {
     // Assess
     expect(h[':status']).toBe(200);
     expect(h['grpc-status']).toBe('8');
-    expect(decodeURIComponent(String(h['grpc-message']))).toBe(`the request message (${TWENTY_MB} bytes) is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`);
+    expect(decodeURIComponent(String(h['grpc-message']))).toBe(
+      `the request message (${TWENTY_MB} bytes) is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`,
+    );
     expect(rst).toBe(h2.NGHTTP2_NO_ERROR);
   });
 
@@ -159,17 +166,40 @@ describe('body limits on the local servers', () => {
   });
 
   it('still serves a normal call afterwards', async () => {
-    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Pete"}' });
+    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"Pete"}',
+    });
     expect(await res.json()).toEqual({ greeting: 'Hello Pete' });
   });
 
   it.each([
-    { $case: 'a 1 MB JSON result', method: 'Resolve', body: { id: 'prom_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', json_result: 'x'.repeat(1_000_000) }, what: 'result' },
-    { $case: 'a 300 KB bytes result', method: 'Resolve', body: { id: 'prom_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', bytes_result: Buffer.alloc(300_000).toString('base64') }, what: 'result' },
-    { $case: 'a 300 KB rejection reason', method: 'Reject', body: { id: 'prom_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', reason: 'r'.repeat(300_000) }, what: 'reason' },
+    {
+      $case: 'a 1 MB JSON result',
+      method: 'Resolve',
+      body: { id: 'prom_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', json_result: 'x'.repeat(1_000_000) },
+      what: 'result',
+    },
+    {
+      $case: 'a 300 KB bytes result',
+      method: 'Resolve',
+      body: { id: 'prom_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', bytes_result: Buffer.alloc(300_000).toString('base64') },
+      what: 'result',
+    },
+    {
+      $case: 'a 300 KB rejection reason',
+      method: 'Reject',
+      body: { id: 'prom_1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', reason: 'r'.repeat(300_000) },
+      what: 'reason',
+    },
   ])('answers 413 for $$case at the awakeable API', async ({ method, body, what }) => {
     // Act
-    const res = await fetch(`${stack.ingressUrl}/dev.restate.Awakeables/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${stack.ingressUrl}/dev.restate.Awakeables/${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
     // Assess
     expect(res.status).toBe(413);
@@ -195,7 +225,10 @@ describe('body limits through the API Gateway event path', () => {
     const res = await viaLambda('ingress', '/org.example.Greeter/Greet', 'application/json', Buffer.alloc(2 * MB, 0x20));
 
     expect(res.status).toBe(413);
-    expect(JSON.parse(Buffer.from(res.body).toString())).toEqual({ code: 'resource_exhausted', message: `the request body is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes` });
+    expect(JSON.parse(Buffer.from(res.body).toString())).toEqual({
+      code: 'resource_exhausted',
+      message: `the request body is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`,
+    });
   });
 
   it('answers grpc-status 8 to a 2 MB gRPC-web body', async () => {
@@ -210,6 +243,9 @@ describe('body limits through the API Gateway event path', () => {
     const res = await viaLambda('admin', '/endpoints', 'application/json', Buffer.alloc(100 * 1024, 0x20));
 
     expect(res.status).toBe(413);
-    expect(JSON.parse(Buffer.from(res.body).toString())).toEqual({ message: `the request body is larger than the limit of ${MAX_ADMIN_BODY_BYTES} bytes`, restate_code: null });
+    expect(JSON.parse(Buffer.from(res.body).toString())).toEqual({
+      message: `the request body is larger than the limit of ${MAX_ADMIN_BODY_BYTES} bytes`,
+      restate_code: null,
+    });
   });
 });

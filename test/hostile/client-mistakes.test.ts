@@ -37,7 +37,12 @@ describe('client mistakes at the ingress and the admin API', () => {
     { $case: 'bad percent-encoding in the path', path: '/%E0%A4%A/x', body: '{}', message: /path segment '%E0%A4%A' is not valid percent-encoded UTF-8/ },
     { $case: 'a 3000-character service name', path: `/${LONG}/x`, body: '{}', message: /the service name 'a{40}…' has 3000 bytes; at most 1024 are allowed/ },
     { $case: 'a 3000-character method name', path: `/greeter/${LONG}`, body: '{}', message: /the method name 'a{40}…' has 3000 bytes/ },
-    { $case: 'a keyed handler without a key', path: '/counter/add', body: '{"request":{"delta":1}}', message: /'counter\/add' is a keyed handler: the request needs a non-empty "key"/ },
+    {
+      $case: 'a keyed handler without a key',
+      path: '/counter/add',
+      body: '{"request":{"delta":1}}',
+      message: /'counter\/add' is a keyed handler: the request needs a non-empty "key"/,
+    },
     { $case: 'a keyed handler with "key": null', path: '/counter/add', body: '{"key":null}', message: /non-empty "key"/ },
     { $case: 'a keyed handler with "key": ""', path: '/counter/get', body: '{"key":""}', message: /'counter\/get' is a keyed handler/ },
     { $case: 'an unkeyed handler with a key', path: '/greeter/greet', body: '{"key":"k","request":{}}', message: /'greeter\/greet' is not keyed/ },
@@ -56,15 +61,26 @@ describe('client mistakes at the ingress and the admin API', () => {
 
   it('answers 415 with a message for a JSON body in another charset than UTF-8', async () => {
     // Act
-    const res = await call(`${stack.ingressUrl}/greeter/greet`, { method: 'POST', headers: { 'content-type': 'application/json; charset=latin1' }, body: '{"request":{"name":"x"}}' });
+    const res = await call(`${stack.ingressUrl}/greeter/greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=latin1' },
+      body: '{"request":{"name":"x"}}',
+    });
 
     // Assess
     expect(res.status).toBe(415);
-    expect(res.body).toEqual({ code: 'invalid_argument', message: expect.stringContaining("charset 'latin1' is not supported: JSON request bodies must be UTF-8") });
+    expect(res.body).toEqual({
+      code: 'invalid_argument',
+      message: expect.stringContaining("charset 'latin1' is not supported: JSON request bodies must be UTF-8"),
+    });
   });
 
   it('still accepts JSON with charset=utf-8', async () => {
-    const res = await call(`${stack.ingressUrl}/greeter/greet`, { method: 'POST', headers: { 'content-type': 'application/json; charset=UTF-8' }, body: '{"request":{"name":"x"}}' });
+    const res = await call(`${stack.ingressUrl}/greeter/greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      body: '{"request":{"name":"x"}}',
+    });
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ response: 'Hello x' });
@@ -81,12 +97,19 @@ describe('client mistakes at the ingress and the admin API', () => {
     const before = await counterValue(stack, 'get-probe');
 
     // Act
-    const res = await call(`${stack.ingressUrl}${path}?key=get-probe`, { method, headers: method === 'GET' || method === 'DELETE' ? {} : JSON_CT, body: method === 'PUT' ? '{"key":"get-probe"}' : undefined });
+    const res = await call(`${stack.ingressUrl}${path}?key=get-probe`, {
+      method,
+      headers: method === 'GET' || method === 'DELETE' ? {} : JSON_CT,
+      body: method === 'PUT' ? '{"key":"get-probe"}' : undefined,
+    });
 
     // Assess
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
-    expect(res.body).toEqual({ code: 'unimplemented', message: expect.stringMatching(/only POST does \(Connect GET, for idempotent methods, is not supported\)/) });
+    expect(res.body).toEqual({
+      code: 'unimplemented',
+      message: expect.stringMatching(/only POST does \(Connect GET, for idempotent methods, is not supported\)/),
+    });
     expect(res.headers.get('x-restate-id')).toBeNull();
     expect(await counterValue(stack, 'get-probe')).toBe(before);
   });
@@ -116,9 +139,24 @@ describe('client mistakes the fuzzer found', () => {
   afterAll(() => stack?.close());
 
   it.each([
-    { $case: 'Ingress/Invoke naming a 3000-character service', path: '/dev.restate.Ingress/Invoke', body: JSON.stringify({ service: LONG, method: 'greet' }), message: /the service name 'a{40}…' has 3000 bytes/ },
-    { $case: 'a health check of a 3000-character service name', path: '/grpc.health.v1.Health/Check', body: JSON.stringify({ service: LONG }), message: /longer than 1024 bytes/ },
-    { $case: 'a health check that is not JSON', path: '/grpc.health.v1.Health/Check', body: '{"service":', message: /not a valid grpc.health.v1.HealthCheckRequest/ },
+    {
+      $case: 'Ingress/Invoke naming a 3000-character service',
+      path: '/dev.restate.Ingress/Invoke',
+      body: JSON.stringify({ service: LONG, method: 'greet' }),
+      message: /the service name 'a{40}…' has 3000 bytes/,
+    },
+    {
+      $case: 'a health check of a 3000-character service name',
+      path: '/grpc.health.v1.Health/Check',
+      body: JSON.stringify({ service: LONG }),
+      message: /longer than 1024 bytes/,
+    },
+    {
+      $case: 'a health check that is not JSON',
+      path: '/grpc.health.v1.Health/Check',
+      body: '{"service":',
+      message: /not a valid grpc.health.v1.HealthCheckRequest/,
+    },
   ])('answers 400 for $$case', async ({ path, body, message }) => {
     // Act
     const res = await call(`${stack.ingressUrl}${path}`, { method: 'POST', headers: JSON_CT, body });
@@ -129,15 +167,34 @@ describe('client mistakes the fuzzer found', () => {
   });
 
   it.each([
-    { $case: 'gRPC-web, a frame flagged compressed without grpc-encoding', native: false, body: [0x01, 0, 0, 0, 0], message: /no grpc-encoding names its compression/ },
-    { $case: 'gRPC-web, bytes that are not a HealthCheckRequest', native: false, body: [0x00, 0, 0, 0, 2, 0xff, 0xff], message: /not a valid grpc.health.v1.HealthCheckRequest/ },
-    { $case: 'native gRPC, a frame flagged compressed without grpc-encoding', native: true, body: [0x01, 0, 0, 0, 0], message: /no grpc-encoding names its compression/ },
+    {
+      $case: 'gRPC-web, a frame flagged compressed without grpc-encoding',
+      native: false,
+      body: [0x01, 0, 0, 0, 0],
+      message: /no grpc-encoding names its compression/,
+    },
+    {
+      $case: 'gRPC-web, bytes that are not a HealthCheckRequest',
+      native: false,
+      body: [0x00, 0, 0, 0, 2, 0xff, 0xff],
+      message: /not a valid grpc.health.v1.HealthCheckRequest/,
+    },
+    {
+      $case: 'native gRPC, a frame flagged compressed without grpc-encoding',
+      native: true,
+      body: [0x01, 0, 0, 0, 0],
+      message: /no grpc-encoding names its compression/,
+    },
     { $case: 'native gRPC, unknown frame flags', native: true, body: [0x7f, 0, 0, 0, 0], message: /unknown gRPC frame flags 0x7f/ },
   ])('answers a malformed health check ($$case) with INVALID_ARGUMENT, not INTERNAL', async ({ native, body, message }) => {
     // Act
     const status = native
       ? await nativeHealth(stack.ingressUrl, Buffer.from(body))
-      : await fetch(`${stack.ingressUrl}/grpc.health.v1.Health/Check`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' }, body: Buffer.from(body) }).then((r) => ({
+      : await fetch(`${stack.ingressUrl}/grpc.health.v1.Health/Check`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/grpc-web+proto' },
+          body: Buffer.from(body),
+        }).then((r) => ({
           code: r.headers.get('grpc-status'),
           message: decodeURIComponent(r.headers.get('grpc-message') ?? ''),
         }));
@@ -170,7 +227,9 @@ describe('server failures (5xx) are logged', () => {
     expect(json(res)).toEqual({ code: 'internal', message: 'broken on purpose' });
     const id = res.headers['x-restate-id'];
     expect(id).toMatch(/^inv_/);
-    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ level: 'warn', code: 'internal', 'restate.invocation.id': id }));
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ level: 'warn', code: 'internal', 'restate.invocation.id': id }),
+    );
   });
 });
 

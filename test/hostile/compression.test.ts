@@ -43,13 +43,17 @@ describe('compressed request bodies', () => {
   });
   afterAll(() => stack?.close());
 
-  const greet = (transport: Transport) => (createClient(greeter, transport) as unknown as Record<string, (req: object) => Promise<Record<string, unknown>>>).greet!;
+  const greet = (transport: Transport) =>
+    (createClient(greeter, transport) as unknown as Record<string, (req: object) => Promise<Record<string, unknown>>>).greet!;
   // compressMinBytes 0: Connect-ES leaves messages under 1 KiB uncompressed by default.
   const gzip = { sendCompression: compressionGzip, compressMinBytes: 0 };
   const br = { sendCompression: compressionBrotli, compressMinBytes: 0 };
 
   it.each([
-    { $case: 'Connect binary, gzip, HTTP/1.1', make: (url: string) => createConnectTransport({ baseUrl: url, httpVersion: '1.1', useBinaryFormat: true, ...gzip }) },
+    {
+      $case: 'Connect binary, gzip, HTTP/1.1',
+      make: (url: string) => createConnectTransport({ baseUrl: url, httpVersion: '1.1', useBinaryFormat: true, ...gzip }),
+    },
     { $case: 'Connect JSON, gzip, HTTP/2', make: (url: string) => createConnectTransport({ baseUrl: url, httpVersion: '2', useBinaryFormat: false, ...gzip }) },
     { $case: 'Connect JSON, br, HTTP/1.1', make: (url: string) => createConnectTransport({ baseUrl: url, httpVersion: '1.1', useBinaryFormat: false, ...br }) },
     { $case: 'gRPC, gzip', make: (url: string) => createGrpcTransport({ baseUrl: url, ...gzip }) },
@@ -70,13 +74,20 @@ describe('compressed request bodies', () => {
     const started = Date.now();
 
     // Act
-    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb });
+    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
     const tookMs = Date.now() - started;
 
     // Assess
     expect(bomb.length).toBeLessThan(300 * 1024);
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ code: 'resource_exhausted', message: `the decompressed request body is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes` });
+    expect(await res.json()).toEqual({
+      code: 'resource_exhausted',
+      message: `the decompressed request body is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`,
+    });
     expect(tookMs).toBeLessThan(2000);
     // Inflating it all would cost 200 MB.
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
@@ -84,11 +95,17 @@ describe('compressed request bodies', () => {
 
   it('answers a gzip bomb in a compressed gRPC-web frame with RESOURCE_EXHAUSTED', async () => {
     // Act
-    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'grpc-encoding': 'gzip' }, body: frame(bomb, 0x01) });
+    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web+proto', 'grpc-encoding': 'gzip' },
+      body: frame(bomb, 0x01),
+    });
 
     // Assess
     expect(res.headers.get('grpc-status')).toBe('8');
-    expect(decodeURIComponent(res.headers.get('grpc-message')!)).toBe(`the decompressed request message is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`);
+    expect(decodeURIComponent(res.headers.get('grpc-message')!)).toBe(
+      `the decompressed request message is larger than the limit of ${MAX_INGRESS_BODY_BYTES} bytes`,
+    );
   });
 
   it('answers a gzip bomb in a compressed native gRPC frame with RESOURCE_EXHAUSTED', async () => {
@@ -102,7 +119,11 @@ describe('compressed request bodies', () => {
 
   it('answers an unknown Connect content-encoding with 501 unimplemented and Accept-Encoding', async () => {
     // Act
-    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'zstd' }, body: '{"name":"x"}' });
+    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'zstd' },
+      body: '{"name":"x"}',
+    });
 
     // Assess
     expect(res.status).toBe(501);
@@ -112,7 +133,11 @@ describe('compressed request bodies', () => {
 
   it('answers an unknown grpc-encoding with UNIMPLEMENTED and grpc-accept-encoding, over native gRPC', async () => {
     // Act
-    const { headers, trailers } = await h2Call(stack.ingressUrl, { 'content-type': 'application/grpc', 'grpc-encoding': 'snappy' }, frame(greetRequest('x'), 0x01));
+    const { headers, trailers } = await h2Call(
+      stack.ingressUrl,
+      { 'content-type': 'application/grpc', 'grpc-encoding': 'snappy' },
+      frame(greetRequest('x'), 0x01),
+    );
 
     // Assess
     expect(trailers['grpc-status']).toBe(String(Code.Unimplemented));
@@ -134,14 +159,22 @@ describe('compressed request bodies', () => {
   });
 
   it('answers 400 to a body that claims gzip but is not', async () => {
-    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync('{"name":"x"}').subarray(0, 12) });
+    const res = await fetch(`${stack.ingressUrl}/org.example.Greeter/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync('{"name":"x"}').subarray(0, 12),
+    });
 
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('gzip data cannot be decompressed') });
   });
 });
 
-async function h2Call(url: string, headers: Record<string, string>, body: Uint8Array): Promise<{ headers: Record<string, unknown>; trailers: Record<string, unknown> }> {
+async function h2Call(
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Promise<{ headers: Record<string, unknown>; trailers: Record<string, unknown> }> {
   const session = h2connect(url);
   session.on('error', () => undefined);
   try {

@@ -121,7 +121,10 @@ describe('the link-local rule for host names', () => {
       store: new RegistryStore(await freshTable('guard')),
       discovery: { attempts: 1, timeoutMs: 300 },
       // A resolver stand-in: no DNS on the test machine resolves to 169.254.0.0/16.
-      transportDeps: { h2Pool: pool, addressPolicy: { allowLinkLocal, resolve: async (host) => (host === 'metadata.test' ? ['10.0.0.9', '169.254.169.254'] : ['10.0.0.9']) } },
+      transportDeps: {
+        h2Pool: pool,
+        addressPolicy: { allowLinkLocal, resolve: async (host) => (host === 'metadata.test' ? ['10.0.0.9', '169.254.169.254'] : ['10.0.0.9']) },
+      },
     });
 
   it('refuses a host name when any address it resolves to is link-local', async () => {

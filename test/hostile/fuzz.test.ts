@@ -26,7 +26,16 @@ describe('generated hostile requests against a real runner', () => {
   beforeAll(async () => {
     dataDir = await tempDataDir();
     // Short slow-client timeouts, checked below on the real process (fuzz requests finish well within them).
-    const extraArgs = ['--headers-timeout-ms', String(HEADERS_MS), '--request-timeout-ms', '8000', '--keep-alive-timeout-ms', String(KEEP_ALIVE_MS), '--h2-idle-timeout-ms', '5000'];
+    const extraArgs = [
+      '--headers-timeout-ms',
+      String(HEADERS_MS),
+      '--request-timeout-ms',
+      '8000',
+      '--keep-alive-timeout-ms',
+      String(KEEP_ALIVE_MS),
+      '--h2-idle-timeout-ms',
+      '5000',
+    ];
     runner = await startRunner({ ports: await freePorts(), dataDir: dataDir.path, env: { RESTLESS_INGRESS_DEADLINE_MS: '5000' }, extraArgs });
     ports = { ingress: runner.ports.ingress, admin: runner.ports.admin };
   });
@@ -35,19 +44,25 @@ describe('generated hostile requests against a real runner', () => {
     await dataDir?.remove();
   });
 
-  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])('closes a silent connection to the $port port of the runner process within the headers timeout (--headers-timeout-ms)', async ({ port }) => {
-    // Act
-    const client = await rawConnect(runner.ports[port]);
-    const closedAfter = await Promise.race([client.closed, after(HEADERS_MS + 5000, -1)]);
-    client.socket.destroy();
+  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])(
+    'closes a silent connection to the $port port of the runner process within the headers timeout (--headers-timeout-ms)',
+    async ({ port }) => {
+      // Act
+      const client = await rawConnect(runner.ports[port]);
+      const closedAfter = await Promise.race([client.closed, after(HEADERS_MS + 5000, -1)]);
+      client.socket.destroy();
 
-    // Assess
-    expect(closedAfter).toBeGreaterThanOrEqual(HEADERS_MS - 100);
-    expect(closedAfter).toBeLessThan(HEADERS_MS + 1500);
-  });
+      // Assess
+      expect(closedAfter).toBeGreaterThanOrEqual(HEADERS_MS - 100);
+      expect(closedAfter).toBeLessThan(HEADERS_MS + 1500);
+    },
+  );
 
   it.each([
-    { port: 'ingress' as const, request: 'POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}' },
+    {
+      port: 'ingress' as const,
+      request: 'POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+    },
     { port: 'admin' as const, request: 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' },
   ])('closes an idle keep-alive connection to the $port port of the runner process after --keep-alive-timeout-ms', async ({ port, request }) => {
     // Arrange: one request, answered.
@@ -87,7 +102,11 @@ describe('generated hostile requests against a real runner', () => {
     expect(report.runs).toBe(SLICE.runs);
     // Every family took part, and most requests were refused as client mistakes, not served.
     expect(Object.keys(report.families).sort()).toEqual(['admin', 'connect', 'grpc', 'grpc-web', 'raw']);
-    expect(Object.entries(report.statuses).filter(([s]) => Number(s) >= 400 && Number(s) < 500).reduce((n, [, v]) => n + v, 0)).toBeGreaterThan(SLICE.runs / 3);
+    expect(
+      Object.entries(report.statuses)
+        .filter(([s]) => Number(s) >= 400 && Number(s) < 500)
+        .reduce((n, [, v]) => n + v, 0),
+    ).toBeGreaterThan(SLICE.runs / 3);
     expect(alive(runner.pid)).toBe(true);
     expect(healthy).toBe(true);
     expect(rssBefore).toBeGreaterThan(0);

@@ -24,7 +24,11 @@ describe('long keys', () => {
     expect(json(await post(env.ingress, '/recorder/record', { key, request: { value: 'idem' } }, { headers }))).toEqual({ response: 2 });
     expect(json(await post(env.ingress, '/recorder/record', { key, request: { value: 'idem' } }, { headers }))).toEqual({ response: 2 });
     // one-way through the ingress
-    const invoke = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'recorder', method: 'record', argument: { key, request: { value: 'one-way' } } });
+    const invoke = await post(env.ingress, '/dev.restate.Ingress/Invoke', {
+      service: 'recorder',
+      method: 'record',
+      argument: { key, request: { value: 'one-way' } },
+    });
     expect(invoke.status).toBe(200);
     await eventually(completed(env, (json(invoke) as { id: string }).id));
     // service to service: a one-way send and a delayed send
@@ -40,7 +44,11 @@ describe('long keys', () => {
     const refused = await post(env.ingress, '/recorder/record', { key: tooLong, request: { value: 'no' } });
     expect(refused.status).toBe(400);
     expect(json(refused)).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/65536 bytes/) });
-    const refusedInvoke = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'recorder', method: 'record', argument: { key: tooLong, request: { value: 'no' } } });
+    const refusedInvoke = await post(env.ingress, '/dev.restate.Ingress/Invoke', {
+      service: 'recorder',
+      method: 'record',
+      argument: { key: tooLong, request: { value: 'no' } },
+    });
     expect(refusedInvoke.status).toBe(400);
     expect((await env.store.getInstance('recorder', tooLong)).queue).toEqual([]);
   });
@@ -49,7 +57,11 @@ describe('long keys', () => {
 describe('forged awakeable ids', () => {
   it('refuse a result for an entry that is not an awakeable, hold one for an entry not there yet, and leave the invocation unaffected', async () => {
     const env = await inProcessRuntime(testServicesEndpoint());
-    const started = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'failing', method: 'longSleep', argument: { request: { tag: `forged-${Date.now()}` } } });
+    const started = await post(env.ingress, '/dev.restate.Ingress/Invoke', {
+      service: 'failing',
+      method: 'longSleep',
+      argument: { request: { tag: `forged-${Date.now()}` } },
+    });
     const id = (json(started) as { id: string }).id;
     const rec = await eventually(async () => {
       const r = await env.store.get(id);

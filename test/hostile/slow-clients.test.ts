@@ -22,15 +22,18 @@ describe('slow and idle clients', () => {
   });
   afterAll(() => stack?.close());
 
-  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])('closes a $port connection that sends nothing once the headers timeout passes', async ({ port }) => {
-    // Act
-    const client = await rawConnect(ports()[port]);
-    const closedAfter = await client.closed;
+  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])(
+    'closes a $port connection that sends nothing once the headers timeout passes',
+    async ({ port }) => {
+      // Act
+      const client = await rawConnect(ports()[port]);
+      const closedAfter = await client.closed;
 
-    // Assess
-    expect(closedAfter).toBeGreaterThanOrEqual(TIMEOUTS.headersMs - 50);
-    expect(closedAfter).toBeLessThan(TIMEOUTS.headersMs + SLACK_MS);
-  });
+      // Assess
+      expect(closedAfter).toBeGreaterThanOrEqual(TIMEOUTS.headersMs - 50);
+      expect(closedAfter).toBeLessThan(TIMEOUTS.headersMs + SLACK_MS);
+    },
+  );
 
   it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])('closes a $port connection trickling its headers a byte at a time', async ({ port }) => {
     // Arrange
@@ -77,24 +80,27 @@ describe('slow and idle clients', () => {
     expect(client.received()).toMatch(/^HTTP\/1\.1 408/);
   });
 
-  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])('closes an idle $port keep-alive connection after the keep-alive timeout', async ({ port }) => {
-    // Arrange: one complete request, answered.
-    const client = await rawConnect(ports()[port]);
-    const body = '{}';
-    client.socket.write(
-      port === 'admin'
-        ? 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n'
-        : `POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-    );
-    const answeredAt = await waitFor(() => /HTTP\/1\.1 200/.test(client.received()));
+  it.each([{ port: 'ingress' as const }, { port: 'admin' as const }])(
+    'closes an idle $port keep-alive connection after the keep-alive timeout',
+    async ({ port }) => {
+      // Arrange: one complete request, answered.
+      const client = await rawConnect(ports()[port]);
+      const body = '{}';
+      client.socket.write(
+        port === 'admin'
+          ? 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n'
+          : `POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      const answeredAt = await waitFor(() => /HTTP\/1\.1 200/.test(client.received()));
 
-    // Act
-    const closedAfter = await client.closed;
+      // Act
+      const closedAfter = await client.closed;
 
-    // Assess
-    expect(closedAfter - answeredAt).toBeGreaterThanOrEqual(TIMEOUTS.keepAliveMs - 100);
-    expect(closedAfter - answeredAt).toBeLessThan(TIMEOUTS.keepAliveMs + SLACK_MS);
-  });
+      // Assess
+      expect(closedAfter - answeredAt).toBeGreaterThanOrEqual(TIMEOUTS.keepAliveMs - 100);
+      expect(closedAfter - answeredAt).toBeLessThan(TIMEOUTS.keepAliveMs + SLACK_MS);
+    },
+  );
 
   it('closes an idle HTTP/2 session with GOAWAY after the idle timeout, PINGs notwithstanding', async () => {
     // Arrange
@@ -153,7 +159,8 @@ describe('hundreds of slow clients beside a normal call', () => {
     for (let i = 0; i < 250; i++) {
       const client = await rawConnect(stack.ingressPort);
       clients.push(client);
-      if (i % 5 === 1 || i % 5 === 2) stops.push(trickle(client, `POST /org.example.Greeter/Greet HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(500)}\r\n\r\n`, 200));
+      if (i % 5 === 1 || i % 5 === 2)
+        stops.push(trickle(client, `POST /org.example.Greeter/Greet HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(500)}\r\n\r\n`, 200));
       if (i % 5 === 3) {
         client.socket.write('POST /org.example.Greeter/Greet HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n');
         stops.push(trickle(client, ' '.repeat(1000), 200));

@@ -38,13 +38,26 @@ async function serveExample(): Promise<{ uri: string; server: Http2Server }> {
 /** Starts the stack on free ports; `config` overrides the runtime configuration. */
 export async function startStack(opts: { timeouts?: ServerTimeouts; config?: Partial<RuntimeConfig>; log?: Logger } = {}): Promise<Stack> {
   const tableName = `hostile-${Math.random().toString(36).slice(2, 10)}`;
-  const runtime = createRuntime({ config: { ...configFromEnv({}), tableName, ...opts.config }, dynamo: localDynamoConfig(), timers: 'local', log: opts.log ?? silentLogger });
+  const runtime = createRuntime({
+    config: { ...configFromEnv({}), tableName, ...opts.config },
+    dynamo: localDynamoConfig(),
+    timers: 'local',
+    log: opts.log ?? silentLogger,
+  });
   await ensureTable(runtime.tables.client, tableName);
   const example = await serveExample();
   await runtime.registry.register({ uri: example.uri });
-  const ingress = createIngressServer({ lambda: apiGatewayHandler(runtime.ingress), deps: { ...runtime, kicker: runtime.localTimers }, timeouts: opts.timeouts });
+  const ingress = createIngressServer({
+    lambda: apiGatewayHandler(runtime.ingress),
+    deps: { ...runtime, kicker: runtime.localTimers },
+    timeouts: opts.timeouts,
+  });
   const ingressPort = await ingress.listen(0);
-  const admin = createLambdaFront(apiGatewayHandler(runtime.admin), { timeouts: opts.timeouts, maxBodyBytes: MAX_ADMIN_BODY_BYTES, refuse: adminErrorResponse });
+  const admin = createLambdaFront(apiGatewayHandler(runtime.admin), {
+    timeouts: opts.timeouts,
+    maxBodyBytes: MAX_ADMIN_BODY_BYTES,
+    refuse: adminErrorResponse,
+  });
   const adminPort = await listen(admin, 0);
   return {
     runtime,

@@ -5,7 +5,14 @@ import type { ApiGatewayEvent, ApiGatewayResult } from '../../lib/http/apigw.js'
 import { API_GATEWAY_MIDDY_OPTIONS, apiGatewayHandler, LAMBDA_ABORT_EARLY_MS, LAMBDA_ANSWER_GRACE_MS } from '../../lib/http/lambda.js';
 import { emptyResponse, jsonResponse, type HttpRequest, type HttpResponse } from '../../lib/http/types.js';
 
-const event = { version: '2.0', rawPath: '/x/y', rawQueryString: '', headers: {}, requestContext: { http: { method: 'POST', path: '/x/y' }, timeEpoch: Date.now() }, isBase64Encoded: false } as unknown as ApiGatewayEvent;
+const event = {
+  version: '2.0',
+  rawPath: '/x/y',
+  rawQueryString: '',
+  headers: {},
+  requestContext: { http: { method: 'POST', path: '/x/y' }, timeEpoch: Date.now() },
+  isBase64Encoded: false,
+} as unknown as ApiGatewayEvent;
 
 function lambda(core: (req: HttpRequest) => Promise<HttpResponse>) {
   return middy<ApiGatewayEvent, ApiGatewayResult>(API_GATEWAY_MIDDY_OPTIONS).handler(apiGatewayHandler(core));

@@ -60,7 +60,9 @@ describe('frames', () => {
   });
 
   it('writes trailers as header lines in a frame flagged 0x80', () => {
-    expect(Buffer.from(trailerFrame({ 'grpc-status': '5', 'grpc-message': 'x' }))).toEqual(Buffer.from('\x80\x00\x00\x00\x1fgrpc-status:5\r\ngrpc-message:x\r\n', 'latin1'));
+    expect(Buffer.from(trailerFrame({ 'grpc-status': '5', 'grpc-message': 'x' }))).toEqual(
+      Buffer.from('\x80\x00\x00\x00\x1fgrpc-status:5\r\ngrpc-message:x\r\n', 'latin1'),
+    );
   });
 });
 

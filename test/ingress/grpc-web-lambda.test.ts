@@ -59,22 +59,74 @@ describe('gRPC-web through API Gateway → the ingress Lambda', () => {
   });
 
   it('calls a router service with JSON messages (application/grpc-web+json)', async () => {
-    const res = await ingress.viaLambda({ path: '/greeter/greet', headers: { 'content-type': 'application/grpc-web+json' }, body: frame(Buffer.from('{"request":{"name":"Jo"}}')) });
+    const res = await ingress.viaLambda({
+      path: '/greeter/greet',
+      headers: { 'content-type': 'application/grpc-web+json' },
+      body: frame(Buffer.from('{"request":{"name":"Jo"}}')),
+    });
     expect(JSON.parse(webFrames(res.body)[0]!.payload.toString())).toEqual({ response: 'Hello Jo' });
   });
 
   it.each([
-    { $case: 'private service', path: '/secret/greet', body: frame(Buffer.alloc(0)), status: Code.PermissionDenied, message: 'Service secret is not accessible' },
+    {
+      $case: 'private service',
+      path: '/secret/greet',
+      body: frame(Buffer.alloc(0)),
+      status: Code.PermissionDenied,
+      message: 'Service secret is not accessible',
+    },
     { $case: 'unknown service', path: '/nope/greet', body: frame(Buffer.alloc(0)), status: Code.NotFound, message: "Service 'nope' not found" },
-    { $case: 'unknown method', path: '/org.example.Greeter/Nope', body: frame(Buffer.alloc(0)), status: Code.NotFound, message: "Service method 'org.example.Greeter/Nope' not found" },
-    { $case: 'bad path', path: '/org.example.Greeter', body: frame(Buffer.alloc(0)), status: Code.InvalidArgument, message: 'the path must be /{service}/{method}' },
-    { $case: 'bad protobuf', path: GREET, body: frame(Buffer.from([0xff, 0xff, 0xff])), status: Code.InvalidArgument, message: 'not a valid org.example.GreetRequest' },
+    {
+      $case: 'unknown method',
+      path: '/org.example.Greeter/Nope',
+      body: frame(Buffer.alloc(0)),
+      status: Code.NotFound,
+      message: "Service method 'org.example.Greeter/Nope' not found",
+    },
+    {
+      $case: 'bad path',
+      path: '/org.example.Greeter',
+      body: frame(Buffer.alloc(0)),
+      status: Code.InvalidArgument,
+      message: 'the path must be /{service}/{method}',
+    },
+    {
+      $case: 'bad protobuf',
+      path: GREET,
+      body: frame(Buffer.from([0xff, 0xff, 0xff])),
+      status: Code.InvalidArgument,
+      message: 'not a valid org.example.GreetRequest',
+    },
     { $case: 'no message', path: GREET, body: Buffer.alloc(0), status: Code.InvalidArgument, message: 'the request has no message' },
-    { $case: 'truncated header', path: GREET, body: Buffer.from([0, 0, 0]), status: Code.InvalidArgument, message: 'truncated gRPC frame: 3 of the 5 header bytes' },
-    { $case: 'truncated payload', path: GREET, body: frame(greetRequest('Pete'), 0, 50), status: Code.InvalidArgument, message: 'the header announces 50 bytes, 6 arrived' },
-    { $case: 'two messages', path: GREET, body: Buffer.concat([frame(greetRequest('a')), frame(greetRequest('b'))]), status: Code.InvalidArgument, message: 'exactly one message' },
+    {
+      $case: 'truncated header',
+      path: GREET,
+      body: Buffer.from([0, 0, 0]),
+      status: Code.InvalidArgument,
+      message: 'truncated gRPC frame: 3 of the 5 header bytes',
+    },
+    {
+      $case: 'truncated payload',
+      path: GREET,
+      body: frame(greetRequest('Pete'), 0, 50),
+      status: Code.InvalidArgument,
+      message: 'the header announces 50 bytes, 6 arrived',
+    },
+    {
+      $case: 'two messages',
+      path: GREET,
+      body: Buffer.concat([frame(greetRequest('a')), frame(greetRequest('b'))]),
+      status: Code.InvalidArgument,
+      message: 'exactly one message',
+    },
     { $case: 'trailer flag in a request', path: GREET, body: frame(greetRequest('a'), 0x80), status: Code.InvalidArgument, message: 'trailer frame' },
-    { $case: 'oversized message (5 MiB announced)', path: GREET, body: frame(Buffer.alloc(16), 0, 5 * 1024 * 1024), status: Code.ResourceExhausted, message: 'is larger than the limit of 1048576 bytes' },
+    {
+      $case: 'oversized message (5 MiB announced)',
+      path: GREET,
+      body: frame(Buffer.alloc(16), 0, 5 * 1024 * 1024),
+      status: Code.ResourceExhausted,
+      message: 'is larger than the limit of 1048576 bytes',
+    },
   ])('answers $$case with trailers-only grpc-status $status', async ({ path, body, status, message }) => {
     const res = await ingress.viaLambda({ path, headers: GRPC_WEB, body });
 
@@ -122,14 +174,27 @@ describe('gRPC-web through API Gateway → the ingress Lambda', () => {
     { $case: 'a text body', method: 'POST', contentType: 'text/plain', status: 415 },
     { $case: 'GET', method: 'GET', contentType: 'application/grpc-web+proto', status: 405 },
   ])('answers HTTP $status for $$case', async ({ method, contentType, status }) => {
-    const res = await ingress.viaLambda({ method, path: GREET, headers: { 'content-type': contentType }, body: method === 'GET' ? undefined : frame(greetRequest('x')) });
+    const res = await ingress.viaLambda({
+      method,
+      path: GREET,
+      headers: { 'content-type': contentType },
+      body: method === 'GET' ? undefined : frame(greetRequest('x')),
+    });
     expect(res.status).toBe(status);
   });
 
   it('passes idempotency-key through: a repeated call gets the same invocation', async () => {
     const headers = { ...GRPC_WEB, 'idempotency-key': 'grpc-web-once', 'idempotency-retention-period': '60' };
-    const a = await ingress.viaLambda({ path: '/counter/add', headers: { ...headers, 'content-type': 'application/grpc-web+json' }, body: frame(Buffer.from('{"key":"idem"}')) });
-    const b = await ingress.viaLambda({ path: '/counter/add', headers: { ...headers, 'content-type': 'application/grpc-web+json' }, body: frame(Buffer.from('{"key":"idem"}')) });
+    const a = await ingress.viaLambda({
+      path: '/counter/add',
+      headers: { ...headers, 'content-type': 'application/grpc-web+json' },
+      body: frame(Buffer.from('{"key":"idem"}')),
+    });
+    const b = await ingress.viaLambda({
+      path: '/counter/add',
+      headers: { ...headers, 'content-type': 'application/grpc-web+json' },
+      body: frame(Buffer.from('{"key":"idem"}')),
+    });
 
     expect(a.headers['x-restate-id']).toBe(b.headers['x-restate-id']);
     expect(webFrames(b.body)[0]!.payload.toString()).toBe('{"response":1}');
@@ -140,7 +205,11 @@ describe('gRPC-web through API Gateway → the ingress Lambda', () => {
     const res = await ingress.viaLambda({
       method: 'OPTIONS',
       path: GREET,
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-grpc-web,x-user-agent,grpc-timeout' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-grpc-web,x-user-agent,grpc-timeout',
+      },
     });
 
     expect(res.status).toBe(204);
@@ -183,7 +252,11 @@ describe('health and reflection through the ingress Lambda', () => {
     { $case: 'a private service', service: 'secret', status: 'NOT_SERVING' },
     { $case: 'a built-in', service: 'dev.restate.Ingress', status: 'SERVING' },
   ])('Check over Connect JSON reports $$case as $status', async ({ service, status }) => {
-    const res = await ingress.viaLambda({ path: '/grpc.health.v1.Health/Check', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service }) });
+    const res = await ingress.viaLambda({
+      path: '/grpc.health.v1.Health/Check',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service }),
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(Buffer.from(res.body).toString())).toEqual({ status });
   });
@@ -202,12 +275,20 @@ describe('health and reflection through the ingress Lambda', () => {
   });
 
   it('refuses reflection over Connect with a bare 415, as the 0.x ingress did', async () => {
-    const res = await ingress.viaLambda({ path: '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', headers: { 'content-type': 'application/connect+proto' }, body: frame(Buffer.alloc(0)) });
+    const res = await ingress.viaLambda({
+      path: '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+      headers: { 'content-type': 'application/connect+proto' },
+      body: frame(Buffer.alloc(0)),
+    });
     expect(res.status).toBe(415);
   });
 
   it('refuses reflection over gRPC-web with UNIMPLEMENTED and says why', async () => {
-    const res = await ingress.viaLambda({ path: '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo', headers: GRPC_WEB, body: frame(Buffer.alloc(0)) });
+    const res = await ingress.viaLambda({
+      path: '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
+      headers: GRPC_WEB,
+      body: frame(Buffer.alloc(0)),
+    });
     expect(res.headers['grpc-status']).toBe(String(Code.Unimplemented));
     expect(decodeURIComponent(res.headers['grpc-message']!)).toContain('needs native gRPC over HTTP/2');
   });

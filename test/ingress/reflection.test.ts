@@ -104,7 +104,11 @@ describe('reflection answers', () => {
     };
     const catalogue = new ReflectionCatalogue(resolver);
     const list = async () => {
-      const res = answer(await catalogue.snapshot(), create(v1.ServerReflectionRequestSchema, { messageRequest: { case: 'listServices', value: '' } }), new Set()).messageResponse!;
+      const res = answer(
+        await catalogue.snapshot(),
+        create(v1.ServerReflectionRequestSchema, { messageRequest: { case: 'listServices', value: '' } }),
+        new Set(),
+      ).messageResponse!;
       return res.case === 'listServicesResponse' ? (res.value!.service ?? []).map((s) => s.name) : [];
     };
 
@@ -120,7 +124,11 @@ describe('servedFiles', () => {
   it('renames a different file under a name another endpoint already serves, imports included', () => {
     const existing = new Map([['proto/dynrpc.proto', file({ name: 'proto/dynrpc.proto', messageType: [{ name: 'RpcRequest' }] })]]);
     const mine = [
-      file({ name: 'proto/dynrpc.proto', messageType: [{ name: 'RpcRequest' }, { name: 'Other' }], service: [{ name: 'two', method: [{ name: 'm', inputType: '.RpcRequest', outputType: '.RpcRequest' }] }] }),
+      file({
+        name: 'proto/dynrpc.proto',
+        messageType: [{ name: 'RpcRequest' }, { name: 'Other' }],
+        service: [{ name: 'two', method: [{ name: 'm', inputType: '.RpcRequest', outputType: '.RpcRequest' }] }],
+      }),
     ];
 
     const served = servedFiles(mine, new Set(['two']), existing, 'ep-2');
@@ -163,7 +171,10 @@ describe('reflection over native gRPC (bidi stream)', () => {
     async function* requests() {
       yield create(request as typeof v1.ServerReflectionRequestSchema, { host: 'h', messageRequest: { case: 'listServices', value: '*' } });
       yield create(request as typeof v1.ServerReflectionRequestSchema, { host: 'h', messageRequest: { case: 'fileContainingSymbol', value: 'secret' } });
-      yield create(request as typeof v1.ServerReflectionRequestSchema, { host: 'h', messageRequest: { case: 'fileContainingSymbol', value: 'org.example.Greeter' } });
+      yield create(request as typeof v1.ServerReflectionRequestSchema, {
+        host: 'h',
+        messageRequest: { case: 'fileContainingSymbol', value: 'org.example.Greeter' },
+      });
     }
 
     const answers = [];

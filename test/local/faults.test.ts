@@ -14,7 +14,12 @@ import { freshTable, localDynamoConfig } from '../support/ddb.js';
 
 function spec(overrides: { dynamo?: Partial<FaultSpec['dynamo']>; timers?: Partial<FaultSpec['timers']>; kicks?: Partial<FaultSpec['kicks']> }): FaultSpec {
   const base = parseFaultSpec('{"seed":1}');
-  return { ...base, dynamo: { ...base.dynamo, ...overrides.dynamo }, timers: { ...base.timers, ...overrides.timers }, kicks: { ...base.kicks, ...overrides.kicks } };
+  return {
+    ...base,
+    dynamo: { ...base.dynamo, ...overrides.dynamo },
+    timers: { ...base.timers, ...overrides.timers },
+    kicks: { ...base.kicks, ...overrides.kicks },
+  };
 }
 
 function capture() {
@@ -72,7 +77,13 @@ describe('fault injection (lib/local/faults.ts)', () => {
     installFaults({ tables }, spec({ dynamo: { conflict: 1 } }), log);
 
     // Act
-    const err = await tables.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: tables.tableName, Item: put('c') } }, { Put: { TableName: tables.tableName, Item: put('d') } }] })).catch((e: unknown) => e);
+    const err = await tables.doc
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [{ Put: { TableName: tables.tableName, Item: put('c') } }, { Put: { TableName: tables.tableName, Item: put('d') } }],
+        }),
+      )
+      .catch((e: unknown) => e);
 
     // Assess
     expect(err).toBeInstanceOf(TransactionCanceledException);

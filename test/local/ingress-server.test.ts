@@ -82,7 +82,16 @@ describe('buf curl against the local ingress server', () => {
     const res = await bufCurl(['--list-methods', url]);
 
     const methods = res.stdout.trim().split('\n');
-    expect(methods).toEqual(expect.arrayContaining(['org.example.Dotted/greet', 'org.example.Greeter/Greet', 'counter/add', 'counter/get', 'dev.restate.Ingress/Invoke', 'grpc.health.v1.Health/Check']));
+    expect(methods).toEqual(
+      expect.arrayContaining([
+        'org.example.Dotted/greet',
+        'org.example.Greeter/Greet',
+        'counter/add',
+        'counter/get',
+        'dev.restate.Ingress/Invoke',
+        'grpc.health.v1.Health/Check',
+      ]),
+    );
     expect(methods.filter((m) => m.startsWith('secret'))).toEqual([]);
   });
 

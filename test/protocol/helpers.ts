@@ -30,7 +30,10 @@ export function rpcRequest(request: JsonValue | undefined, key?: string): Uint8A
 
 /** Body of `RpcResponse`: response = 1 google.protobuf.Value. */
 export function rpcResponse(response: JsonValue): Uint8Array {
-  return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(toBinary(ValueSchema, fromJson(ValueSchema, response))).finish();
+  return new BinaryWriter()
+    .tag(1, WireType.LengthDelimited)
+    .bytes(toBinary(ValueSchema, fromJson(ValueSchema, response)))
+    .finish();
 }
 
 /** Reads the JSON out of an `RpcResponse` body (undefined when the field is absent). */

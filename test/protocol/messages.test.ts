@@ -35,7 +35,11 @@ const TRANSCRIPT: { $case: string; msg: ProtocolMessage; frame: string }[] = [
     msg: build.start({ id: 'abc', debugId: 'inv', knownEntries: 2, state: [['k', 'v']], partialState: true }),
     frame: '0000 0001 00000016 | 0a03616263 1203696e76 1802 2206(0a016b 120176) 2801',
   },
-  { $case: 'StartMessage with state as a record', msg: build.start({ id: 'a', knownEntries: 1, state: { k: '' } }), frame: '0000 0001 0000000a | 0a0161 1801 2203(0a016b)' },
+  {
+    $case: 'StartMessage with state as a record',
+    msg: build.start({ id: 'a', knownEntries: 1, state: { k: '' } }),
+    frame: '0000 0001 0000000a | 0a0161 1801 2203(0a016b)',
+  },
   { $case: 'CompletionMessage value', msg: build.completion(3, valueResult('x')), frame: '0001 0000 00000005 | 0803 720178' },
   { $case: 'CompletionMessage empty', msg: build.completion(3, emptyResult), frame: '0001 0000 00000004 | 0803 6a00' },
   { $case: 'CompletionMessage failure', msg: build.completion(3, failureResult(5, 'nf')), frame: '0001 0000 0000000a | 0803 7a06(0805 12026e66)' },
@@ -275,11 +279,17 @@ describe('codec properties', () => {
     fc.tuple(bytesArb, bytesArb).map(([k, v]) => build.setState(k, v)),
     bytesArb.map(build.clearState),
     fc.constant(build.clearAllState()),
-    fc.option(fc.oneof(keysArb, valueOrFailure.filter((r) => r.kind === 'failure')), { nil: undefined }).map(build.getStateKeys),
-    fc.tuple(time, fc.option(resultArb.map(noValue), { nil: undefined })).map(([t, r]) => build.sleep(t, r)),
     fc
-      .tuple(textArb, textArb, bytesArb, fc.option(resultArb.map(noEmpty), { nil: undefined }))
-      .map(([s, m, p, r]) => build.invoke(s, m, p, r)),
+      .option(
+        fc.oneof(
+          keysArb,
+          valueOrFailure.filter((r) => r.kind === 'failure'),
+        ),
+        { nil: undefined },
+      )
+      .map(build.getStateKeys),
+    fc.tuple(time, fc.option(resultArb.map(noValue), { nil: undefined })).map(([t, r]) => build.sleep(t, r)),
+    fc.tuple(textArb, textArb, bytesArb, fc.option(resultArb.map(noEmpty), { nil: undefined })).map(([s, m, p, r]) => build.invoke(s, m, p, r)),
     fc.tuple(textArb, textArb, bytesArb, time).map(([s, m, p, t]) => build.backgroundInvoke(s, m, p, t)),
     fc.option(resultArb.map(noEmpty), { nil: undefined }).map(build.awakeable),
     fc.tuple(textArb, valueOrFailure).map(([id, r]) => build.completeAwakeable(id, r)),
@@ -311,7 +321,9 @@ describe('codec properties', () => {
       // Plausible headers over garbage bodies reach the protobuf decoder.
       fc
         .tuple(fc.constantFrom(...known), fc.integer({ min: 0, max: 0xffff }), fc.uint8Array({ maxLength: 32 }))
-        .map(([t, f, body]) => Buffer.concat([unhex(`${t.toString(16).padStart(4, '0')}${f.toString(16).padStart(4, '0')}${body.length.toString(16).padStart(8, '0')}`), body])),
+        .map(([t, f, body]) =>
+          Buffer.concat([unhex(`${t.toString(16).padStart(4, '0')}${f.toString(16).padStart(4, '0')}${body.length.toString(16).padStart(8, '0')}`), body]),
+        ),
     );
     fc.assert(
       fc.property(hostile, (bytes) => {

@@ -72,10 +72,7 @@ describe('SDK 0.8.1 interop', () => {
 
     it('encodes Start and PollInput byte for byte', () => {
       // Act
-      const bytes = encodeMessages([
-        build.start({ id: INVOCATION_ID, debugId: 'inv_x', knownEntries: 1 }),
-        build.pollInput(rpcRequest({ name: 'Ada' })),
-      ]);
+      const bytes = encodeMessages([build.start({ id: INVOCATION_ID, debugId: 'inv_x', knownEntries: 1 }), build.pollInput(rpcRequest({ name: 'Ada' }))]);
 
       // Assess
       expect(hex(bytes)).toBe(request.replaceAll(' ', ''));
@@ -105,12 +102,7 @@ describe('SDK 0.8.1 interop', () => {
       const out = await invoke(servicesEndpoint(), 'counter', 'add', journal, { state: { count: '41' } });
 
       // Assess
-      expect(out).toEqual([
-        build.getState('count', valueResult('41')),
-        build.setState('count', '42'),
-        build.output(rpcResponse(42)),
-        build.end(),
-      ]);
+      expect(out).toEqual([build.getState('count', valueResult('41')), build.setState('count', '42'), build.output(rpcResponse(42)), build.end()]);
     });
 
     it('completes GetState empty when the full state map lacks the key', async () => {

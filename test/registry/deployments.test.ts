@@ -121,7 +121,11 @@ describe('deployments', () => {
 
       const second = await registry.register({ uri: v2.uri });
 
-      expect(second.warnings).toEqual([expect.stringMatching(new RegExp(`no longer has method legacy: new calls answer 404; invocations pinned to deployment '${first.id}' still finish there`))]);
+      expect(second.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(`no longer has method legacy: new calls answer 404; invocations pinned to deployment '${first.id}' still finish there`),
+        ),
+      ]);
       const latest = await resolver.resolve('greeter');
       const pinned = await resolver.resolveDeployment(first.id, 'greeter');
       expect([...latest!.methods.keys()]).toEqual(['greet', 'hello']);
@@ -217,7 +221,10 @@ describe('deployments', () => {
 
     it('accepts a published version without warnings; each version is its own deployment with its own role and region', async () => {
       const v7 = await registry.register({ arn: `${FUNCTION}:7`, assume_role_arn: 'arn:aws:iam::123456789012:role/seven' });
-      const v8 = await registry.register({ arn: `arn:aws:lambda:us-east-2:123456789012:function:greeter:8`, assume_role_arn: 'arn:aws:iam::123456789012:role/eight' });
+      const v8 = await registry.register({
+        arn: `arn:aws:lambda:us-east-2:123456789012:function:greeter:8`,
+        assume_role_arn: 'arn:aws:iam::123456789012:role/eight',
+      });
 
       expect(v7.warnings).toEqual([]);
       expect(v8.warnings).toEqual([]);
@@ -289,7 +296,10 @@ describe('deployments', () => {
       expect(v2Registered.status).toBe(201);
       expect(v2Registered.body.warnings).toEqual([expect.stringMatching(/'greeter' no longer has method legacy/)]);
       expect(refused.status).toBe(409);
-      expect(refused.body).toEqual({ message: expect.stringMatching(/'counter' changes its instance type from Keyed to Unkeyed.*"force": true/), restate_code: 'META0006' });
+      expect(refused.body).toEqual({
+        message: expect.stringMatching(/'counter' changes its instance type from Keyed to Unkeyed.*"force": true/),
+        restate_code: 'META0006',
+      });
     });
 
     it('warns on an unqualified Lambda ARN', async () => {

@@ -11,8 +11,21 @@ describe('discover', () => {
 
     const found = await discover(transport);
 
-    expect(transport.calls).toEqual([{ path: '/discover', headers: { 'content-type': 'application/proto', accept: 'application/proto' }, body: new Uint8Array(0), signal: expect.any(AbortSignal) }]);
-    expect(found).toEqual({ files: new Uint8Array([1, 2]), services: ['a', 'b'], minProtocolVersion: 0, maxProtocolVersion: 0, protocolMode: 'RequestResponse' });
+    expect(transport.calls).toEqual([
+      {
+        path: '/discover',
+        headers: { 'content-type': 'application/proto', accept: 'application/proto' },
+        body: new Uint8Array(0),
+        signal: expect.any(AbortSignal),
+      },
+    ]);
+    expect(found).toEqual({
+      files: new Uint8Array([1, 2]),
+      services: ['a', 'b'],
+      minProtocolVersion: 0,
+      maxProtocolVersion: 0,
+      protocolMode: 'RequestResponse',
+    });
   });
 
   it('decodes what the real SDK sends', async () => {
@@ -24,7 +37,12 @@ describe('discover', () => {
   });
 
   it.each([
-    { case: 'a JSON content type', headers: { 'content-type': 'application/json' }, status: 200, message: /Bad content type header.*application\/json.*\(HTTP 200\)$/ },
+    {
+      case: 'a JSON content type',
+      headers: { 'content-type': 'application/json' },
+      status: 200,
+      message: /Bad content type header.*application\/json.*\(HTTP 200\)$/,
+    },
     { case: 'a parameterised content type', headers: { 'content-type': 'application/proto; charset=x' }, status: 200, message: /Bad content type header/ },
     { case: 'no content type', headers: {}, status: 200, message: /Bad content type header/ },
     { case: 'a 404', headers: { 'content-type': 'application/proto' }, status: 404, message: /answered HTTP 404 \(content type 'application\/proto'\)/ },

@@ -84,7 +84,14 @@ describe('Registry', () => {
       const id = b64url(`${new URL(h2c.uri).host}/`);
       expect(result.id).toBe(id);
       expect(result.services).toEqual([
-        { name: 'greeter', methods: [{ name: 'greet', input_type: 'RpcRequest', output_type: 'RpcResponse' }], instance_type: 'Unkeyed', endpoint_id: id, revision: 1, public: true },
+        {
+          name: 'greeter',
+          methods: [{ name: 'greet', input_type: 'RpcRequest', output_type: 'RpcResponse' }],
+          instance_type: 'Unkeyed',
+          endpoint_id: id,
+          revision: 1,
+          public: true,
+        },
         {
           name: 'counter',
           methods: [
@@ -125,7 +132,11 @@ describe('Registry', () => {
         address: { kind: 'lambda', arn: TEST_ARN, additionalHeaders: { 'x-api-key': 'secret' } },
         protocolType: 'RequestResponse',
       });
-      expect(lambda.payloads.at(-1)).toMatchObject({ path: '/discover', httpMethod: 'POST', headers: { 'x-api-key': 'secret', 'content-type': 'application/proto' } });
+      expect(lambda.payloads.at(-1)).toMatchObject({
+        path: '/discover',
+        httpMethod: 'POST',
+        headers: { 'x-api-key': 'secret', 'content-type': 'application/proto' },
+      });
     });
 
     it('registers dotted router names', async () => {
@@ -143,12 +154,21 @@ describe('Registry', () => {
 
       const result = await registry.register({ uri });
 
-      expect(result.services[0]).toMatchObject({ name: 'ext.example.Store', instance_type: 'Keyed', methods: [{ name: 'Put', key_field_number: 1 }, { name: 'Get' }] });
+      expect(result.services[0]).toMatchObject({
+        name: 'ext.example.Store',
+        instance_type: 'Keyed',
+        methods: [{ name: 'Put', key_field_number: 1 }, { name: 'Get' }],
+      });
     });
 
     it.each([
       { case: 'a reserved name', file: handBuiltFile({ serviceType: 0, pkg: 'dev.restate.mine' }), service: 'dev.restate.mine.Store', message: /reserved/ },
-      { case: 'a keyed input without KEY field', file: handBuiltFile({ serviceType: 1, keyField: false }), service: 'ext.example.Store', message: /exactly one field marked/ },
+      {
+        case: 'a keyed input without KEY field',
+        file: handBuiltFile({ serviceType: 1, keyField: false }),
+        service: 'ext.example.Store',
+        message: /exactly one field marked/,
+      },
       { case: 'a missing service_type', file: handBuiltFile({}), service: 'ext.example.Store', message: /service_type/ },
     ])('rejects $case with a 400 and writes nothing', async ({ file, service, message }) => {
       const uri = announcing('http://bad.test:9080', descriptorSetBytes(file), [service]);
@@ -161,7 +181,10 @@ describe('Registry', () => {
     });
 
     it('rejects a discovery answer with the wrong content type', async () => {
-      const uri = fake('http://json.test:9080', fakeTransport({ status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"services":[]}') }));
+      const uri = fake(
+        'http://json.test:9080',
+        fakeTransport({ status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"services":[]}') }),
+      );
 
       const err = await failure(registry.register({ uri }));
 
@@ -198,7 +221,13 @@ describe('Registry', () => {
     it('writes nothing on a dry run', async () => {
       const result = await registry.register({ uri: h2c.uri, dry_run: true });
 
-      expect(result).toMatchObject({ dryRun: true, services: [{ name: 'greeter', revision: 1 }, { name: 'counter', revision: 1 }] });
+      expect(result).toMatchObject({
+        dryRun: true,
+        services: [
+          { name: 'greeter', revision: 1 },
+          { name: 'counter', revision: 1 },
+        ],
+      });
       expect(await registry.listServices()).toEqual([]);
     });
   });
@@ -268,8 +297,18 @@ describe('Registry', () => {
     });
 
     it.each([
-      { case: 'an instance type change', first: handBuiltFile({ serviceType: 1 }), next: handBuiltFile({ serviceType: 0 }), message: /service 'ext.example.Store' changes its instance type from Keyed to Unkeyed/ },
-      { case: 'a Singleton becoming Keyed', first: handBuiltFile({ serviceType: 2 }), next: handBuiltFile({ serviceType: 1 }), message: /from Singleton to Keyed/ },
+      {
+        case: 'an instance type change',
+        first: handBuiltFile({ serviceType: 1 }),
+        next: handBuiltFile({ serviceType: 0 }),
+        message: /service 'ext.example.Store' changes its instance type from Keyed to Unkeyed/,
+      },
+      {
+        case: 'a Singleton becoming Keyed',
+        first: handBuiltFile({ serviceType: 2 }),
+        next: handBuiltFile({ serviceType: 1 }),
+        message: /from Singleton to Keyed/,
+      },
       {
         case: "a method's input type change",
         first: handBuiltFile({ serviceType: 0 }),
@@ -291,9 +330,13 @@ describe('Registry', () => {
     });
 
     it('accepts a dropped method without force, with a warning', async () => {
-      const first = await registry.register({ uri: announcing('http://a.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1 })), ['ext.example.Store']) });
+      const first = await registry.register({
+        uri: announcing('http://a.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1 })), ['ext.example.Store']),
+      });
 
-      const second = await registry.register({ uri: announcing('http://b.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1, methods: ['Put', 'Scan'] })), ['ext.example.Store']) });
+      const second = await registry.register({
+        uri: announcing('http://b.test:9080', descriptorSetBytes(handBuiltFile({ serviceType: 1, methods: ['Put', 'Scan'] })), ['ext.example.Store']),
+      });
 
       expect(second.services[0]!.methods.map((m) => m.name)).toEqual(['Put', 'Scan']);
       expect(second.warnings).toEqual([

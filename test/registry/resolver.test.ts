@@ -8,7 +8,18 @@ import { Registry } from '../../lib/registry/registry.js';
 import { RegistryResolver } from '../../lib/registry/resolver.js';
 import type { TableClients } from '../../lib/store/table.js';
 import { freshTable } from '../support/ddb.js';
-import { descriptorSetBytes, discoveryAnswer, fakeTransport, handBuiltFile, lambdaEndpoint, routerEndpoint, startH2cEndpoint, TEST_ARN, testGreeterEndpoint, type H2cEndpoint } from './support.js';
+import {
+  descriptorSetBytes,
+  discoveryAnswer,
+  fakeTransport,
+  handBuiltFile,
+  lambdaEndpoint,
+  routerEndpoint,
+  startH2cEndpoint,
+  TEST_ARN,
+  testGreeterEndpoint,
+  type H2cEndpoint,
+} from './support.js';
 
 /** Counts DynamoDB round trips by wrapping the document client's send. */
 function countCalls(tables: TableClients): { count: () => number; reset: () => void } {
@@ -116,7 +127,10 @@ describe('RegistryResolver', () => {
     expect(await resolver.resolve('late')).toBeUndefined();
     expect(calls.count()).toBe(1);
 
-    fakes.set('http://late.test:9080', fakeTransport(discoveryAnswer({ files: descriptorSetBytes(handBuiltFile({ serviceType: 2, pkg: 'x' })), services: ['x.Store'] })));
+    fakes.set(
+      'http://late.test:9080',
+      fakeTransport(discoveryAnswer({ files: descriptorSetBytes(handBuiltFile({ serviceType: 2, pkg: 'x' })), services: ['x.Store'] })),
+    );
     await registry.register({ uri: 'http://late.test:9080' });
 
     expect((await resolver.resolve('x.Store'))!.meta.instance_type).toBe('Singleton');
@@ -136,7 +150,10 @@ describe('RegistryResolver', () => {
 
   it('resolves a Lambda endpoint service and one whose descriptor is chunked', async () => {
     await registry.register({ arn: TEST_ARN });
-    fakes.set('http://big.test:9080', fakeTransport(discoveryAnswer({ files: descriptorSetBytes(handBuiltFile({ serviceType: 1, fillerMessages: 700 })), services: ['ext.example.Store'] })));
+    fakes.set(
+      'http://big.test:9080',
+      fakeTransport(discoveryAnswer({ files: descriptorSetBytes(handBuiltFile({ serviceType: 1, fillerMessages: 700 })), services: ['ext.example.Store'] })),
+    );
     await registry.register({ uri: 'http://big.test:9080' });
 
     const greeter = await resolver.resolve('test.TestGreeter');

@@ -64,7 +64,9 @@ describe('DescriptorSchema', () => {
   });
 
   it('transcodes RpcRequest JSON with google.protobuf.Value intact after the repair', async () => {
-    const add = compileServices(await filesOf(routerEndpoint()), ['counter']).get('counter')!.resolved.get('add')!;
+    const add = compileServices(await filesOf(routerEndpoint()), ['counter'])
+      .get('counter')!
+      .resolved.get('add')!;
 
     const message = fromJson(add.input, { key: 'k', request: { a: 1 } });
     const bytes = toBinary(add.input, message);
@@ -116,9 +118,24 @@ describe('DescriptorSchema', () => {
 
   it.each([
     { case: 'a missing service_type', file: handBuiltFile({}), message: /no \(dev.restate.ext.service_type\) option/, code: 'META0001' },
-    { case: 'a keyed service without methods', file: handBuiltFile({ serviceType: 1, methods: [] }), message: /Keyed service 'ext.example.Store' has no methods/, code: 'META0001' },
-    { case: 'a keyed input without KEY field', file: handBuiltFile({ serviceType: 1, keyField: false }), message: /exactly one field marked .* KEY; found 0/, code: 'META0002' },
-    { case: 'a non-string KEY field', file: handBuiltFile({ serviceType: 1, keyType: FieldDescriptorProto_Type.INT32 }), message: /KEY field 'id' .* must be a string/, code: 'META0002' },
+    {
+      case: 'a keyed service without methods',
+      file: handBuiltFile({ serviceType: 1, methods: [] }),
+      message: /Keyed service 'ext.example.Store' has no methods/,
+      code: 'META0001',
+    },
+    {
+      case: 'a keyed input without KEY field',
+      file: handBuiltFile({ serviceType: 1, keyField: false }),
+      message: /exactly one field marked .* KEY; found 0/,
+      code: 'META0002',
+    },
+    {
+      case: 'a non-string KEY field',
+      file: handBuiltFile({ serviceType: 1, keyType: FieldDescriptorProto_Type.INT32 }),
+      message: /KEY field 'id' .* must be a string/,
+      code: 'META0002',
+    },
     { case: 'a streaming method', file: handBuiltFile({ serviceType: 0, streaming: true }), message: /is streaming/, code: 'META0001' },
     { case: 'a dev.restate name', file: handBuiltFile({ serviceType: 0, pkg: 'dev.restate.mine' }), message: /reserved/, code: 'META0001' },
     { case: 'a grpc name', file: handBuiltFile({ serviceType: 0, pkg: 'grpc.health.v9' }), message: /reserved/, code: 'META0001' },

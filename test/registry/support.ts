@@ -125,7 +125,9 @@ export function lambdaEndpoint(endpoint: restate.RestateEndpoint): LambdaEndpoin
 }
 
 /** A transport answering discovery with a fixed response. */
-export function fakeTransport(answer: EndpointResponse | ((req: EndpointRequest) => Promise<EndpointResponse>)): EndpointTransport & { calls: EndpointRequest[] } {
+export function fakeTransport(
+  answer: EndpointResponse | ((req: EndpointRequest) => Promise<EndpointResponse>),
+): EndpointTransport & { calls: EndpointRequest[] } {
   const calls: EndpointRequest[] = [];
   return {
     calls,
@@ -142,7 +144,10 @@ export function discoveryAnswer(res: Partial<DiscoveryResult>): EndpointResponse
 
 /** Discovery of a real SDK endpoint through its Lambda handler (raw, unrepaired). */
 export async function sdkDiscovery(endpoint: restate.RestateEndpoint): Promise<EndpointResponse> {
-  const out = (await endpoint.lambdaHandler()({ path: '/discover', httpMethod: 'POST', headers: {}, body: '', isBase64Encoded: true }, { awsRequestId: 'x' })) as {
+  const out = (await endpoint.lambdaHandler()(
+    { path: '/discover', httpMethod: 'POST', headers: {}, body: '', isBase64Encoded: true },
+    { awsRequestId: 'x' },
+  )) as {
     statusCode: number;
     headers: Record<string, string>;
     body: string;

@@ -18,7 +18,10 @@ export interface Clock {
   now(): number;
 }
 
-export async function reviewRuntime(endpoint: restate.RestateEndpoint, opts: { config?: RuntimeConfig; tables?: TableClients; clock?: Clock; deliverKicks?: boolean } = {}) {
+export async function reviewRuntime(
+  endpoint: restate.RestateEndpoint,
+  opts: { config?: RuntimeConfig; tables?: TableClients; clock?: Clock; deliverKicks?: boolean } = {},
+) {
   const clock: Clock = opts.clock ?? {
     skew: 0,
     now() {
@@ -49,7 +52,21 @@ export async function reviewRuntime(endpoint: restate.RestateEndpoint, opts: { c
       schedule: async (id, at, reason) => void timers.push({ id, at, kind: reason.kind }),
     }),
   });
-  return { store: rt.store, driver: rt.driver, dispatcher: rt.dispatcher, ingress: rt.ingress, admin: rt.invocations, tables, clock, kicks, timers, config, resolver, transport, sweep: rt.sweep };
+  return {
+    store: rt.store,
+    driver: rt.driver,
+    dispatcher: rt.dispatcher,
+    ingress: rt.ingress,
+    admin: rt.invocations,
+    tables,
+    clock,
+    kicks,
+    timers,
+    config,
+    resolver,
+    transport,
+    sweep: rt.sweep,
+  };
 }
 
 export type ReviewRuntime = Awaited<ReturnType<typeof reviewRuntime>>;

@@ -35,7 +35,11 @@ async function attemptCreatesChild(parent: InvocationRecord): Promise<string> {
   const childId = childInvocationId(parent, 1);
   const out = await store.continueInline(
     parent,
-    { append: [{ type: MessageType.Invoke, flags: 0, body: enc.encode('call') }], completions: new Map(), effects: [{ kind: 'create', inv: inv(childId, { caller: { invocationId: parent.id, entryIndex: 1 } }) }] },
+    {
+      append: [{ type: MessageType.Invoke, flags: 0, body: enc.encode('call') }],
+      completions: new Map(),
+      effects: [{ kind: 'create', inv: inv(childId, { caller: { invocationId: parent.id, entryIndex: 1 } }) }],
+    },
     { leaseUntil: parent.leaseUntil },
   );
   expect(out.kind).toBe('committed');
@@ -56,7 +60,10 @@ describe('kill and cancel racing an attempt that creates a child', () => {
     expect((await store.get(parent.id))?.status).toBe(InvocationStatus.Completed);
     const child = await store.get(childId!);
     // killed with its parent — before the fix: runnable, due now, will run.
-    expect({ status: child?.status, result: child?.result }).toEqual({ status: InvocationStatus.Completed, result: { kind: 'failure', code: 10, message: 'killed' } });
+    expect({ status: child?.status, result: child?.result }).toEqual({
+      status: InvocationStatus.Completed,
+      result: { kind: 'failure', code: 10, message: 'killed' },
+    });
   });
 
   it('a cancel reaches a child created while the cancel ran', async () => {

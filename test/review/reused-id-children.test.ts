@@ -35,7 +35,11 @@ describe('an idempotency key used again after its retention passed', () => {
     const rec = await env.store.get(id);
     // a new run of chainB/b with its answer — before the fix: its Invoke's child creation was
     // dropped (the old child has that id), it suspends on entry 1 with nothing due, and stays so.
-    expect({ status: second.status, stored: rec?.status, due: rec?.dueAt !== undefined || rec?.status === InvocationStatus.Completed }).toEqual({ status: 200, stored: InvocationStatus.Completed, due: true });
+    expect({ status: second.status, stored: rec?.status, due: rec?.dueAt !== undefined || rec?.status === InvocationStatus.Completed }).toEqual({
+      status: 200,
+      stored: InvocationStatus.Completed,
+      due: true,
+    });
   });
 
   it('runs the new invocation\'s one-way send (not dropped as "already existed")', async () => {

@@ -59,7 +59,9 @@ async function driveToEnd(env: ReviewRuntime, id: string, rounds = 6) {
 
 describe('split commit (effects colliding with the ending)', () => {
   it('a keyed handler that sends to its own key completes, with its state, although its completing write was throttled once', async () => {
-    const env = await reviewRuntime(endpoint(), { config: testConfig({ inactivityTimeoutMs: 1_000, abortTimeoutMs: 1_000, retry: { initialIntervalMs: 10, factor: 1, maxIntervalMs: 10, maxAttempts: 4 } }) });
+    const env = await reviewRuntime(endpoint(), {
+      config: testConfig({ inactivityTimeoutMs: 1_000, abortTimeoutMs: 1_000, retry: { initialIntervalMs: 10, factor: 1, maxIntervalMs: 10, maxAttempts: 4 } }),
+    });
     const key = `k-${Date.now()}`;
     const id = await invoke(env, 'selfSender', 'go', { key, request: {} });
     const faults = injectFaults(env.tables.client);

@@ -20,7 +20,17 @@ let lister: InvocationLister;
 
 function inv(i: number, over: Partial<NewInvocation> = {}): NewInvocation {
   const id = `inv_list${String(i).padStart(18, '0')}`;
-  return { id, service: SERVICES[i % 3]!, method: i % 2 === 0 ? 'even' : 'odd', key: id, kind: 'unkeyed', input: enc.encode('in'), endpointId: 'ep', retentionSec: 3600, ...over };
+  return {
+    id,
+    service: SERVICES[i % 3]!,
+    method: i % 2 === 0 ? 'even' : 'odd',
+    key: id,
+    kind: 'unkeyed',
+    input: enc.encode('in'),
+    endpointId: 'ep',
+    retentionSec: 3600,
+    ...over,
+  };
 }
 
 /** Accepts in parallel batches (DynamoDB Local takes ~20 at a time well). */
@@ -41,7 +51,8 @@ async function allPages(filter: Parameters<InvocationLister['list']>[0], limit: 
   return { rows, pages };
 }
 
-const newestFirst = (a: { createdAt: number; id: string }, b: { createdAt: number; id: string }) => b.createdAt - a.createdAt || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
+const newestFirst = (a: { createdAt: number; id: string }, b: { createdAt: number; id: string }) =>
+  b.createdAt - a.createdAt || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
 
 beforeAll(async () => {
   tables = await freshTable('list');
@@ -59,7 +70,11 @@ beforeAll(async () => {
     if (!t.taken) throw new Error('not taken');
     await store.complete(t.rec, NO_PROGRESS, { kind: 'value', value: enc.encode('ok') });
   }
-  await acceptAll([inv(1000, { kind: 'keyed', key: 'alice', service: 'svc.K' }), inv(1001, { kind: 'keyed', key: 'bob', service: 'svc.K' }), inv(1002, { kind: 'keyed', key: 'alice', service: 'svc.K' })]);
+  await acceptAll([
+    inv(1000, { kind: 'keyed', key: 'alice', service: 'svc.K' }),
+    inv(1001, { kind: 'keyed', key: 'bob', service: 'svc.K' }),
+    inv(1002, { kind: 'keyed', key: 'alice', service: 'svc.K' }),
+  ]);
 }, 120_000);
 
 describe('InvocationLister', () => {

@@ -94,7 +94,9 @@ describe('accept', () => {
 
   it('tells "too large" apart: an inbox that outgrows the item limit is refused as such', async () => {
     const bigKey = 'b'.repeat(60 * 1024);
-    const err = await store.accept(inv('inv_big', { kind: 'keyed', key: bigKey, input: new Uint8Array(350 * 1024) }), { kind: 'runnable' }).catch((e: unknown) => e);
+    const err = await store
+      .accept(inv('inv_big', { kind: 'keyed', key: bigKey, input: new Uint8Array(350 * 1024) }), { kind: 'runnable' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ItemTooLargeError);
     expect(await store.get('inv_big')).toBeUndefined();
   });
@@ -198,7 +200,10 @@ describe('attempt transitions', () => {
     await store.continueInline(rec, progress({ append: [entry(MessageType.Awakeable)] }), { leaseUntil: clock + 2000 });
     const mid = { ...rec, journal: [entry(MessageType.Awakeable)], leaseUntil: clock + 2000 };
     expect(await store.completeAwakeable('inv_race', 1, value('early'))).toBe('stored');
-    const out = await store.suspend(mid, progress({ append: [entry(MessageType.Sleep)] }), { dueAt: clock + 60_000, awaiting: [{ index: 1, awakeable: true }] });
+    const out = await store.suspend(mid, progress({ append: [entry(MessageType.Sleep)] }), {
+      dueAt: clock + 60_000,
+      awaiting: [{ index: 1, awakeable: true }],
+    });
     expect(out.kind).toBe('woken');
     const stored = await store.get('inv_race');
     expect(stored?.status).toBe('invoked');
@@ -209,7 +214,10 @@ describe('attempt transitions', () => {
   it('refuses a suspension when a cancel was asked for meanwhile', async () => {
     const rec = await taken('inv_cx');
     await store.requestCancel('inv_cx');
-    const out = await store.suspend(rec, progress({ append: [entry(MessageType.Sleep)] }), { dueAt: clock + 60_000, awaiting: [{ index: 1, awakeable: false }] });
+    const out = await store.suspend(rec, progress({ append: [entry(MessageType.Sleep)] }), {
+      dueAt: clock + 60_000,
+      awaiting: [{ index: 1, awakeable: false }],
+    });
     expect(out).toMatchObject({ kind: 'woken', stored: { cancelRequested: true } });
   });
 
@@ -227,7 +235,11 @@ describe('attempt transitions', () => {
     const rec = await taken('inv_p');
     await store.kill('inv_p', { kind: 'failure', code: 10, message: 'killed' });
     const child = inv('inv_child', { caller: { invocationId: 'inv_p', entryIndex: 1 } });
-    await expect(store.suspend(rec, progress({ append: [entry(MessageType.Invoke)], effects: [{ kind: 'create', inv: child }] }), { awaiting: [{ index: 1, awakeable: false }] })).rejects.toBeInstanceOf(StaleAttemptError);
+    await expect(
+      store.suspend(rec, progress({ append: [entry(MessageType.Invoke)], effects: [{ kind: 'create', inv: child }] }), {
+        awaiting: [{ index: 1, awakeable: false }],
+      }),
+    ).rejects.toBeInstanceOf(StaleAttemptError);
     expect(await store.get('inv_child')).toBeUndefined();
   });
 
@@ -239,7 +251,14 @@ describe('attempt transitions', () => {
       { kind: 'create' as const, inv: keyed('inv_c_k2', 'x') },
       { kind: 'create' as const, inv: inv('inv_c_later'), delayedUntil: clock + 10_000 },
     ];
-    const out = await store.suspend(rec, progress({ append: [entry(MessageType.Invoke), entry(MessageType.BackgroundInvoke), entry(MessageType.BackgroundInvoke), entry(MessageType.BackgroundInvoke)], effects }), { awaiting: [{ index: 1, awakeable: false }] });
+    const out = await store.suspend(
+      rec,
+      progress({
+        append: [entry(MessageType.Invoke), entry(MessageType.BackgroundInvoke), entry(MessageType.BackgroundInvoke), entry(MessageType.BackgroundInvoke)],
+        effects,
+      }),
+      { awaiting: [{ index: 1, awakeable: false }] },
+    );
     expect(out).toMatchObject({ kind: 'committed' });
     expect(out.kind === 'committed' && out.created.map((c) => c.inv.id)).toEqual(['inv_c_call', 'inv_c_k1', 'inv_c_k2', 'inv_c_later']);
     expect((await store.getInstance('svc', 'x')).queue).toEqual(['inv_c_k1', 'inv_c_k2']);
@@ -247,9 +266,16 @@ describe('attempt transitions', () => {
     expect(await dueIds(clock + 10_001)).toContain('inv_c_later');
   });
 
-  it('completes a child and its caller\'s entry in one write; the caller becomes due', async () => {
+  it("completes a child and its caller's entry in one write; the caller becomes due", async () => {
     const parent = await taken('inv_par');
-    await store.suspend(parent, progress({ append: [entry(MessageType.Invoke)], effects: [{ kind: 'create', inv: inv('inv_kid', { caller: { invocationId: 'inv_par', entryIndex: 1 } }) }] }), { awaiting: [{ index: 1, awakeable: false }] });
+    await store.suspend(
+      parent,
+      progress({
+        append: [entry(MessageType.Invoke)],
+        effects: [{ kind: 'create', inv: inv('inv_kid', { caller: { invocationId: 'inv_par', entryIndex: 1 } }) }],
+      }),
+      { awaiting: [{ index: 1, awakeable: false }] },
+    );
     expect(await dueIds()).toEqual(['inv_kid']);
     const kid = await takeOrFail('inv_kid');
     await store.complete(kid, NO_PROGRESS, value('kid result'));
@@ -257,9 +283,16 @@ describe('attempt transitions', () => {
     expect(await dueIds()).toEqual(['inv_par']);
   });
 
-  it('still completes a child whose caller was killed (the caller\'s part is dropped)', async () => {
+  it("still completes a child whose caller was killed (the caller's part is dropped)", async () => {
     const parent = await taken('inv_par2');
-    await store.suspend(parent, progress({ append: [entry(MessageType.Invoke)], effects: [{ kind: 'create', inv: inv('inv_kid2', { caller: { invocationId: 'inv_par2', entryIndex: 1 } }) }] }), { awaiting: [{ index: 1, awakeable: false }] });
+    await store.suspend(
+      parent,
+      progress({
+        append: [entry(MessageType.Invoke)],
+        effects: [{ kind: 'create', inv: inv('inv_kid2', { caller: { invocationId: 'inv_par2', entryIndex: 1 } }) }],
+      }),
+      { awaiting: [{ index: 1, awakeable: false }] },
+    );
     await store.kill('inv_par2', { kind: 'failure', code: 10, message: 'killed' });
     const kid = await takeOrFail('inv_kid2');
     await expect(store.complete(kid, NO_PROGRESS, value('late'))).resolves.toMatchObject({ kind: 'committed' });
@@ -349,7 +382,14 @@ describe('kill', () => {
 
   it('takes a waiter out of the inbox and tells its caller', async () => {
     const parent = await taken('inv_pp');
-    await store.suspend(parent, progress({ append: [entry(MessageType.Invoke)], effects: [{ kind: 'create', inv: { ...keyed('inv_w2', 'w'), caller: { invocationId: 'inv_pp', entryIndex: 1 } } }] }), { awaiting: [{ index: 1, awakeable: false }] });
+    await store.suspend(
+      parent,
+      progress({
+        append: [entry(MessageType.Invoke)],
+        effects: [{ kind: 'create', inv: { ...keyed('inv_w2', 'w'), caller: { invocationId: 'inv_pp', entryIndex: 1 } } }],
+      }),
+      { awaiting: [{ index: 1, awakeable: false }] },
+    );
     await store.accept(keyed('inv_w3', 'w'), { kind: 'runnable' });
     await store.kill('inv_w2', { kind: 'failure', code: 10, message: 'killed' });
     expect((await store.getInstance('svc', 'w')).queue).toEqual(['inv_w3']);
@@ -405,7 +445,16 @@ describe('due index', () => {
   it('reads back stored bytes exactly (binary journal entries, completions and state)', async () => {
     const rec = await taken('inv_o');
     const body = new Uint8Array([0, 255, 1, 2]);
-    await store.suspend(rec, { append: [{ type: 0xfc01, flags: 0x8000, body }], completions: new Map([[1, { kind: 'failure', code: 3, message: 'x' }]]), state: new Map([['k', new Uint8Array([9, 0])]]), effects: [] }, { awaiting: [] });
+    await store.suspend(
+      rec,
+      {
+        append: [{ type: 0xfc01, flags: 0x8000, body }],
+        completions: new Map([[1, { kind: 'failure', code: 3, message: 'x' }]]),
+        state: new Map([['k', new Uint8Array([9, 0])]]),
+        effects: [],
+      },
+      { awaiting: [] },
+    );
     const got = (await store.get('inv_o'))!;
     expect(got.journal).toEqual([{ type: 0xfc01, flags: 0x8000, body }]);
     expect(got.completions.get(1)).toEqual({ kind: 'failure', code: 3, message: 'x' });

@@ -27,7 +27,12 @@ export function injectFaults(client: DynamoDBClient): { add(rule: FaultRule): vo
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = (context as { commandName?: string }).commandName ?? '';
-      const rule = rules.find((r) => r.left > 0 && r.command === command && (!r.matching || JSON.stringify((args as { input: unknown }).input, (_k, v: unknown) => (v instanceof Uint8Array ? '' : v)).includes(r.matching)));
+      const rule = rules.find(
+        (r) =>
+          r.left > 0 &&
+          r.command === command &&
+          (!r.matching || JSON.stringify((args as { input: unknown }).input, (_k, v: unknown) => (v instanceof Uint8Array ? '' : v)).includes(r.matching)),
+      );
       if (!rule) return next(args);
       rule.left--;
       hits[rule.kind]++;
@@ -37,8 +42,14 @@ export function injectFaults(client: DynamoDBClient): { add(rule: FaultRule): vo
         case 'throttle':
           throw new ProvisionedThroughputExceededException({ message: 'injected throttling', $metadata: {} });
         case 'conflict': {
-          const items = ((args as { input: { TransactItems?: unknown[] } }).input.TransactItems ?? [{}]).map((_, i) => ({ Code: i === 0 ? 'TransactionConflict' : 'None' }));
-          throw new TransactionCanceledException({ message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]', $metadata: {}, CancellationReasons: items });
+          const items = ((args as { input: { TransactItems?: unknown[] } }).input.TransactItems ?? [{}]).map((_, i) => ({
+            Code: i === 0 ? 'TransactionConflict' : 'None',
+          }));
+          throw new TransactionCanceledException({
+            message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]',
+            $metadata: {},
+            CancellationReasons: items,
+          });
         }
         case 'lose-answer': {
           await next(args);

@@ -30,7 +30,10 @@ export interface InProcessOptions {
 }
 
 /** A kicker for tests: delivers (as the local one does), drops or refuses, and records every timer asked for. */
-export function testKicker(kicks: { mode: 'deliver' | 'drop' | 'fail'; dropped: number }, timers: { id: string; at: number; epoch: number; kind: string }[]): KickerFactory {
+export function testKicker(
+  kicks: { mode: 'deliver' | 'drop' | 'fail'; dropped: number },
+  timers: { id: string; at: number; epoch: number; kind: string }[],
+): KickerFactory {
   return (fire) => ({
     kick: async (id) => {
       if (kicks.mode === 'fail') throw new Error('kick refused (injected)');
@@ -43,7 +46,10 @@ export function testKicker(kicks: { mode: 'deliver' | 'drop' | 'fail'; dropped: 
       if (kicks.mode === 'drop') return void kicks.dropped++;
       // Beyond what Node can arm (2^31 ms), the due index alone holds it, as with the local kicker.
       if (at - Date.now() > 2 ** 31 - 1) return;
-      setTimeout(() => void fire({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined), Math.max(0, at - Date.now()));
+      setTimeout(
+        () => void fire({ kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: at }).catch(() => undefined),
+        Math.max(0, at - Date.now()),
+      );
     },
   });
 }
@@ -67,12 +73,38 @@ export async function inProcessRuntime(endpoint: restate.RestateEndpoint, opts: 
     // The sweep with no grace: drives whatever the due index says is due now.
     sweepGraceMs: 0,
   });
-  return { store: rt.store, transport, ingress: rt.ingress, tables, driver: rt.driver, dispatcher: rt.dispatcher, timers, timer: rt.timer, admin: rt.invocations, hub: rt.hub, kicks, sweep: rt.sweep, config, runtime: rt };
+  return {
+    store: rt.store,
+    transport,
+    ingress: rt.ingress,
+    tables,
+    driver: rt.driver,
+    dispatcher: rt.dispatcher,
+    timers,
+    timer: rt.timer,
+    admin: rt.invocations,
+    hub: rt.hub,
+    kicks,
+    sweep: rt.sweep,
+    config,
+    runtime: rt,
+  };
 }
 
-export function post(ingress: HttpHandler, path: string, body: unknown, opts: { contentType?: string; headers?: Record<string, string> } = {}): Promise<HttpResponse> {
+export function post(
+  ingress: HttpHandler,
+  path: string,
+  body: unknown,
+  opts: { contentType?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResponse> {
   const raw = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body));
-  return ingress({ method: 'POST', path, query: new URLSearchParams(), headers: new Headers({ 'content-type': opts.contentType ?? 'application/json', ...(opts.headers ?? {}) }), body: raw });
+  return ingress({
+    method: 'POST',
+    path,
+    query: new URLSearchParams(),
+    headers: new Headers({ 'content-type': opts.contentType ?? 'application/json', ...(opts.headers ?? {}) }),
+    body: raw,
+  });
 }
 
 export function get(ingress: HttpHandler, path: string): Promise<HttpResponse> {

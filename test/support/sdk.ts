@@ -21,7 +21,13 @@ export function inProcessTransport(endpoint: restate.RestateEndpoint): EndpointT
         if (req.signal?.aborted) reject(new Error('aborted'));
         req.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
       });
-      const out = (await Promise.race([aborted, handle({ path: req.path, httpMethod: 'POST', headers: req.headers, body: Buffer.from(req.body).toString('base64'), isBase64Encoded: true }, { awsRequestId: 'test' })])) as LambdaResult;
+      const out = (await Promise.race([
+        aborted,
+        handle(
+          { path: req.path, httpMethod: 'POST', headers: req.headers, body: Buffer.from(req.body).toString('base64'), isBase64Encoded: true },
+          { awsRequestId: 'test' },
+        ),
+      ])) as LambdaResult;
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(out.headers ?? {})) headers[k.toLowerCase()] = v;
       return { status: out.statusCode, headers, body: out.body ? Buffer.from(out.body, out.isBase64Encoded ? 'base64' : 'utf8') : new Uint8Array(0) };
@@ -31,7 +37,10 @@ export function inProcessTransport(endpoint: restate.RestateEndpoint): EndpointT
 }
 
 /** A resolver over one endpoint's discovery, with nothing stored. */
-export async function staticResolver(transport: EndpointTransport, opts: { endpointId?: string; private?: string[] } = {}): Promise<ServiceResolver & { endpoint: EndpointRecord }> {
+export async function staticResolver(
+  transport: EndpointTransport,
+  opts: { endpointId?: string; private?: string[] } = {},
+): Promise<ServiceResolver & { endpoint: EndpointRecord }> {
   const found = await discover(transport);
   const schema = DescriptorSchema.decode(found.files);
   const endpoint: EndpointRecord = {
@@ -45,7 +54,14 @@ export async function staticResolver(transport: EndpointTransport, opts: { endpo
   const services = new Map<string, ResolvedService>();
   for (const name of found.services) {
     const c = schema.service(name);
-    const meta: ServiceMetadata = { name, methods: c.methods, instance_type: c.instanceType, endpoint_id: endpoint.id, revision: 1, public: !(opts.private ?? []).includes(name) };
+    const meta: ServiceMetadata = {
+      name,
+      methods: c.methods,
+      instance_type: c.instanceType,
+      endpoint_id: endpoint.id,
+      revision: 1,
+      public: !(opts.private ?? []).includes(name),
+    };
     services.set(name, { meta, endpoint, registry: schema.registry, methods: c.resolved });
   }
   return {

@@ -46,7 +46,11 @@ describe('AwsKicker', () => {
   it('kicks with a message on the timer queue, without delay (no asynchronous Lambda invoke)', async () => {
     await kicker().kick('inv_xyz');
     expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 1);
-    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { QueueUrl: QUEUE_URL, MessageBody: JSON.stringify({ kind: 'kick', invocationId: 'inv_xyz' }), DelaySeconds: 0 });
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: QUEUE_URL,
+      MessageBody: JSON.stringify({ kind: 'kick', invocationId: 'inv_xyz' }),
+      DelaySeconds: 0,
+    });
     expect(scheduler).toHaveReceivedCommandTimes(CreateScheduleCommand, 0);
   });
 
@@ -62,7 +66,13 @@ describe('AwsKicker', () => {
     expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 1);
     const input = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
     expect(input).toEqual({ QueueUrl: QUEUE_URL, MessageBody: expect.any(String), DelaySeconds: delay });
-    expect(JSON.parse(input.MessageBody!)).toEqual({ kind: 'timer', invocationId: 'inv_abc', epoch: 3, reason: inMs === 3_000 || inMs === 3_200 ? 'sleep' : 'retry', dueMs: NOW + inMs });
+    expect(JSON.parse(input.MessageBody!)).toEqual({
+      kind: 'timer',
+      invocationId: 'inv_abc',
+      epoch: 3,
+      reason: inMs === 3_000 || inMs === 3_200 ? 'sleep' : 'retry',
+      dueMs: NOW + inMs,
+    });
     expect(scheduler).toHaveReceivedCommandTimes(CreateScheduleCommand, 0);
   });
 
@@ -97,7 +107,10 @@ describe('AwsKicker', () => {
   it('puts an attempt deadline on the Scheduler when a schedule can still fire before it', async () => {
     const due = NOW + 5 * 60_000; // 13:05:00
     await kicker().schedule('inv_abc', due, { epoch: 7, kind: 'deadline' });
-    expect(scheduler).toHaveReceivedCommandWith(CreateScheduleCommand, { ScheduleExpression: 'at(2026-11-25T13:04:00)', Target: expect.objectContaining({ Arn: QUEUE_ARN }) });
+    expect(scheduler).toHaveReceivedCommandWith(CreateScheduleCommand, {
+      ScheduleExpression: 'at(2026-11-25T13:04:00)',
+      Target: expect.objectContaining({ Arn: QUEUE_ARN }),
+    });
     expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 0);
   });
 
@@ -108,7 +121,9 @@ describe('AwsKicker', () => {
   });
 
   it('treats a schedule that already exists (a retried request) as done', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'exists', $metadata: {}, ResourceId: 'x', ResourceType: 'schedule' } as never));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(new ConflictException({ message: 'exists', $metadata: {}, ResourceId: 'x', ResourceType: 'schedule' } as never));
     await expect(kicker().schedule('inv_abc', NOW + 3_600_000, { epoch: 1, kind: 'retry' })).resolves.toBeUndefined();
   });
 
@@ -191,7 +206,13 @@ describe('wake-ups beyond the Scheduler horizon', () => {
     let now = NOW;
     const k = kicker(() => now);
     const driveById = vi.fn();
-    const timer = createTimerHandler({ driver: { driveById } as unknown as Driver, store: {} as InvocationStore, log: createLogger({ level: 'error' }), now: () => now, rearm: (id, at, reason) => k.schedule(id, at, reason) });
+    const timer = createTimerHandler({
+      driver: { driveById } as unknown as Driver,
+      store: {} as InvocationStore,
+      log: createLogger({ level: 'error' }),
+      now: () => now,
+      rearm: (id, at, reason) => k.schedule(id, at, reason),
+    });
 
     await k.schedule('inv_far', MAX_DUE_AT, { epoch: 4, kind: 'sleep' });
     now = Date.UTC(2027, 10, 25, 0, 0, 30); // the schedule fires (within its minute)

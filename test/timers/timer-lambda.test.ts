@@ -10,7 +10,17 @@ import { timerLambdaHandler, type SqsBatchResponse } from '../../lib/timers/time
 const NOW = 1_800_000_000_000;
 
 function record(messageId: string, body: unknown) {
-  return { messageId, receiptHandle: `rh-${messageId}`, body: typeof body === 'string' ? body : JSON.stringify(body), attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:timers', awsRegion: 'eu-west-1' };
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {},
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:timers',
+    awsRegion: 'eu-west-1',
+  };
 }
 
 function capture(): { log: Logger; lines: Record<string, unknown>[] } {
@@ -27,7 +37,10 @@ describe('timerLambdaHandler', () => {
       return { kind: 'skipped', reason: 'finished' };
     });
     const { log, lines } = capture();
-    const res = (await timerLambdaHandler(core, log)({
+    const res = (await timerLambdaHandler(
+      core,
+      log,
+    )({
       Records: [
         record('m1', { kind: 'kick', invocationId: 'inv_1' }),
         record('m2', { kind: 'timer', invocationId: 'inv_bad', epoch: 1, reason: 'sleep', dueMs: 1 }),
@@ -37,11 +50,19 @@ describe('timerLambdaHandler', () => {
     })) as SqsBatchResponse;
     expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m2', 'm3']);
     expect(seen.map((e) => (e.kind === 'sweep' ? 'sweep' : e.invocationId)).sort()).toEqual(['inv_1', 'inv_2', 'inv_bad']);
-    expect(lines.filter((l) => l['level'] === 'error').map((l) => l['messageId']).sort()).toEqual(['m2', 'm3']);
+    expect(
+      lines
+        .filter((l) => l['level'] === 'error')
+        .map((l) => l['messageId'])
+        .sort(),
+    ).toEqual(['m2', 'm3']);
   });
 
   it('answers an empty failure list when the whole batch went through', async () => {
-    const res = await timerLambdaHandler(async () => ({ kind: 'suspended' }), capture().log)({ Records: [record('m1', { kind: 'kick', invocationId: 'inv_1' })] });
+    const res = await timerLambdaHandler(
+      async () => ({ kind: 'suspended' }),
+      capture().log,
+    )({ Records: [record('m1', { kind: 'kick', invocationId: 'inv_1' })] });
     expect(res).toEqual({ batchItemFailures: [] });
   });
 
@@ -54,7 +75,10 @@ describe('timerLambdaHandler', () => {
       running--;
       return { kind: 'suspended' };
     };
-    await timerLambdaHandler(core, capture().log)({ Records: Array.from({ length: 5 }, (_, i) => record(`m${i}`, { kind: 'kick', invocationId: `inv_${i}` })) });
+    await timerLambdaHandler(
+      core,
+      capture().log,
+    )({ Records: Array.from({ length: 5 }, (_, i) => record(`m${i}`, { kind: 'kick', invocationId: `inv_${i}` })) });
     expect(most).toBe(5);
   });
 
@@ -104,7 +128,9 @@ describe('createTimerHandler', () => {
     const { log, lines } = capture();
     const { handler } = make(log);
     await handler({ kind: 'timer', invocationId: 'inv_a', epoch: 2, reason: 'sleep', dueMs: NOW - 1_250 });
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', msg: 'timer delivered', lagMs: 1_250, reason: 'sleep', 'restate.invocation.id': 'inv_a', outcome: 'suspended' }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: 'timer delivered', lagMs: 1_250, reason: 'sleep', 'restate.invocation.id': 'inv_a', outcome: 'suspended' }),
+    );
   });
 
   it('never re-arms a kick, however it arrives', async () => {

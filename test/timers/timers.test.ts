@@ -23,8 +23,14 @@ describe('sleep longer than the inline threshold', () => {
     // Scheduler delivers at least once: the same timer again, and one of an older epoch.
     const before = await env.store.get(id);
     const transportCalls = env.transport.calls;
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: timer!.epoch, reason: 'sleep', dueMs: timer!.at })).toMatchObject({ kind: 'skipped', reason: 'finished' });
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: 0, reason: 'sleep', dueMs: timer!.at })).toMatchObject({ kind: 'skipped', reason: 'finished' });
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: timer!.epoch, reason: 'sleep', dueMs: timer!.at })).toMatchObject({
+      kind: 'skipped',
+      reason: 'finished',
+    });
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: 0, reason: 'sleep', dueMs: timer!.at })).toMatchObject({
+      kind: 'skipped',
+      reason: 'finished',
+    });
     expect(env.transport.calls).toBe(transportCalls);
     expect((await env.store.get(id))?.epoch).toBe(before?.epoch);
   });
@@ -54,7 +60,10 @@ describe('LocalKicker', () => {
     const store = new InvocationStore(tables);
     const fired: TimerEvent[] = [];
     const first = new LocalKicker(store, async () => undefined, silentLogger);
-    await store.accept({ id: 'inv_restart', service: 's', method: 'm', key: 'inv_restart', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 }, { kind: 'delayed', until: Date.now() + 300 });
+    await store.accept(
+      { id: 'inv_restart', service: 's', method: 'm', key: 'inv_restart', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 },
+      { kind: 'delayed', until: Date.now() + 300 },
+    );
     await first.schedule('inv_restart', Date.now() + 300, { epoch: 0, kind: 'sleep' });
     first.stop(); // the process dies before the timer fires
     const second = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
@@ -70,7 +79,10 @@ describe('LocalKicker', () => {
     const kicker = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
     const cpuBefore = process.cpuUsage();
     const far = Date.now() + 1e12;
-    await store.accept({ id: 'inv_far', service: 's', method: 'm', key: 'inv_far', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 }, { kind: 'delayed', until: far });
+    await store.accept(
+      { id: 'inv_far', service: 's', method: 'm', key: 'inv_far', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 },
+      { kind: 'delayed', until: far },
+    );
     await kicker.schedule('inv_far', far, { epoch: 0, kind: 'sleep' });
     await kicker.schedule('inv_near', Date.now() + 60_000, { epoch: 1, kind: 'sleep' });
     await new Promise((r) => setTimeout(r, 300));
@@ -97,7 +109,9 @@ describe('attempt deadlines', () => {
     expect(deadline).toBeDefined();
     expect(deadline!.at).toBeGreaterThan(Date.now() + 60_000); // the lease end: inactivity + abort timeout ahead
     // Delivered as if its time had come (a delivery well before it would only be re-armed).
-    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: Date.now() })).toMatchObject({ kind: 'skipped' });
+    expect(await env.timer({ kind: 'timer', invocationId: id, epoch: deadline!.epoch, reason: 'deadline', dueMs: Date.now() })).toMatchObject({
+      kind: 'skipped',
+    });
   });
 
   it('arms none for a quick attempt', async () => {
@@ -107,4 +121,3 @@ describe('attempt deadlines', () => {
     expect(env.timers.filter((t) => t.kind === 'deadline')).toEqual([]);
   });
 });
-

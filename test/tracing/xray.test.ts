@@ -25,8 +25,16 @@ async function invoke(env: NodeJS.ProcessEnv, fn: () => Promise<void>): Promise<
 
 describe('parseTraceHeader', () => {
   it.each([
-    { case: 'a sampled header', header: SAMPLED._X_AMZN_TRACE_ID, expected: { traceId: '5759e988bd862e3fe1be46a994272793', spanId: FUNCTION_SEGMENT, traceFlags: 1, isRemote: true } },
-    { case: 'an unsampled header', header: `Root=${ROOT};Parent=${FUNCTION_SEGMENT};Sampled=0`, expected: { traceId: '5759e988bd862e3fe1be46a994272793', spanId: FUNCTION_SEGMENT, traceFlags: 0, isRemote: true } },
+    {
+      case: 'a sampled header',
+      header: SAMPLED._X_AMZN_TRACE_ID,
+      expected: { traceId: '5759e988bd862e3fe1be46a994272793', spanId: FUNCTION_SEGMENT, traceFlags: 1, isRemote: true },
+    },
+    {
+      case: 'an unsampled header',
+      header: `Root=${ROOT};Parent=${FUNCTION_SEGMENT};Sampled=0`,
+      expected: { traceId: '5759e988bd862e3fe1be46a994272793', spanId: FUNCTION_SEGMENT, traceFlags: 0, isRemote: true },
+    },
     { case: 'no parent', header: `Root=${ROOT};Sampled=1`, expected: undefined },
     { case: 'a garbled root', header: `Root=1-zz;Parent=${FUNCTION_SEGMENT};Sampled=1`, expected: undefined },
     { case: 'nothing', header: undefined, expected: undefined },
@@ -86,10 +94,13 @@ describe('X-Ray tracing on Lambda', () => {
     const docs: XRaySubsegment[] = [];
     enableLambdaTracing({}, (d) => docs.push(d));
     const run = (root: string) =>
-      withLambdaTrace(async () => {
-        await new Promise((r) => setTimeout(r, 5));
-        trace.getTracer('restless').startSpan(root).end();
-      }, { _X_AMZN_TRACE_ID: `Root=${root};Parent=${FUNCTION_SEGMENT};Sampled=1` })();
+      withLambdaTrace(
+        async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          trace.getTracer('restless').startSpan(root).end();
+        },
+        { _X_AMZN_TRACE_ID: `Root=${root};Parent=${FUNCTION_SEGMENT};Sampled=1` },
+      )();
     await Promise.all([run('1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa'), run('1-00000002-bbbbbbbbbbbbbbbbbbbbbbbb')]);
     expect(docs.map((d) => [d.name, d.trace_id]).sort()).toEqual([
       ['1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa', '1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa'],
@@ -105,11 +116,19 @@ describe('X-Ray tracing on Lambda', () => {
       const { port } = daemon.address();
       expect(enableLambdaTracing({ AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${port}` })).toBe(true);
       await withLambdaTrace(async () => {
-        trace.getTracer('restless').startSpan('invoke greeter/Greet', { attributes: { [INVOCATION_ID_ATTR]: 'inv_udp' } }).end();
+        trace
+          .getTracer('restless')
+          .startSpan('invoke greeter/Greet', { attributes: { [INVOCATION_ID_ATTR]: 'inv_udp' } })
+          .end();
       }, SAMPLED)();
       const datagram = await received;
       expect(datagram.startsWith(XRAY_DAEMON_HEADER)).toBe(true);
-      expect(JSON.parse(datagram.slice(XRAY_DAEMON_HEADER.length))).toMatchObject({ type: 'subsegment', trace_id: ROOT, parent_id: FUNCTION_SEGMENT, annotations: { restate_invocation_id: 'inv_udp' } });
+      expect(JSON.parse(datagram.slice(XRAY_DAEMON_HEADER.length))).toMatchObject({
+        type: 'subsegment',
+        trace_id: ROOT,
+        parent_id: FUNCTION_SEGMENT,
+        annotations: { restate_invocation_id: 'inv_udp' },
+      });
     } finally {
       daemon.close();
     }
