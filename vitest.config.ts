@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 const UNIT = [
   'test/protocol/**/*.test.ts',
   'test/driver/plan.test.ts',
+  'test/driver/wait-for-result.test.ts',
   'test/ingress/framing.test.ts',
   'test/registry/schema.test.ts',
   'test/registry/discovery.test.ts',

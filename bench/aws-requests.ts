@@ -1,8 +1,14 @@
 /**
  * SQS, Scheduler and Lambda requests per call, measured on the bundled functions running one per
  * process with the SQS/Scheduler stand-in (lib/local/lambda-processes.ts), on DynamoDB Local.
- * DynamoDB requests per call are section 1 of bench/run.ts. Usage: `npx tsx bench/aws-requests.ts [calls]`.
+ * DynamoDB requests per call are section 1 of bench/run.ts.
+ * Usage: `npx tsx bench/aws-requests.ts [calls=10] [warm-up calls per case=1] [only cases whose label contains this]`.
+ *
+ * Also per call, for the ingress and the timer function: the billed duration (wall time from
+ * handing the event over to its answer, as Lambda bills it; DynamoDB Local's latency stands in for
+ * DynamoDB's) and the CPU time the function's process spent (from /proc, Linux only).
  */
+import { readFileSync } from 'node:fs';
 import { createServer as createH2Server } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import * as restate from '@restatedev/restate-sdk';
@@ -14,6 +20,18 @@ import { createTableClients, ensureTable } from '../lib/store/table.js';
 import { startLambdaProcesses } from '../lib/local/lambda-processes.js';
 
 const calls = Number(process.argv[2] ?? 10);
+/** Calls before the counted ones, per case: a long-lived Lambda instance runs warm (JIT-compiled) code. */
+const warmup = Number(process.argv[3] ?? 1);
+/** Only the cases whose label contains this. */
+const only = process.argv[4];
+
+/** CPU time (user + system) a process has spent, in ms; /proc counts in 1/100 s. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
 let endpointCalls = 0;
 const caller = restate.router({
   /** One call to another service (greeter/greet) and its answer. */
@@ -40,15 +58,24 @@ try {
     { label: 'one sleep of 3 s (timer queue)', path: '/sleeper/sleep', body: { request: { millis: 3000 } } },
     { label: 'one call to another service', path: '/caller/call', body: { request: { name: 'x' } } },
     {
+      label: 'idempotent duplicate (same key again)',
+      path: '/greeter/greet',
+      body: { request: { name: 'x' } },
+      headers: { 'idempotency-key': `dup-${randomUUID()}` },
+    },
+    {
       label: 'one-way send (Ingress/Invoke)',
       path: '/dev.restate.Ingress/Invoke',
       body: { service: 'greeter', method: 'greet', argument: { request: { name: 'x' } } },
     },
   ];
-  console.log(`per call, ${calls} calls each, after one warm-up call`);
-  console.log('case | SendMessage | CreateSchedule | timer batches | timer events | endpoint invokes');
+  console.log(`per call, ${calls} calls each, after ${warmup} warm-up call(s)`);
+  console.log(
+    'case | SendMessage | CreateSchedule | timer batches | timer events | endpoint invokes | ingress billed ms | ingress CPU ms | timer billed ms | timer CPU ms',
+  );
   for (const c of cases) {
-    await lambdas.http('ingress', 'POST', c.path, c.body);
+    if (only && !c.label.includes(only)) continue;
+    for (let i = 0; i < warmup; i++) await lambdas.http('ingress', 'POST', c.path, c.body, c.headers);
     await new Promise((r) => setTimeout(r, 1500));
     const before = {
       sent: lambdas.queues.sent.length,
@@ -56,16 +83,20 @@ try {
       batches: lambdas.queues.batches.length,
       events: lambdas.queues.batches.flat().length,
       ep: endpointCalls,
+      ingressMs: lambdas.functions.ingress.billedMs,
+      timerMs: lambdas.functions.timer.billedMs,
+      ingressCpu: cpuMs(lambdas.functions.ingress.pid),
+      timerCpu: cpuMs(lambdas.functions.timer.pid),
     };
     for (let i = 0; i < calls; i++) {
-      const res = await lambdas.http('ingress', 'POST', c.path, c.body);
+      const res = await lambdas.http('ingress', 'POST', c.path, c.body, c.headers);
       if (res.status !== 200) throw new Error(`${c.label}: ${res.status} ${res.text}`);
     }
     // One-way sends finish in the background: let the timer function catch up.
     await new Promise((r) => setTimeout(r, 3000));
     const per = (n: number) => (n / calls).toFixed(2);
     console.log(
-      `${c.label} | ${per(lambdas.queues.sent.length - before.sent)} | ${per(lambdas.queues.schedules.length - before.sched)} | ${per(lambdas.queues.batches.length - before.batches)} | ${per(lambdas.queues.batches.flat().length - before.events)} | ${per(endpointCalls - before.ep)}`,
+      `${c.label} | ${per(lambdas.queues.sent.length - before.sent)} | ${per(lambdas.queues.schedules.length - before.sched)} | ${per(lambdas.queues.batches.length - before.batches)} | ${per(lambdas.queues.batches.flat().length - before.events)} | ${per(endpointCalls - before.ep)} | ${per(lambdas.functions.ingress.billedMs - before.ingressMs)} | ${per(cpuMs(lambdas.functions.ingress.pid) - before.ingressCpu)} | ${per(lambdas.functions.timer.billedMs - before.timerMs)} | ${per(cpuMs(lambdas.functions.timer.pid) - before.timerCpu)}`,
     );
   }
 } finally {

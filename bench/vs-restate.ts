@@ -275,8 +275,8 @@ function wrk(
     calls,
     errors,
     perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
-    p50: parseDuration(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    p99: parseDuration(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p50: parseDuration(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99: parseDuration(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
   };
 }
 

@@ -46,3 +46,6 @@ process.on('message', (req: HostRequest) => {
   void next();
 });
 process.send!({ id: 0, result: 'ready' } satisfies HostReply);
+
+// Stopped by the runner: exit normally, so exit hooks (a --cpu-prof profile) run.
+process.once('SIGTERM', () => process.exit(0));

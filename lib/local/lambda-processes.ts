@@ -66,6 +66,8 @@ class FunctionProcess {
   private nextId = 1;
   /** Events handed to this function so far. */
   invocations = 0;
+  /** Wall time from handing an event over to its answer, summed: what Lambda bills as duration. */
+  billedMs = 0;
   readonly ready: Promise<void>;
   output = '';
 
@@ -78,7 +80,13 @@ class FunctionProcess {
     this.child = fork(HOST, [bundle, String(timeoutMs)], {
       cwd: PACKAGE_ROOT,
       env,
-      execArgv: ['--import', 'tsx', '--no-warnings'],
+      // RESTLESS_CPU_PROF_DIR (benchmarks): a V8 CPU profile per function, written when it stops.
+      execArgv: [
+        '--import',
+        'tsx',
+        '--no-warnings',
+        ...(process.env.RESTLESS_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RESTLESS_CPU_PROF_DIR}`] : []),
+      ],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -97,12 +105,19 @@ class FunctionProcess {
   async invoke(event: unknown): Promise<unknown> {
     const id = this.nextId++;
     this.invocations++;
+    const started = performance.now();
     const reply = await new Promise<HostReply>((resolve) => {
       this.waiting.set(id, resolve);
       this.child.send({ id, event } satisfies HostRequest);
     });
+    this.billedMs += performance.now() - started;
     if (reply.error !== undefined) throw new Error(`${this.role}: ${reply.error}`);
     return reply.result;
+  }
+
+  /** The function's process (benchmarks read its CPU time). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   stop(): Promise<void> {
