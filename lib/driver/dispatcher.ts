@@ -121,9 +121,10 @@ export class Dispatcher {
     checkInputSize(target.input.byteLength);
     const id = opts.id ?? newInvocationId();
     if (opts.idempotency) {
-      // No read first: the accept write is conditional, and a refused one returns the stored
-      // invocation (a duplicate), while one whose retention passed is replaced. A first call costs
-      // no read; a duplicate costs one refused write instead of one read.
+      // One read tells a duplicate (same id) apart from a first call: a duplicate then costs a
+      // read (1 RCU), not a refused conditional write (billed in WCU, by the stored item's size).
+      const existing = await this.deps.store.get(id);
+      if (existing) return this.duplicate(existing, opts.idempotency);
       try {
         return await this.create(id, target, opts);
       } catch (err) {

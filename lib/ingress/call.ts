@@ -57,7 +57,7 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   // Before the deadline, whatever this request drives is handed on (released and kicked): a Lambda
   // is frozen once it answers, and an attempt it held would wait for its lease to lapse.
   const handoff = new AbortController();
-  const stopDriving = AbortSignal.any([handoff.signal, ...(call.signal ? [call.signal] : [])]);
+  const stopDriving = call.signal ? AbortSignal.any([handoff.signal, call.signal]) : handoff.signal;
   const accepted = await deps.dispatcher.accept(
     { service, method: method.name, key: input.key, input: input.bytes },
     { ...options, drive: true, handoff: stopDriving },
