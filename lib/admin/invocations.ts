@@ -57,7 +57,8 @@ export function statusView(rec: InvocationRecord): InvocationStatusView {
     ...(rec.kind === 'keyed' ? { key: rec.key } : {}),
     status: rec.status,
     deployment_id: rec.pinnedTo ?? rec.endpointId,
-    pinned: rec.pinnedTo !== undefined,
+    // Pinned once it has journaled progress (the index entry may come later, see attemptUpdate).
+    pinned: rec.pinnedTo !== undefined || (rec.status !== InvocationStatus.Completed && rec.journal.length > 0),
     attempts: rec.attempts,
     created_at: new Date(rec.createdAt).toISOString(),
     modified_at: new Date(rec.modifiedAt).toISOString(),

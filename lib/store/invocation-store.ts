@@ -26,7 +26,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ReturnValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError } from '../errors.js';
 import { MessageType } from '../protocol/framing.js';
 import { Expr } from './expression.js';
@@ -92,6 +92,8 @@ export { InvocationExistsError, ItemTooLargeError, StaleAttemptError, StoreUnava
 export const MAX_EFFECTS_PER_COMMIT = 40;
 
 const CONFLICT_RETRIES = 8;
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_MAX = 100;
 
 export class InvocationStore {
   constructor(
@@ -643,8 +645,49 @@ export class InvocationStore {
     return perShard.flat();
   }
 
-  /** How many unfinished invocations have journaled progress against a deployment. */
+  /**
+   * How many unfinished invocations have journaled progress against a deployment: those in the
+   * `pinned` index, and those whose attempt goes on (pinned on the item only, see attemptUpdate),
+   * found through the `due` index, where every leased invocation stands. An admin read: it reads
+   * the items of every invocation in the `due` index (a few attributes each, strongly consistent).
+   */
   async countPinned(endpointId: string): Promise<number> {
+    const [indexed, running] = await Promise.all([this.countPinnedIndex(endpointId), this.countRunningPinned(endpointId)]);
+    return indexed + running;
+  }
+
+  private async countRunningPinned(endpointId: string): Promise<number> {
+    const due = await this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} >= :from`, { ':from': dueSortKey(0, '') }, Number.POSITIVE_INFINITY);
+    const ids = [...new Set(due.map((d) => d.id))];
+    let count = 0;
+    for (let i = 0; i < ids.length; i += BATCH_GET_MAX) {
+      let pending = ids.slice(i, i + BATCH_GET_MAX).map((id) => keys.invocation(id));
+      for (let round = 0; pending.length > 0; round++) {
+        if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+        const res = await this.tables.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: {
+                Keys: pending,
+                ConsistentRead: true,
+                ProjectionExpression: '#s, #e, #p, #j[0].t',
+                ExpressionAttributeNames: { '#s': ATTR.status, '#e': ATTR.endpoint, '#p': ATTR.pinned, '#j': ATTR.journal },
+              },
+            },
+          }),
+        );
+        for (const item of res.Responses?.[this.table] ?? []) {
+          const progressed = Array.isArray(item[ATTR.journal]) && (item[ATTR.journal] as unknown[]).length > 0;
+          // Already counted through the index when it carries the index key.
+          if (item[ATTR.status] === InvocationStatus.Invoked && progressed && item[ATTR.pinned] === undefined && item[ATTR.endpoint] === endpointId) count++;
+        }
+        pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof pending;
+      }
+    }
+    return count;
+  }
+
+  private async countPinnedIndex(endpointId: string): Promise<number> {
     let count = 0;
     let start: Record<string, unknown> | undefined;
     do {

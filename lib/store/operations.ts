@@ -142,8 +142,12 @@ export function attemptUpdate(ref: AttemptRef, progress: AttemptProgress, end: A
     if (progress.state && ref.kind === 'unkeyed') e.setValue(e.n(ATTR.state), toStoredState(progress.state));
     if (progress.appliedCancel !== undefined) e.setValue(e.n(ATTR.cancelDone), progress.appliedCancel);
     if (progress.pin && ref.journal.length + progress.append.length > 0) {
-      e.setValue(e.n(ATTR.pinned), progress.pin);
       e.setValue(e.n(ATTR.endpoint), progress.pin);
+      // The `pinned` index entry is written once the invocation leaves the attempt (suspends, waits
+      // for a retry, is handed on). While the attempt goes on, it holds a lease and so stands in the
+      // `due` index, where countPinned finds it: an invocation that makes progress and finishes in
+      // one go never pays the index insert and delete (2 WCU).
+      if (end.kind !== 'continue') e.setValue(e.n(ATTR.pinned), progress.pin);
     }
   }
   switch (end.kind) {

@@ -16,7 +16,8 @@ import {
   type NewInvocation,
 } from '../../lib/store/invocation-store.js';
 import { MessageType } from '../../lib/protocol/framing.js';
-import type { TableClients } from '../../lib/store/table.js';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE_SCHEMA, type TableClients } from '../../lib/store/table.js';
 import { freshTable } from '../support/ddb.js';
 import { injectFaults } from '../support/dynamo-faults.js';
 
@@ -32,6 +33,20 @@ function inv(id: string, over: Partial<NewInvocation> = {}): NewInvocation {
 const keyed = (id: string, key = 'k') => inv(id, { kind: 'keyed', key });
 const entry = (type: number, body = 'x') => ({ type, flags: 0, body: enc.encode(body) });
 const progress = (over: Partial<AttemptProgress> = {}): AttemptProgress => ({ append: [], completions: new Map(), effects: [], ...over });
+
+/** What the `pinned` index holds for a deployment (the index is eventually consistent; Local is not). */
+async function pinnedIndexIds(endpointId: string): Promise<string[]> {
+  const res = await tables.doc.send(
+    new QueryCommand({
+      TableName: tables.tableName,
+      IndexName: TABLE_SCHEMA.pinnedIndex.name,
+      KeyConditionExpression: '#p = :p',
+      ExpressionAttributeNames: { '#p': TABLE_SCHEMA.pinnedIndex.partitionKey },
+      ExpressionAttributeValues: { ':p': endpointId },
+    }),
+  );
+  return (res.Items ?? []).map((i) => (i.pk as string).slice('inv#'.length)).sort();
+}
 
 async function taken(id: string, over: Partial<NewInvocation> = {}): Promise<InvocationRecord> {
   return store.accept(inv(id, over), { kind: 'take', leaseMs: 1000 });
@@ -437,9 +452,32 @@ describe('due index', () => {
     await store.suspend(a, progress({ append: [entry(MessageType.Sleep)], pin: 'ep-v1' }), { dueAt: clock + 10, awaiting: [{ index: 1, awakeable: false }] });
     await store.continueInline(b, progress({ append: [entry(0x0801)], pin: 'ep-v1' }), { leaseUntil: clock + 5000 });
     expect(await store.countPinned('ep-v1')).toBe(2);
+    // Only the suspended one is in the index: the attempt under way is found through its lease.
+    expect(await pinnedIndexIds('ep-v1')).toEqual(['inv_pin1']);
     await store.complete({ ...b, journal: [entry(0x0801)], leaseUntil: clock + 5000 }, NO_PROGRESS, value('x'));
     expect(await store.countPinned('ep-v1')).toBe(1);
     expect(await store.countPinned('ep-v2')).toBe(0);
+  });
+
+  it('writes the pinned index entry when the attempt ends without finishing, not at each continuation', async () => {
+    const rec = await taken('inv_pin3');
+    await store.continueInline(rec, progress({ append: [entry(0x0801)], pin: 'ep-v3' }), { leaseUntil: clock + 5000 });
+    expect(await pinnedIndexIds('ep-v3')).toEqual([]);
+    expect(await store.countPinned('ep-v3')).toBe(1);
+    const after = { ...rec, journal: [entry(0x0801)], leaseUntil: clock + 5000 };
+    // A failed attempt waits for its retry: still runnable (leased until then), so still counted.
+    await store.retryLater(after, clock + 100, { code: 13, message: 'boom', at: clock });
+    expect(await store.countPinned('ep-v3')).toBe(1);
+    // Parked on a sleep: now in the index, and counted once.
+    clock += 200;
+    const again = await store.take('inv_pin3', 1000);
+    if (!again.taken) throw new Error('the retry should be takeable');
+    await store.suspend(again.rec, progress({ append: [entry(MessageType.Sleep)], pin: 'ep-v3' }), {
+      dueAt: clock + 60_000,
+      awaiting: [{ index: 1, awakeable: false }],
+    });
+    expect(await pinnedIndexIds('ep-v3')).toEqual(['inv_pin3']);
+    expect(await store.countPinned('ep-v3')).toBe(1);
   });
 
   it('reads back stored bytes exactly (binary journal entries, completions and state)', async () => {
