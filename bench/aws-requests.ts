@@ -36,6 +36,8 @@ let endpointCalls = 0;
 const caller = restate.router({
   /** One call to another service (greeter/greet) and its answer. */
   call: async (ctx: restate.Context, req: { name: string }) => ctx.rpc<typeof greeterRouter>({ path: 'greeter' }).greet({ name: req.name }),
+  /** Two steps: one side effect, journaled before the handler goes on, then the answer. */
+  twoStep: async (ctx: restate.Context, req: { name: string }) => `${await ctx.sideEffect(async () => req.name.length)}`,
 });
 
 const ddb = await startDynamoDbLocal();
@@ -54,6 +56,7 @@ try {
   if (reg.status !== 201) throw new Error(`registration failed: ${reg.status} ${reg.text}`);
   const cases = [
     { label: 'plain call (greeter/greet)', path: '/greeter/greet', body: { request: { name: 'x' } } },
+    { label: 'one side effect (two steps)', path: '/caller/twoStep', body: { request: { name: 'x' } } },
     { label: 'one sleep of 50 ms (waited inline)', path: '/sleeper/sleep', body: { request: { millis: 50 } } },
     { label: 'one sleep of 3 s (timer queue)', path: '/sleeper/sleep', body: { request: { millis: 3000 } } },
     { label: 'one call to another service', path: '/caller/call', body: { request: { name: 'x' } } },
