@@ -657,9 +657,18 @@ export class InvocationStore {
   }
 
   private async countRunningPinned(endpointId: string): Promise<number> {
+    // Concurrent counts (GET /endpoints asks for every deployment at once) share one scan.
+    this.runningScan ??= this.scanRunningPinned().finally(() => (this.runningScan = undefined));
+    return (await this.runningScan).get(endpointId) ?? 0;
+  }
+
+  private runningScan: Promise<Map<string, number>> | undefined;
+
+  /** Leased (or retrying) invocations with progress and no `pinned` index entry, by deployment. */
+  private async scanRunningPinned(): Promise<Map<string, number>> {
     const due = await this.queryDue(`${TABLE_SCHEMA.dueIndex.sortKey} >= :from`, { ':from': dueSortKey(0, '') }, Number.POSITIVE_INFINITY);
     const ids = [...new Set(due.map((d) => d.id))];
-    let count = 0;
+    const counts = new Map<string, number>();
     for (let i = 0; i < ids.length; i += BATCH_GET_MAX) {
       let pending = ids.slice(i, i + BATCH_GET_MAX).map((id) => keys.invocation(id));
       for (let round = 0; pending.length > 0; round++) {
@@ -678,13 +687,15 @@ export class InvocationStore {
         );
         for (const item of res.Responses?.[this.table] ?? []) {
           const progressed = Array.isArray(item[ATTR.journal]) && (item[ATTR.journal] as unknown[]).length > 0;
-          // Already counted through the index when it carries the index key.
-          if (item[ATTR.status] === InvocationStatus.Invoked && progressed && item[ATTR.pinned] === undefined && item[ATTR.endpoint] === endpointId) count++;
+          // One that carries the index key is counted through the index.
+          if (item[ATTR.status] !== InvocationStatus.Invoked || !progressed || item[ATTR.pinned] !== undefined) continue;
+          const endpoint = item[ATTR.endpoint] as string;
+          counts.set(endpoint, (counts.get(endpoint) ?? 0) + 1);
         }
         pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof pending;
       }
     }
-    return count;
+    return counts;
   }
 
   private async countPinnedIndex(endpointId: string): Promise<number> {
