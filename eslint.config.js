@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'gen/', '.restless/', 'dist/', '.dependency-cruiser.cjs'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'gen/', '.restless/', 'dist/', '.dependency-cruiser.cjs', 'bench/.restate/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
