@@ -138,7 +138,7 @@ try {
   console.log(`Restless is running.
   ingress  ${runner.ingressUrl}
   admin    ${runner.adminUrl}
-  dynamodb ${runner.dynamoEndpoint}
+  dynamodb ${runner.dynamoEndpoint}${common.dataDir === undefined && !common.dynamoEndpoint ? ' (in memory: nothing survives a restart)' : ''}
   table    ${runner.tableName}
 
 Try:
