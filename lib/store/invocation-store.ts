@@ -509,10 +509,16 @@ export class InvocationStore {
    */
   async kill(id: string, result: InvocationResult): Promise<{ before: InvocationRecord; nextHolder?: string } | undefined> {
     let includeCaller = true;
+    // The last write whose outcome we did not see: a lost answer, or a refusal of the SDK's retry
+    // of a write that had landed. Finding it landed on the next read, the kill is ours after all.
+    let unsure: { before: InvocationRecord; nextHolder?: string } | undefined;
     for (let round = 0; ; round++) {
       const rec = await this.get(id);
       if (!rec) throw new NotFoundError(`invocation ${id} not found`);
-      if (rec.status === InvocationStatus.Completed) return undefined;
+      if (rec.status === InvocationStatus.Completed) {
+        const ours = unsure !== undefined && rec.epoch === unsure.before.epoch + 1 && sameFailure(rec.result, result);
+        return ours ? unsure : undefined;
+      }
       const now = this.now();
       const e = new Expr();
       // As read: the same attempt, status and journal (a child created meanwhile would escape the kill).
@@ -559,6 +565,8 @@ export class InvocationStore {
         else await this.tables.doc.send(new TransactWriteCommand(transactInput(this.table, ops)));
         return { before: rec, nextHolder };
       } catch (err) {
+        unsure = { before: rec, nextHolder };
+        if (isTransient(err) && round < CONFLICT_RETRIES) continue;
         const reasons = ops.length === 1 ? (conditionFailure(err) ? [{ code: 'ConditionalCheckFailed' }] : undefined) : cancellationReasons(err);
         if (!reasons || round >= CONFLICT_RETRIES) throw storeFailure(err, `kill ${id}`);
         const callerIndex = ops.findIndex((op) => op.role === 'caller');
@@ -753,6 +761,11 @@ export class InvocationStore {
       }
     }
   }
+}
+
+/** Whether a stored result is the failure a kill or cancel writes (same code and message). */
+function sameFailure(stored: InvocationResult | undefined, written: InvocationResult): boolean {
+  return stored?.kind === 'failure' && written.kind === 'failure' && stored.code === written.code && stored.message === written.message;
 }
 
 function endLease(end: AttemptEnd): number | undefined {

@@ -388,8 +388,13 @@ describe('kill', () => {
     await takeOrFail('inv_x1', { head: true });
     const faults = injectFaults(tables.client);
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'lose-answer' });
-    await expect(store.kill('inv_x1', { kind: 'failure', code: 10, message: 'killed' })).rejects.toThrow();
-    // The DELETE is retried: the kill had landed, and so had the hand-over.
+    // The answer is lost, but the kill landed: the next read shows it, and it is reported as ours
+    // (so the caller also kills the children and wakes the next holder), not as "already finished".
+    const ended = await store.kill('inv_x1', { kind: 'failure', code: 10, message: 'killed' });
+    expect(faults.hits['lose-answer']).toBe(1);
+    expect(ended?.before.status).toBe('invoked');
+    expect(ended?.nextHolder).toBe('inv_x2');
+    // A DELETE sent again: the kill had landed, and so had the hand-over.
     expect(await store.kill('inv_x1', { kind: 'failure', code: 10, message: 'killed' })).toBeUndefined();
     expect((await store.getInstance('svc', 'x')).queue).toEqual(['inv_x2']);
     expect(await dueIds()).toContain('inv_x2');
