@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from '../lib/local/dynamodb-local.js';
-import { fixed, table } from './format.js';
+import { fixed, table, verdict } from './format.js';
 
 const RESTATE_SERVER = '@restatedev/restate-server@1.7.12';
 const RESTATE_SDK = '@restatedev/restate-sdk@1.17.2';
@@ -356,6 +356,18 @@ async function main(): Promise<void> {
     for (const scenario of ['plain', 'idempotent'])
       for (const c of CONNECTIONS)
         console.log(`  ${scenario} c=${c}: throughput ${fixed(ratio(scenario, c, (r) => r.perSecond))}×, p50 ${fixed(ratio(scenario, c, (r) => r.p50))}×`);
+    // The performance targets: runtime CPU per plain call, throughput at the highest concurrency, p50 at the lowest.
+    const [low, high] = [Math.min(...CONNECTIONS), Math.max(...CONNECTIONS)];
+    console.log('\nTargets:');
+    for (const scenario of ['plain', 'idempotent']) {
+      const mine = rows.find((r) => r.stack.startsWith('Restless') && r.scenario === scenario && r.connections === high);
+      const cpu = mine?.cpuMsPerCall.runtime ?? NaN;
+      const tput = ratio(scenario, high, (r) => r.perSecond);
+      const p50 = ratio(scenario, low, (r) => r.p50);
+      console.log(`  ${verdict(cpu <= 1.0)}  ${scenario}: runtime CPU per call ≤ 1.0 ms at c=${high} — ${fixed(cpu)} ms`);
+      console.log(`  ${verdict(tput >= 0.5)}  ${scenario}: throughput ≥ 0.5× Restate's at c=${high} — ${fixed(tput)}×`);
+      console.log(`  ${verdict(p50 <= 1.5)}  ${scenario}: p50 ≤ 1.5× Restate's at c=${low} — ${fixed(p50)}×`);
+    }
   }
   if (!process.env.KEEP_BENCH_LOGS) rmSync(work, { recursive: true, force: true });
 }
