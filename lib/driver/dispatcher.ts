@@ -233,13 +233,17 @@ export class Dispatcher {
         const parkedFor = rec.status === InvocationStatus.Suspended && rec.dueAt !== undefined ? rec.dueAt - this.now() : 0;
         const delay = parkedFor > pollMs ? Math.min(parkedFor + PARKED_GRACE_MS, PARKED_POLL_MS) : pollMs;
         if (parkedFor > pollMs) pollMs = PARKED_GRACE_MS;
+        // A gone caller or a hand-off ends the wait at once, not at the next look (up to 5 s away).
+        const stopSignals = [opts.signal, opts.handoff].filter((sig): sig is AbortSignal => sig !== undefined);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(delay, remaining));
           wake = () => {
             clearTimeout(t);
             resolve();
           };
+          for (const sig of stopSignals) sig.addEventListener('abort', wake, { once: true });
         });
+        for (const sig of stopSignals) if (wake) sig.removeEventListener('abort', wake);
         wake = undefined;
         pollMs = Math.min(pollMs * 2, 1000);
       }

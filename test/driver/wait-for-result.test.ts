@@ -52,6 +52,16 @@ describe('a waiter on an invocation parked until a known wake-up', () => {
     expect(driven).toEqual([]);
   });
 
+  it('stops at once when the caller goes away, not at the next look', async () => {
+    const t0 = Date.now();
+    const { dispatcher } = lifeOf(t0, 60_000, 0);
+    const gone = new AbortController();
+    setTimeout(() => gone.abort(), 300);
+    const outcome = await dispatcher.waitForResult('inv_w', t0 + 20_000, { signal: gone.signal });
+    expect(outcome.kind).toBe('timeout');
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
   it('still looks every 5 s during a long sleep (another process may resume it early)', async () => {
     const t0 = Date.now();
     const { dispatcher, reads } = lifeOf(t0, 60_000, 0);
