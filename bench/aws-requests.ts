@@ -8,7 +8,6 @@
  * handing the event over to its answer, as Lambda bills it; DynamoDB Local's latency stands in for
  * DynamoDB's) and the CPU time the function's process spent (from /proc, Linux only).
  */
-import { readFileSync } from 'node:fs';
 import { createServer as createH2Server } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import * as restate from '@restatedev/restate-sdk';
@@ -18,6 +17,7 @@ import { defaultH2cPool } from '../lib/endpoint/h2c.js';
 import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
 import { createTableClients, ensureTable } from '../lib/store/table.js';
 import { startLambdaProcesses } from '../lib/local/lambda-processes.js';
+import { processCpuMs } from './process-cpu.js';
 
 const calls = Number(process.argv[2] ?? 10);
 /** Calls before the counted ones, per case: a long-lived Lambda instance runs warm (JIT-compiled) code. */
@@ -25,13 +25,6 @@ const warmup = Number(process.argv[3] ?? 1);
 /** Only the cases whose label contains this. */
 const only = process.argv[4];
 
-/** CPU time (user + system) a process has spent, in ms; /proc counts in 1/100 s. */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 let endpointCalls = 0;
 const caller = restate.router({
   /** One call to another service (greeter/greet) and its answer. */
@@ -88,8 +81,8 @@ try {
       ep: endpointCalls,
       ingressMs: lambdas.functions.ingress.billedMs,
       timerMs: lambdas.functions.timer.billedMs,
-      ingressCpu: cpuMs(lambdas.functions.ingress.pid),
-      timerCpu: cpuMs(lambdas.functions.timer.pid),
+      ingressCpu: processCpuMs(lambdas.functions.ingress.pid),
+      timerCpu: processCpuMs(lambdas.functions.timer.pid),
     };
     for (let i = 0; i < calls; i++) {
       const res = await lambdas.http('ingress', 'POST', c.path, c.body, c.headers);
@@ -99,7 +92,7 @@ try {
     await new Promise((r) => setTimeout(r, 3000));
     const per = (n: number) => (n / calls).toFixed(2);
     console.log(
-      `${c.label} | ${per(lambdas.queues.sent.length - before.sent)} | ${per(lambdas.queues.schedules.length - before.sched)} | ${per(lambdas.queues.batches.length - before.batches)} | ${per(lambdas.queues.batches.flat().length - before.events)} | ${per(endpointCalls - before.ep)} | ${per(lambdas.functions.ingress.billedMs - before.ingressMs)} | ${per(cpuMs(lambdas.functions.ingress.pid) - before.ingressCpu)} | ${per(lambdas.functions.timer.billedMs - before.timerMs)} | ${per(cpuMs(lambdas.functions.timer.pid) - before.timerCpu)}`,
+      `${c.label} | ${per(lambdas.queues.sent.length - before.sent)} | ${per(lambdas.queues.schedules.length - before.sched)} | ${per(lambdas.queues.batches.length - before.batches)} | ${per(lambdas.queues.batches.flat().length - before.events)} | ${per(endpointCalls - before.ep)} | ${per(lambdas.functions.ingress.billedMs - before.ingressMs)} | ${per(processCpuMs(lambdas.functions.ingress.pid) - before.ingressCpu)} | ${per(lambdas.functions.timer.billedMs - before.timerMs)} | ${per(processCpuMs(lambdas.functions.timer.pid) - before.timerCpu)}`,
     );
   }
 } finally {

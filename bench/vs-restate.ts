@@ -16,18 +16,18 @@
  *                               [--scratch bench/.restate] [--cpu-prof DIR] [--in-memory]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from '../lib/local/dynamodb-local.js';
 import { fixed, table, verdict } from './format.js';
+import { processCpuMs } from './process-cpu.js';
 
 const RESTATE_SERVER = '@restatedev/restate-server@1.7.12';
 const RESTATE_SDK = '@restatedev/restate-sdk@1.17.2';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLK_TCK = 100; // Linux USER_HZ: /proc times are in 1/100 s
 
 const { values: args } = parseArgs({
   options: {
@@ -71,12 +71,6 @@ interface Row {
 }
 
 const started: ChildProcess[] = [];
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
 
 function start(cmd: string, argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: string }): ChildProcess {
   const child = spawn(cmd, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -284,10 +278,10 @@ function measure(stack: Stack, work: string, scenario: 'plain' | 'idempotent', c
   const run = `${stack.name.split(' ')[0]!.toLowerCase()}-${scenario}-c${connections}-${Date.now()}`;
   const script = wrkScript(work, stack, scenario === 'idempotent', run);
   if (WARMUP > 0) wrk(stack.url, wrkScript(work, stack, scenario === 'idempotent', `${run}-warm`), connections, WARMUP);
-  const before = stack.processes.map((p) => cpuTicks(p.pid));
+  const before = stack.processes.map((p) => processCpuMs(p.pid));
   const r = wrk(stack.url, script, connections, SECONDS);
   const cpuMsPerCall: Record<string, number> = {};
-  stack.processes.forEach((p, i) => (cpuMsPerCall[p.role] = ((cpuTicks(p.pid) - before[i]!) * (1000 / CLK_TCK)) / r.calls));
+  stack.processes.forEach((p, i) => (cpuMsPerCall[p.role] = (processCpuMs(p.pid) - before[i]!) / r.calls));
   return { stack: stack.name, scenario, connections, ...r, cpuMsPerCall };
 }
 

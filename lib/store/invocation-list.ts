@@ -12,7 +12,8 @@
  * page reads strictly older entries in every shard, so invocations created meanwhile (newer) never
  * shift it — no duplicates, no misses among those that existed before the first page.
  */
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BATCH_GET_MAX, batchGetItems } from './batch-get.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Expr } from './expression.js';
 import { ATTR, InvocationStatus, keyHash, LIST_INDEX_SHARDS, listIndexPk, type FailureInfo, type InstanceKind } from './invocation-item.js';
@@ -20,8 +21,6 @@ import { isExpired, keys, TABLE_SCHEMA, type TableClients } from './table.js';
 
 export const MAX_LIST_LIMIT = 200;
 export const DEFAULT_LIST_LIMIT = 50;
-/** BatchGetItem takes at most 100 keys. */
-const BATCH_GET_MAX = 100;
 
 export interface ListFilter {
   status?: InvocationStatus[];
@@ -234,24 +233,13 @@ export class InvocationLister {
     const names: Record<string, string> = {};
     SUMMARY_ATTRS.forEach((a, i) => (names[`#a${i}`] = a));
     names['#pk'] = 'pk';
-    let pending = pks.map((pk) => ({ pk, sk: keys.invocation('x').sk }));
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      const res = await this.tables.doc.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.tables.tableName]: {
-              Keys: pending,
-              ProjectionExpression: ['#pk', ...SUMMARY_ATTRS.map((_, i) => `#a${i}`)].join(', '),
-              ExpressionAttributeNames: names,
-            },
-          },
-        }),
-      );
-      for (const item of res.Responses?.[this.tables.tableName] ?? []) out.set(item.pk as string, item);
-      reads.items += res.Responses?.[this.tables.tableName]?.length ?? 0;
-      pending = (res.UnprocessedKeys?.[this.tables.tableName]?.Keys ?? []) as typeof pending;
-    }
+    const items = await batchGetItems(
+      this.tables,
+      pks.map((pk) => ({ pk, sk: keys.invocation('x').sk })),
+      { projection: ['#pk', ...SUMMARY_ATTRS.map((_, i) => `#a${i}`)].join(', '), names },
+    );
+    for (const item of items) out.set(item.pk as string, item);
+    reads.items += items.length;
     return out;
   }
 }

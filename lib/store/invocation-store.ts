@@ -26,7 +26,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ReturnValue } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BATCH_GET_MAX, batchGetItems } from './batch-get.js';
 import { NotFoundError } from '../errors.js';
 import { MessageType } from '../protocol/framing.js';
 import { Expr } from './expression.js';
@@ -92,8 +93,6 @@ export { InvocationExistsError, ItemTooLargeError, StaleAttemptError, StoreUnava
 export const MAX_EFFECTS_PER_COMMIT = 40;
 
 const CONFLICT_RETRIES = 8;
-/** BatchGetItem takes at most 100 keys. */
-const BATCH_GET_MAX = 100;
 
 export class InvocationStore {
   constructor(
@@ -678,29 +677,21 @@ export class InvocationStore {
     const ids = [...new Set(due.map((d) => d.id))];
     const counts = new Map<string, number>();
     for (let i = 0; i < ids.length; i += BATCH_GET_MAX) {
-      let pending = ids.slice(i, i + BATCH_GET_MAX).map((id) => keys.invocation(id));
-      for (let round = 0; pending.length > 0; round++) {
-        if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-        const res = await this.tables.doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.table]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ProjectionExpression: '#s, #e, #p, #j[0].t',
-                ExpressionAttributeNames: { '#s': ATTR.status, '#e': ATTR.endpoint, '#p': ATTR.pinned, '#j': ATTR.journal },
-              },
-            },
-          }),
-        );
-        for (const item of res.Responses?.[this.table] ?? []) {
-          const progressed = Array.isArray(item[ATTR.journal]) && (item[ATTR.journal] as unknown[]).length > 0;
-          // One that carries the index key is counted through the index.
-          if (item[ATTR.status] !== InvocationStatus.Invoked || !progressed || item[ATTR.pinned] !== undefined) continue;
-          const endpoint = item[ATTR.endpoint] as string;
-          counts.set(endpoint, (counts.get(endpoint) ?? 0) + 1);
-        }
-        pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof pending;
+      const items = await batchGetItems(
+        this.tables,
+        ids.slice(i, i + BATCH_GET_MAX).map((id) => keys.invocation(id)),
+        {
+          projection: '#s, #e, #p, #j[0].t',
+          names: { '#s': ATTR.status, '#e': ATTR.endpoint, '#p': ATTR.pinned, '#j': ATTR.journal },
+          consistent: true,
+        },
+      );
+      for (const item of items) {
+        const progressed = Array.isArray(item[ATTR.journal]) && (item[ATTR.journal] as unknown[]).length > 0;
+        // One that carries the index key is counted through the index.
+        if (item[ATTR.status] !== InvocationStatus.Invoked || !progressed || item[ATTR.pinned] !== undefined) continue;
+        const endpoint = item[ATTR.endpoint] as string;
+        counts.set(endpoint, (counts.get(endpoint) ?? 0) + 1);
       }
     }
     return counts;
