@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { createServer } from 'node:net';
+import { ensureWalMode, SHARED_DB_FILE } from './sqlite-wal.js';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -89,6 +90,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   if (options.dataDir) {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
+    // One sync per write instead of about three (lib/local/sqlite-wal.ts); off with RESTLESS_DYNAMODB_WAL=0.
+    if (process.env.RESTLESS_DYNAMODB_WAL !== '0') ensureWalMode(join(dataDir, SHARED_DB_FILE));
     args.push('-sharedDb', '-dbPath', dataDir);
   } else {
     args.push('-inMemory', '-sharedDb');
