@@ -12,6 +12,8 @@ import { ensureWalMode, SHARED_DB_FILE } from './sqlite-wal.js';
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** The JVM's process id (benchmarks read its CPU time; tests kill it). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -97,13 +99,15 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     args.push('-inMemory', '-sharedDb');
   }
   const child: ChildProcess = spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process killed by a signal has no exit code, only a signal code.
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) {
+    if (exited()) {
       const taken = /Address already in use|BindException/.test(output);
       throw new Error(taken ? `port ${port} is already in use (DynamoDB Local)` : `DynamoDB Local exited: ${output.slice(-2000)}`);
     }
@@ -132,9 +136,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   return {
     endpoint,
     port,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((res) => {
-        if (child.exitCode !== null) return res();
+        if (exited()) return res();
         child.once('exit', () => res());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();

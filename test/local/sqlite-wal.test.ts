@@ -73,6 +73,35 @@ describe('DynamoDB Local data file in WAL mode', () => {
     await withDb(dir, true, async (_db, _put, get) => expect([await get('old'), await get('new')]).toEqual(['old', 'new']));
   }, 90_000);
 
+  it('keeps every acknowledged write when DynamoDB Local is killed mid-stream (SIGKILL)', async () => {
+    const dir = folder();
+    const acknowledged: string[] = [];
+    await withDb(dir, true, async (db, put) => {
+      let n = 0;
+      const writer = async () => {
+        for (;;) {
+          const id = `k${n++}`;
+          try {
+            await put(id);
+          } catch {
+            return;
+          }
+          acknowledged.push(id);
+        }
+      };
+      const writers = Array.from({ length: 8 }, writer);
+      await new Promise((r) => setTimeout(r, 1500));
+      process.kill(db.pid!, 'SIGKILL');
+      await Promise.all(writers);
+    });
+    expect(acknowledged.length).toBeGreaterThan(20);
+    await withDb(dir, true, async (_db, _put, get) => {
+      const missing: string[] = [];
+      for (const id of acknowledged) if ((await get(id)) !== id) missing.push(id);
+      expect(missing).toEqual([]);
+    });
+  }, 90_000);
+
   it('leaves alone a file that is not SQLite, or one with an interrupted write to roll back', () => {
     const dir = folder();
     const other = join(dir, 'other.db');
