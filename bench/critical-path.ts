@@ -7,12 +7,15 @@
  * CPU per call at concurrency 16 (this process: ingress, driver, endpoint and the load client;
  * DynamoDB Local's JVM apart).
  *
- *   npx tsx bench/critical-path.ts [--disk] [--warmup 3000] [--calls 400]
+ *   npx tsx bench/critical-path.ts [--disk] [--warmup 3000] [--calls 400] [--cpu-prof FILE]
+ *
+ * --cpu-prof writes a CPU profile of this process during the concurrency-16 run only.
  */
 import { execSync } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
 import http2 from 'node:http2';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,9 +23,17 @@ import { startLocal } from '../lib/local/runner.js';
 import { processCpuMs } from './process-cpu.js';
 
 const { values: args } = parseArgs({
-  options: { disk: { type: 'boolean' }, warmup: { type: 'string', default: '3000' }, calls: { type: 'string', default: '400' } },
+  options: {
+    disk: { type: 'boolean' },
+    warmup: { type: 'string', default: '3000' },
+    calls: { type: 'string', default: '400' },
+    'cpu-prof': { type: 'string' },
+  },
 });
 process.env.RESTLESS_LOG_LEVEL ??= 'warn';
+// The example endpoint runs in this process: without this its SDK prints two debug lines per call,
+// CPU that is the endpoint's, not the runtime's.
+process.env.RESTATE_DEBUG_LOGGING ??= 'OFF';
 
 const events: [string, number][] = [];
 let recording = false;
@@ -69,6 +80,17 @@ async function load(n: number, concurrency: number) {
   );
 }
 
+/** Starts the inspector's sampling profiler; the returned function stops it and gives the profile. */
+async function startProfile(): Promise<() => Promise<object>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<Record<string, unknown>>((res, rej) => session.post(method, (err, result) => (err ? rej(err) : res(result as Record<string, unknown>))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => ((await post('Profiler.stop')) as { profile: object }).profile;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 try {
@@ -95,12 +117,14 @@ try {
   const n = 3000;
   const jvm0 = processCpuMs(jvmPid);
   const own0 = process.cpuUsage();
+  const profiler = args['cpu-prof'] ? await startProfile() : undefined;
   const t0 = performance.now();
   await load(n, 16);
   const seconds = (performance.now() - t0) / 1000;
   const own = process.cpuUsage(own0);
+  if (profiler && args['cpu-prof']) writeFileSync(args['cpu-prof'], JSON.stringify(await profiler()));
   console.log(
-    `concurrency 16: ${(n / seconds).toFixed(0)} calls/s; CPU ms per call: this process ${((own.user + own.system) / 1000 / n).toFixed(2)}, DynamoDB Local ${((processCpuMs(jvmPid) - jvm0) / n).toFixed(2)}`,
+    `concurrency 16: ${(n / seconds).toFixed(0)} calls/s; CPU ms per call: this process ${((own.user + own.system) / 1000 / n).toFixed(2)} (user ${(own.user / 1000 / n).toFixed(2)}, system ${(own.system / 1000 / n).toFixed(2)}), DynamoDB Local ${((processCpuMs(jvmPid) - jvm0) / n).toFixed(2)}`,
   );
 } finally {
   await runner.stop();
