@@ -41,8 +41,9 @@ export function instrumentDynamo(doc: DocumentClient): DynamoMetrics {
     const op = call.operation;
     call.input.ReturnConsumedCapacity = 'INDEXES';
     metrics.requests[op] = (metrics.requests[op] ?? 0) + 1;
-    const out = (await next()) as { ConsumedCapacity?: Capacity | Capacity[] } & Awaited<ReturnType<typeof next>>;
-    const list = out.ConsumedCapacity === undefined ? [] : Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
+    const out = await next();
+    const consumed = out.ConsumedCapacity as Capacity | Capacity[] | undefined;
+    const list = consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed];
     for (const c of list) {
       const units = c.CapacityUnits ?? 0;
       if (WRITE_OPS.has(op)) metrics.writeCapacity += units;
