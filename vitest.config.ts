@@ -21,6 +21,7 @@ const UNIT = [
   'test/cli/console-proxy.test.ts',
   'test/admin/journal-view.test.ts',
   'test/deploy/register-deployment.test.ts',
+  'test/store/dynamo/lean-client.test.ts',
 ];
 
 const shared = {

@@ -3,7 +3,7 @@
  * the read was strongly consistent, the capacity DynamoDB reported, and the line of our code that
  * asked for it (from V8's async stack trace). lib/store/metrics.ts gives the totals; this explains them.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DocumentClient } from '../lib/store/dynamo/document-client.js';
 import { relative } from 'node:path';
 
 /** Item kinds by partition-key prefix (lib/store/table.ts `keys`). */
@@ -100,7 +100,10 @@ function framesOf(stack: string, root: string): Frame[] {
 
 /** The store method and the first caller outside the storage layer. */
 function siteOf(stack: string, root: string): string {
-  const frames = framesOf(stack, root).filter((f) => !f.file.startsWith('bench/') && !f.file.endsWith('store/metrics.ts'));
+  // The document client and its interceptors (metrics, this trace) are plumbing, not the asker.
+  const frames = framesOf(stack, root).filter(
+    (f) => !f.file.startsWith('bench/') && !f.file.endsWith('store/metrics.ts') && !f.file.startsWith('lib/store/dynamo/'),
+  );
   const isStore = (f: Frame) => f.file.startsWith('lib/store/') || f.file === 'lib/registry/registry-store.ts';
   const store = frames.find(isStore);
   const caller = frames.find((f) => !isStore(f));
@@ -130,7 +133,7 @@ const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemComman
  * Adds the trace middleware. Add it after `instrumentDynamo` (which asks DynamoDB to report the
  * consumed capacity); `root` is the repository root, for short file names.
  */
-export function traceDynamo(client: DynamoDBClient, root: string): DynamoTrace {
+export function traceDynamo(doc: DocumentClient, root: string): DynamoTrace {
   const trace: DynamoTrace = {
     requests: [],
     lastAt: 0,
@@ -138,42 +141,39 @@ export function traceDynamo(client: DynamoDBClient, root: string): DynamoTrace {
       this.requests = [];
     },
   };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const op = (context as { commandName?: string }).commandName ?? 'unknown';
-      const input = args.input as Record<string, unknown>;
-      const site = siteOf(new Error().stack ?? '', root);
-      const started = performance.now();
+  doc.use(async (call, next) => {
+    const op = call.operation;
+    const input = call.input;
+    const site = siteOf(new Error().stack ?? '', root);
+    const started = performance.now();
+    trace.lastAt = Date.now();
+    const record = (out: { ConsumedCapacity?: Capacity | Capacity[]; $metadata?: { attempts?: number } } | undefined, error?: string) => {
       trace.lastAt = Date.now();
-      const record = (out: { ConsumedCapacity?: Capacity | Capacity[]; $metadata?: { attempts?: number } } | undefined, error?: string) => {
-        trace.lastAt = Date.now();
-        const caps = out?.ConsumedCapacity === undefined ? [] : Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
-        const units = unitsOf(caps);
-        const write = WRITES.has(op);
-        trace.requests.push({
-          op: op.replace(/Command$/, ''),
-          items: itemsOf(op, input),
-          consistent: input.ConsistentRead === true,
-          readUnits: write ? 0 : units.total,
-          writeUnits: write ? units.total : 0,
-          indexWriteUnits: write ? units.index : 0,
-          attempts: out?.$metadata?.attempts ?? 1,
-          ms: performance.now() - started,
-          error,
-          site,
-        });
-      };
-      try {
-        const result = await next(args);
-        record(result.output as Parameters<typeof record>[0]);
-        return result;
-      } catch (err) {
-        // A refused conditional write consumes capacity too, but the SDK error does not carry it.
-        record(err as Parameters<typeof record>[0], (err as Error).name);
-        throw err;
-      }
-    },
-    { step: 'initialize', name: 'benchTrace' },
-  );
+      const caps = out?.ConsumedCapacity === undefined ? [] : Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
+      const units = unitsOf(caps);
+      const write = WRITES.has(op);
+      trace.requests.push({
+        op: op.replace(/Command$/, ''),
+        items: itemsOf(op, input),
+        consistent: input.ConsistentRead === true,
+        readUnits: write ? 0 : units.total,
+        writeUnits: write ? units.total : 0,
+        indexWriteUnits: write ? units.index : 0,
+        attempts: out?.$metadata?.attempts ?? 1,
+        ms: performance.now() - started,
+        error,
+        site,
+      });
+    };
+    try {
+      const result = await next();
+      record(result as Parameters<typeof record>[0]);
+      return result;
+    } catch (err) {
+      // A refused conditional write consumes capacity too, but the SDK error does not carry it.
+      record(err as Parameters<typeof record>[0], (err as Error).name);
+      throw err;
+    }
+  });
   return trace;
 }

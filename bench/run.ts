@@ -122,9 +122,9 @@ async function localSections(): Promise<void> {
     // The runner built the process-wide runtime; instrument its DynamoDB client.
     const { sharedRuntime } = await import('../lib/runtime.js');
     const { instrumentDynamo } = await import('../lib/store/metrics.js');
-    const client = sharedRuntime().tables.client;
-    const metrics = instrumentDynamo(client);
-    const trace = traceDynamo(client, ROOT);
+    const doc = sharedRuntime().tables.doc;
+    const metrics = instrumentDynamo(doc);
+    const trace = traceDynamo(doc, ROOT);
     const base = runner.ingressUrl;
     const run = Date.now().toString(36);
 

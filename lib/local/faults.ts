@@ -2,7 +2,7 @@
  * Fault injection for the local runner, for the chaos suite. Off unless RESTLESS_FAULTS holds a
  * spec (JSON). Installed after the runtime is built and the runner is up:
  *
- * - DynamoDB (a middleware on the one client every store shares): a write that fails before it is
+ * - DynamoDB (an interceptor on the one document client every store shares): a write that fails before it is
  *   sent, a write that lands but whose answer is lost, TransactionConflict, throttling, latency;
  * - timers and kicks (the local timer service's `fire`, where both are delivered; each with its
  *   own odds): drop, double, delay, reorder.
@@ -11,7 +11,8 @@
  * `{"msg":"fault injected","fault":"<kind>",…}` so a harness can count them. Faults stop at the
  * spec's deadline or on SIGUSR2, so the system can quiesce.
  */
-import { ProvisionedThroughputExceededException, ThrottlingException, TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ProvisionedThroughputExceededException, ThrottlingException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import type { DocumentClient } from '../store/dynamo/document-client.js';
 import { createLogger, type Logger } from '../log.js';
 import type { TimerEvent } from '../timers/timer-event.js';
 import { seededRandom, type SeededRandom } from './seeded-random.js';
@@ -121,7 +122,7 @@ function numberIn(v: unknown, min: number, max: number, where: string): number {
 
 /** What faults need of the runtime: its DynamoDB client and, locally, its timer service. */
 export interface FaultTargets {
-  tables: { client: DynamoDBClient };
+  tables: { doc: DocumentClient };
   localTimers?: { fire: (event: TimerEvent) => Promise<unknown> };
 }
 
@@ -148,15 +149,12 @@ export function installFaults(
     log.log('warn', 'fault injected', { fault, ...fields });
   };
 
-  targets.tables.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (!active) return next(args);
-      const op = (context as { commandName?: string }).commandName ?? 'unknown';
-      return dynamoFault(rng, spec.dynamo, { op, ...describeRequest(args.input) }, args.input as { TransactItems?: unknown[] }, injected, () => next(args));
-    },
-    // Before the SDK's own retries: each injected failure reaches the runtime, as a retry-exhausted one would.
-    { step: 'initialize', name: 'restlessFaults' },
-  );
+  // Above the client's own retries: each injected failure reaches the runtime, as a retry-exhausted one would.
+  targets.tables.doc.use((call, next) => {
+    if (!active) return next();
+    const op = call.operation;
+    return dynamoFault(rng, spec.dynamo, { op, ...describeRequest(call.input) }, call.input as { TransactItems?: unknown[] }, injected, next);
+  });
 
   const timerFaults = targets.localTimers ? wrapTimerDelivery(targets.localTimers, rng, spec, injected, () => active, log) : undefined;
 

@@ -16,7 +16,7 @@
  * the caller re-reads and retries. Descriptor chunks are written before the transaction and are
  * keyed by content hash, so a reader that sees a meta item always finds its chunks.
  */
-import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, type TableClients } from '../store/table.js';
 import { Code, RestlessError } from '../errors.js';
 import type { Catalogue, EndpointSummary, RegistrationPlan } from './registration.js';
@@ -86,7 +86,7 @@ const BATCH_WRITE_LIMIT = 25;
 const chunkKey = (id: string, hash: string, index: number) => ({ pk: keys.endpoint(id).pk, sk: `desc#${hash}#${String(index).padStart(4, '0')}` });
 
 export class RegistryStore {
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly doc: TableClients['doc'];
   private readonly table: string;
 
   constructor(tables: Pick<TableClients, 'doc' | 'tableName'>) {

@@ -2,7 +2,7 @@
  * Counts DynamoDB requests by operation and the capacity they consumed (the benchmark asks every
  * request to report it with ReturnConsumedCapacity = INDEXES, which DynamoDB Local honours).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DocumentClient } from './dynamo/document-client.js';
 
 export interface DynamoMetrics {
   requests: Record<string, number>;
@@ -22,7 +22,7 @@ interface Capacity {
 
 const WRITE_OPS = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand', 'BatchWriteItemCommand']);
 
-export function instrumentDynamo(client: DynamoDBClient): DynamoMetrics {
+export function instrumentDynamo(doc: DocumentClient): DynamoMetrics {
   const metrics: DynamoMetrics = {
     requests: {},
     readCapacity: 0,
@@ -36,23 +36,20 @@ export function instrumentDynamo(client: DynamoDBClient): DynamoMetrics {
       return { requests: { ...this.requests }, readCapacity: this.readCapacity, writeCapacity: this.writeCapacity };
     },
   };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const op = (context as { commandName?: string }).commandName ?? 'unknown';
-      const input = args.input as Record<string, unknown>;
-      if (!['CreateTableCommand', 'DescribeTableCommand', 'UpdateTimeToLiveCommand'].includes(op)) input.ReturnConsumedCapacity = 'INDEXES';
-      metrics.requests[op] = (metrics.requests[op] ?? 0) + 1;
-      const result = await next(args);
-      const out = result.output as { ConsumedCapacity?: Capacity | Capacity[] };
-      const list = out.ConsumedCapacity === undefined ? [] : Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
-      for (const c of list) {
-        const units = c.CapacityUnits ?? 0;
-        if (WRITE_OPS.has(op)) metrics.writeCapacity += units;
-        else metrics.readCapacity += units;
-      }
-      return result;
-    },
-    { step: 'initialize', name: 'restlessMetrics' },
-  );
+  // Item requests only: table management goes through the SDK client and is not counted.
+  doc.use(async (call, next) => {
+    const op = call.operation;
+    call.input.ReturnConsumedCapacity = 'INDEXES';
+    metrics.requests[op] = (metrics.requests[op] ?? 0) + 1;
+    const out = await next();
+    const consumed = out.ConsumedCapacity as Capacity | Capacity[] | undefined;
+    const list = consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed];
+    for (const c of list) {
+      const units = c.CapacityUnits ?? 0;
+      if (WRITE_OPS.has(op)) metrics.writeCapacity += units;
+      else metrics.readCapacity += units;
+    }
+    return out;
+  });
   return metrics;
 }

@@ -6,6 +6,8 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUse
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
+import { SdkDocumentClient, type DocumentClient } from './dynamo/document-client.js';
+import { LeanDynamoClient, type LeanClientOptions } from './dynamo/lean-client.js';
 
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
@@ -53,22 +55,57 @@ export const keys = {
 } as const;
 
 export interface TableClients {
+  /** The SDK client, for table management (create, describe, TTL): nothing hot. */
   client: DynamoDBClient;
-  doc: DynamoDBDocumentClient;
+  /** Every item read and write goes through this one. */
+  doc: DocumentClient;
   tableName: string;
 }
 
+/** `sdk` sends item requests through the AWS SDK's DocumentClient instead of the lean client (the default). */
+export const DYNAMODB_CLIENT_ENV = 'RESTLESS_DYNAMODB_CLIENT';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Which document client `createTableClients` builds; a typo is an error, not a silent default. */
+export function documentClientKind(env: NodeJS.ProcessEnv = process.env): 'lean' | 'sdk' {
+  const raw = env[DYNAMODB_CLIENT_ENV]?.trim() ?? '';
+  if (raw === '' || raw === 'lean') return 'lean';
+  if (raw === 'sdk') return 'sdk';
+  throw new ConfigError(`${DYNAMODB_CLIENT_ENV} must be 'lean' or 'sdk', got ${JSON.stringify(raw)}`);
+}
+
 /**
- * Builds the clients once. The AWS SDK itself honours `AWS_ENDPOINT_URL` and
+ * Builds the clients once. Both document clients honour `AWS_ENDPOINT_URL` and
  * `AWS_ENDPOINT_URL_DYNAMODB`; an explicit endpoint (the local runner's) wins over both.
  */
-export function createTableClients(tableName: string, config: DynamoDBClientConfig = {}): TableClients {
+export function createTableClients(tableName: string, config: DynamoDBClientConfig = {}, kind = documentClientKind()): TableClients {
   const client = new DynamoDBClient(config);
+  if (kind === 'lean') return { client, doc: new LeanDynamoClient(leanOptions(config, client)), tableName };
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
     unmarshallOptions: { wrapNumbers: false },
   });
-  return { client, doc, tableName };
+  return { client, doc: new SdkDocumentClient(doc), tableName };
+}
+
+/** The lean client's settings from an SDK client config; what is not given resolves as the SDK would. */
+function leanOptions(config: DynamoDBClientConfig, client: DynamoDBClient): LeanClientOptions {
+  const { endpoint, region, credentials, maxAttempts } = config;
+  if (endpoint !== undefined && typeof endpoint !== 'string') throw new ConfigError('the lean DynamoDB client takes its endpoint as a URL string');
+  if (credentials !== undefined && typeof credentials === 'function' && credentials.length > 0) {
+    // An identity provider that wants arguments is not one the lean client can call.
+    throw new ConfigError('the lean DynamoDB client takes credentials as an object or a provider without arguments');
+  }
+  return {
+    endpoint,
+    // The SDK also reads the shared config file; its resolver stays the fallback.
+    region: typeof region === 'string' ? region : process.env.AWS_REGION || (() => client.config.region()),
+    credentials: credentials as LeanClientOptions['credentials'],
+    maxAttempts: typeof maxAttempts === 'number' ? maxAttempts : undefined,
+  };
 }
 
 /** Creates the table as the CDK construct declares it, if it does not exist (local runner, tests). */

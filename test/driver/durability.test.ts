@@ -116,7 +116,7 @@ describe('the table is the only truth', () => {
 describe('accepted means stored', () => {
   it('answers Ingress/Invoke with an error, not an id, when the enqueue cannot be written', async () => {
     const env = await inProcessRuntime(testServicesEndpoint());
-    const faults = injectFaults(env.tables.client);
+    const faults = injectFaults(env.tables.doc);
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'conflict', times: 1000 });
     const res = await post(env.ingress, '/dev.restate.Ingress/Invoke', {
       service: 'recorder',

@@ -5,10 +5,10 @@
  * exactly once, side effects run once per journaled entry.
  */
 import { describe, expect, it } from 'vitest';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLogger, silentLogger } from '../../lib/log.js';
 import { createRuntime } from '../../lib/runtime.js';
 import { createTableClients, type TableClients } from '../../lib/store/table.js';
+import type { DocumentClient } from '../../lib/store/dynamo/document-client.js';
 import type { EndpointTransport } from '../../lib/endpoint/types.js';
 import { freshTable, localDynamoConfig } from '../support/ddb.js';
 import { splitFrames } from '../../lib/protocol/framing.js';
@@ -24,27 +24,24 @@ const SKEW_MS = 10 * 60_000;
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'TransactWriteItemsCommand', 'DeleteItemCommand']);
 
 /** Makes the k-th write of this client crash the process, before or after it reached DynamoDB. */
-function crashAtWrite(client: DynamoDBClient, k: number, when: 'before' | 'after', crashed: { value: boolean }) {
+function crashAtWrite(doc: DocumentClient, k: number, when: 'before' | 'after', crashed: { value: boolean }) {
   let writes = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (crashed.value) throw new Crash('process is dead');
-      const op = (context as { commandName?: string }).commandName ?? '';
-      if (!WRITES.has(op)) return next(args);
-      writes++;
-      if (writes === k && when === 'before') {
-        crashed.value = true;
-        throw new Crash(`crash before write ${k} (${op})`);
-      }
-      const out = await next(args);
-      if (writes === k && when === 'after') {
-        crashed.value = true;
-        throw new Crash(`crash after write ${k} (${op})`);
-      }
-      return out;
-    },
-    { step: 'initialize', name: 'crashInjection' },
-  );
+  doc.use(async (call, next) => {
+    if (crashed.value) throw new Crash('process is dead');
+    const op = call.operation;
+    if (!WRITES.has(op)) return next();
+    writes++;
+    if (writes === k && when === 'before') {
+      crashed.value = true;
+      throw new Crash(`crash before write ${k} (${op})`);
+    }
+    const out = await next();
+    if (writes === k && when === 'after') {
+      crashed.value = true;
+      throw new Crash(`crash after write ${k} (${op})`);
+    }
+    return out;
+  });
 }
 
 async function runtimeOn(tables: TableClients, transport: EndpointTransport, clockSkewMs: number, crashed: { value: boolean }, crashAfterCall = false) {
@@ -97,7 +94,7 @@ describe('fault injection: a fresh driver resumes after a crash at every step', 
     // First process: crashes at the chosen step.
     const crashed = { value: false };
     const doomed = createTableClients(base.tableName, localDynamoConfig());
-    crashAtWrite(doomed.client, when === 'mid-call' ? Number.POSITIVE_INFINITY : k, when === 'mid-call' ? 'before' : when, crashed);
+    crashAtWrite(doomed.doc, when === 'mid-call' ? Number.POSITIVE_INFINITY : k, when === 'mid-call' ? 'before' : when, crashed);
     const first = await runtimeOn(doomed, transport, 0, crashed, when === 'mid-call');
     const res = await post(first.ingress, '/recorder/record', { key, request: { value: 'once' } });
     expect(crashed.value).toBe(true);
@@ -126,7 +123,7 @@ describe('fault injection: a fresh driver resumes after a crash at every step', 
     const tag = `fx${k}${when}`;
     const crashed = { value: false };
     const doomed = createTableClients(base.tableName, localDynamoConfig());
-    crashAtWrite(doomed.client, when === 'mid-call' ? Number.POSITIVE_INFINITY : k, when === 'mid-call' ? 'before' : when, crashed);
+    crashAtWrite(doomed.doc, when === 'mid-call' ? Number.POSITIVE_INFINITY : k, when === 'mid-call' ? 'before' : when, crashed);
     const first = await runtimeOn(doomed, transport, 0, crashed, when === 'mid-call');
     const res = await post(first.ingress, '/effects/flaky', { request: { tag, n: 2 } });
     expect(crashed.value).toBe(true);

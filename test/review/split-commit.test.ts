@@ -64,7 +64,7 @@ describe('split commit (effects colliding with the ending)', () => {
     });
     const key = `k-${Date.now()}`;
     const id = await invoke(env, 'selfSender', 'go', { key, request: {} });
-    const faults = injectFaults(env.tables.client);
+    const faults = injectFaults(env.tables.doc);
     // Only the second write of the split carries the result.
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'throttle', matching: '"#result"' });
     await env.driver.driveById(id).catch(() => undefined);
@@ -94,7 +94,7 @@ describe('split commit (effects colliding with the ending)', () => {
     const env = await reviewRuntime(endpoint());
     const key = `s-${Date.now()}`;
     const id = await invoke(env, 'selfSender', 'goThenWait', { key, request: {} });
-    const faults = injectFaults(env.tables.client);
+    const faults = injectFaults(env.tables.doc);
     // The second write of the split is the only one that writes the key's state ('s').
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'fail-before', matching: '"#s"' });
     await env.driver.driveById(id).catch(() => undefined);

@@ -7,28 +7,24 @@
  * the attempt it owns until its lease lapses (inactivity + abort + 5 s: two minutes by default); a
  * synchronous caller times out meanwhile.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
+import type { DocumentClient } from '../../lib/store/dynamo/document-client.js';
 import { InvocationStatus } from '../../lib/store/invocation-store.js';
 import { json, post } from '../support/runtime.js';
 import { testServicesEndpoint } from '../support/test-services.js';
 import { reviewRuntime } from './harness.js';
 
-/** The next UpdateItem whose input mentions `matching` is sent twice, as the SDK does after a lost answer; the caller sees the second answer. */
-function loseFirstAnswerAndRetry(client: DynamoDBClient, matching: string): { hits: number } {
+/** The next UpdateItem whose input mentions `matching` is sent twice, as the client's retry does after a lost answer; the caller sees the second answer. */
+function loseFirstAnswerAndRetry(doc: DocumentClient, matching: string): { hits: number } {
   const state = { hits: 0, armed: true };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const command = (context as { commandName?: string }).commandName ?? '';
-      const input = JSON.stringify((args as { input: unknown }).input, (_k, v: unknown) => (v instanceof Uint8Array ? '' : v));
-      if (!state.armed || command !== 'UpdateItemCommand' || !input.includes(matching)) return next(args);
-      state.armed = false;
-      state.hits++;
-      await next(args); // landed; its answer is lost
-      return next(args); // the SDK's retry
-    },
-    { step: 'initialize', name: 'reviewLoseAndRetry' },
-  );
+  doc.use(async (call, next) => {
+    const input = JSON.stringify(call.input, (_k, v: unknown) => (v instanceof Uint8Array ? '' : v));
+    if (!state.armed || call.operation !== 'UpdateItemCommand' || !input.includes(matching)) return next();
+    state.armed = false;
+    state.hits++;
+    await next(); // landed; its answer is lost
+    return next(); // the client's retry
+  });
   return state;
 }
 
@@ -37,7 +33,7 @@ describe('take whose answer was lost and retried by the SDK', () => {
     const env = await reviewRuntime(testServicesEndpoint());
     const res = await post(env.ingress, '/dev.restate.Ingress/Invoke', { service: 'chainC', method: 'c', argument: { request: { v: 'x' } } });
     const id = (json(res) as { id: string }).id;
-    const lost = loseFirstAnswerAndRetry(env.tables.client, `inv#${id}`);
+    const lost = loseFirstAnswerAndRetry(env.tables.doc, `inv#${id}`);
     const outcome = await env.driver.driveById(id);
     expect(lost.hits).toBe(1);
     const rec = await env.store.get(id);

@@ -94,7 +94,7 @@ describe('accept', () => {
   });
 
   it('retries a transaction conflict and never reports a failed enqueue as success', async () => {
-    const faults = injectFaults(tables.client);
+    const faults = injectFaults(tables.doc);
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'conflict', times: 2 });
     await store.accept(keyed('inv_c1'), { kind: 'runnable' });
     expect(faults.hits.conflict).toBe(2);
@@ -117,7 +117,7 @@ describe('accept', () => {
   });
 
   it('recognises its own write when the answer was lost (the request was retried)', async () => {
-    const faults = injectFaults(tables.client);
+    const faults = injectFaults(tables.doc);
     faults.add({ command: 'PutItemCommand', kind: 'lose-answer' });
     const rec = await store.accept(inv('inv_lost'), { kind: 'runnable' });
     expect(rec.id).toBe('inv_lost');
@@ -193,7 +193,7 @@ describe('attempt transitions', () => {
 
   it('accepts the same write twice when its first answer was lost (journal length and status tell)', async () => {
     const rec = await taken('inv_twice');
-    const faults = injectFaults(tables.client);
+    const faults = injectFaults(tables.doc);
     faults.add({ command: 'UpdateItemCommand', kind: 'lose-answer' });
     const step = progress({ append: [entry(0x0801, 'a')] });
     await expect(store.continueInline(rec, step, { leaseUntil: clock + 2000 })).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -363,7 +363,7 @@ describe('keyed instances', () => {
     await store.accept(keyed('inv_d', 'd'), { kind: 'delayed', until: clock + 100 });
     expect(await store.activateDelayed({ id: 'inv_d', service: 'svc', key: 'd' })).toBe(false); // not due
     clock += 101;
-    const faults = injectFaults(tables.client);
+    const faults = injectFaults(tables.doc);
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'conflict' });
     expect(await store.activateDelayed({ id: 'inv_d', service: 'svc', key: 'd' })).toBe(true);
     expect(await store.activateDelayed({ id: 'inv_d', service: 'svc', key: 'd' })).toBe(false);
@@ -386,7 +386,7 @@ describe('kill', () => {
     await store.accept(keyed('inv_x1', 'x'), { kind: 'runnable' });
     await store.accept(keyed('inv_x2', 'x'), { kind: 'runnable' });
     await takeOrFail('inv_x1', { head: true });
-    const faults = injectFaults(tables.client);
+    const faults = injectFaults(tables.doc);
     faults.add({ command: 'TransactWriteItemsCommand', kind: 'lose-answer' });
     // The answer is lost, but the kill landed: the next read shows it, and it is reported as ours
     // (so the caller also kills the children and wakes the next holder), not as "already finished".
