@@ -1,6 +1,7 @@
 /** Durable timers end to end: long sleeps through the timer path, duplicate and stale deliveries, local re-arm after restart. */
 import { describe, expect, it } from 'vitest';
 import { HORIZON_MS, LocalKicker } from '../../lib/timers/local-kicker.js';
+import { SWEEP_GRACE_MS } from '../../lib/timers/timer-handler.js';
 import type { TimerEvent } from '../../lib/timers/timer-event.js';
 import { silentLogger } from '../../lib/log.js';
 import { InvocationStore } from '../../lib/store/invocation-store.js';
@@ -71,6 +72,25 @@ describe('LocalKicker', () => {
     await eventually(async () => (fired.length > 0 ? true : undefined));
     expect(fired[0]).toMatchObject({ kind: 'timer', invocationId: 'inv_restart' });
     second.stop();
+  });
+
+  it('re-arms a wake-up that fell due just before the restart, which the sweep leaves to timers', async () => {
+    const store = new InvocationStore(await freshTable('timers'));
+    const fired: TimerEvent[] = [];
+    // Due 2 s ago: the process died (or was restarting) when it fell due.
+    const dueAt = Date.now() - 2000;
+    await store.accept(
+      { id: 'inv_just_due', service: 's', method: 'm', key: 'inv_just_due', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 },
+      { kind: 'delayed', until: dueAt },
+    );
+    // The start-up sweep only takes what is overdue by more than its grace...
+    expect(await store.dueInvocations(Date.now() - SWEEP_GRACE_MS)).not.toContain('inv_just_due');
+    // ...so the restore must arm it, or it would wait for the next sweep (a minute).
+    const kicker = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
+    expect(await kicker.restore()).toBe(1);
+    await eventually(async () => (fired.length > 0 ? true : undefined));
+    expect(fired[0]).toMatchObject({ kind: 'timer', invocationId: 'inv_just_due', dueMs: dueAt });
+    kicker.stop();
   });
 
   it('holds no timer for a wake-up beyond its horizon, and arms it from the index once it comes within', async () => {
