@@ -54,11 +54,37 @@ export interface LocalRunner {
 type Handler = (event: ApiGatewayEvent, context: LambdaContextLike) => Promise<ApiGatewayResult>;
 
 /** Calls an admin route through the admin Lambda handler, as the runner does at start-up. */
-async function adminCall(handler: Handler, method: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const event = eventFromRequest({ method, url: path, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+async function adminCall(handler: Handler, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
+  const event = eventFromRequest({ method, url: path, headers: { 'content-type': 'application/json' }, body: bytes });
   const res = responseFromResult(await handler(event, { awsRequestId: 'local-startup' }));
   const text = Buffer.from(res.body).toString('utf8');
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** A service of the bundled example endpoint, to find its last registration by. */
+const EXAMPLE_SERVICE = 'org.example.Greeter';
+
+/**
+ * The port of the example endpoint's latest registration (the runner registers it at
+ * `http://127.0.0.1:<port>`), or undefined. Serving it there again after a restart keeps its
+ * deployment: invocations pinned to it (a sleep in flight) finish, where a new address would be
+ * a new deployment and leave them retrying against a closed port.
+ */
+async function previousExamplePort(admin: Handler): Promise<number | undefined> {
+  const service = await adminCall(admin, 'GET', `/services/${EXAMPLE_SERVICE}`);
+  const endpointId = (service.json as { endpoint_id?: unknown } | undefined)?.endpoint_id;
+  if (service.status !== 200 || typeof endpointId !== 'string') return undefined;
+  const endpoint = await adminCall(admin, 'GET', `/endpoints/${encodeURIComponent(endpointId)}`);
+  const uri = (endpoint.json as { uri?: unknown } | undefined)?.uri;
+  if (endpoint.status !== 200 || typeof uri !== 'string') return undefined;
+  try {
+    const url = new URL(uri);
+    const port = Number(url.port);
+    return url.hostname === '127.0.0.1' && Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isLoopback(endpoint: string): boolean {
@@ -154,15 +180,31 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
       const h2: Http2Server = createH2Server(exampleEndpoint().http2Handler());
-      const examplePort = await new Promise<number>((res, rej) => {
-        h2.once('error', (err: NodeJS.ErrnoException) =>
-          rej(err.code === 'EADDRINUSE' ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err),
-        );
-        h2.listen(opts.examplePort, '127.0.0.1', () => {
-          const a = h2.address();
-          res(typeof a === 'object' && a ? a.port : opts.examplePort);
+      const listenExample = (port: number) =>
+        new Promise<number>((res, rej) => {
+          const onError = (err: NodeJS.ErrnoException) => rej(err);
+          h2.once('error', onError);
+          h2.listen(port, '127.0.0.1', () => {
+            h2.off('error', onError);
+            const a = h2.address();
+            res(typeof a === 'object' && a ? a.port : port);
+          });
         });
-      });
+      const inUse = (err: unknown) => (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      let examplePort: number;
+      try {
+        if (opts.examplePort !== 0) examplePort = await listenExample(opts.examplePort);
+        else {
+          // Without --example-port: the address of the last run while it is free, else any free port.
+          const previous = await previousExamplePort(admin).catch(() => undefined);
+          examplePort =
+            previous === undefined
+              ? await listenExample(0)
+              : await listenExample(previous).catch((err: unknown) => (inUse(err) ? listenExample(0) : Promise.reject(err)));
+        }
+      } catch (err) {
+        throw inUse(err) ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err;
+      }
       stops.push(() => new Promise<void>((r) => h2.close(() => r())));
       // Runs before the line above: h2.close() waits until our pooled client sessions to it end.
       stops.push(() => defaultH2cPool.close());
