@@ -15,7 +15,9 @@
  *   the path `/org.example.Dotted/greet` a client derives is the one the ingress serves.
  * - names that are not proto identifiers (`my-service`) cannot be described and are left out.
  * - two endpoints shipping different files under one name (every SDK endpoint with routers has
- *   its own `proto/dynrpc.proto`): the later endpoint's copy is served as `<endpoint id>/<name>`.
+ *   its own `proto/dynrpc.proto`): when both declare the same types, the first copy serves both
+ *   and the later endpoint's services move to `<endpoint id>/<name>`, which imports it; otherwise
+ *   the later endpoint's copy is served as `<endpoint id>/<name>`.
  */
 import { clone, create, fromBinary, isFieldSet, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
 import {
@@ -192,27 +194,49 @@ export function servedFiles(
   }
   const all = [...files, ...synthetic];
 
-  // A different file under a name already served is renamed (imports rewritten); the
-  // well-known types are the same everywhere after the registry's repair, so the first copy stays.
+  // A different file under a name already served: when it declares the same types (every SDK's
+  // `proto/dynrpc.proto`, which differ in their services only; a `dev/restate/ext.proto` that
+  // differs in options or comments), the served copy stands for it and its services, if any, move
+  // to a file of their own that imports it. A client loading both would otherwise see every type
+  // twice and refuse the files (Go's protodesc: "failed to find service"). A file declaring other
+  // types is renamed (imports rewritten). The well-known types are the same everywhere after the
+  // registry's repair, so the first copy stays.
   const renamed = new Map<string, string>();
+  const merged = new Set<string>();
   for (const f of all) {
     const seen = existing.get(f.name);
-    if (seen && !f.name.startsWith('google/protobuf/') && !sameFile(seen, f)) renamed.set(f.name, `${endpointId}/${f.name}`);
+    if (!seen || f.name.startsWith('google/protobuf/') || sameFile(seen, f)) continue;
+    if (sameTypes(seen, f)) merged.add(f.name);
+    else renamed.set(f.name, `${endpointId}/${f.name}`);
   }
   for (const f of all) {
     f.dependency = f.dependency.map((d) => renamed.get(d) ?? d);
     f.name = renamed.get(f.name) ?? f.name;
   }
+  const own = all.flatMap((f) => {
+    if (!merged.has(f.name)) return [f];
+    if (f.service.length === 0) return [];
+    return [
+      create(FileDescriptorProtoSchema, {
+        name: `${endpointId}/${f.name}`,
+        package: f.package,
+        dependency: [...new Set([f.name, ...f.dependency])],
+        syntax: f.syntax,
+        edition: f.edition,
+        service: f.service,
+      }),
+    ];
+  });
 
-  const byName = new Map(all.map((f) => [f.name, f]));
+  const byName = new Map(own.map((f) => [f.name, f]));
   const needed = new Set<string>();
   const visit = (name: string) => {
     if (needed.has(name)) return;
     needed.add(name);
     byName.get(name)?.dependency.forEach(visit);
   };
-  all.filter((f) => f.service.length > 0).forEach((f) => visit(f.name));
-  return all.filter((f) => needed.has(f.name));
+  own.filter((f) => f.service.length > 0).forEach((f) => visit(f.name));
+  return own.filter((f) => needed.has(f.name));
 }
 
 /**
@@ -249,6 +273,20 @@ function renamedService(service: ServiceDescriptorProto, name: string): ServiceD
 
 function sameFile(a: FileDescriptorProto, b: FileDescriptorProto): boolean {
   return Buffer.from(toBinary(FileDescriptorProtoSchema, a)).equals(toBinary(FileDescriptorProtoSchema, b));
+}
+
+/** True when two files declare the same types (package, syntax, messages, enums, extensions), whatever their services, options and comments. */
+function sameTypes(a: FileDescriptorProto, b: FileDescriptorProto): boolean {
+  const types = (f: FileDescriptorProto) =>
+    create(FileDescriptorProtoSchema, {
+      package: f.package,
+      syntax: f.syntax,
+      edition: f.edition,
+      messageType: f.messageType,
+      enumType: f.enumType,
+      extension: f.extension,
+    });
+  return sameFile(types(a), types(b));
 }
 
 /**
