@@ -19,10 +19,8 @@
  *   and the later endpoint's services move to `<endpoint id>/<name>`, which imports it; otherwise
  *   the later endpoint's copy is served as `<endpoint id>/<name>`.
  */
-import { clone, create, fromBinary, isFieldSet, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
+import { clone, create, fromBinary, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
 import {
-  EnumValueDescriptorProtoSchema,
-  FieldDescriptorProtoSchema,
   FileDescriptorProtoSchema,
   FileDescriptorSetSchema,
   ServiceDescriptorProtoSchema,
@@ -37,6 +35,7 @@ import { file_grpc_health_v1_health } from '../../gen/grpc/health/v1/health_pb.j
 import * as v1 from '../../gen/grpc/reflection/v1/reflection_pb.js';
 import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { Code } from '../errors.js';
+import { restoreDefaults } from '../registry/descriptors.js';
 import type { ResolvedService, ServiceResolver } from '../registry/types.js';
 
 export const REFLECTION_SERVICES = [v1.ServerReflection.typeName, v1alpha.ServerReflection.typeName];
@@ -237,32 +236,6 @@ export function servedFiles(
   };
   own.filter((f) => f.service.length > 0).forEach((f) => visit(f.name));
   return own.filter((f) => needed.has(f.name));
-}
-
-/**
- * Puts back what the SDK's descriptor encoder drops because it equals the default (docs/protocol.md
- * §2.2): Go clients (buf curl) reject an enum value without a number, and a proto3 `optional`
- * field outside its synthetic oneof `_name`.
- */
-export function restoreDefaults(file: FileDescriptorProto): FileDescriptorProto {
-  const enums = (list: EnumDescriptorProto[]) => {
-    for (const e of list) for (const v of e.value) if (!isFieldSet(v, EnumValueDescriptorProtoSchema.field.number)) v.number = 0;
-  };
-  const messages = (list: DescriptorProto[]) => {
-    for (const m of list) {
-      for (const f of m.field) {
-        if (f.proto3Optional && !isFieldSet(f, FieldDescriptorProtoSchema.field.oneofIndex)) {
-          const i = m.oneofDecl.findIndex((o) => o.name === `_${f.name}`);
-          if (i >= 0) f.oneofIndex = i;
-        }
-      }
-      enums(m.enumType);
-      messages(m.nestedType);
-    }
-  };
-  enums(file.enumType);
-  messages(file.messageType);
-  return file;
 }
 
 function renamedService(service: ServiceDescriptorProto, name: string): ServiceDescriptorProto {
