@@ -250,7 +250,7 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
 
     // Act
     let count: unknown;
-    let uris: string[] = [];
+    let uris: string[] | undefined;
     try {
       const third = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
       try {
@@ -273,7 +273,7 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
     // Prepare: a sleep that suspends (over the 2 s inline wait), then the runner stops.
     const fourth = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
     let id: string | null = null;
-    let exampleUri = '';
+    let exampleUri: string | undefined;
     try {
       const invoked = await post(fourth.ingressUrl, '/dev.restate.Ingress/Invoke', {
         service: 'sleeper',
