@@ -17,6 +17,7 @@ import { adminErrorResponse } from '../admin/admin-api.js';
 import { MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import { createLambdaFront, listen } from './http-front.js';
 import { createIngressServer } from './ingress-server.js';
+import { listenExample } from './example-port.js';
 import { RESTORE_EVERY_MS } from '../timers/local-kicker.js';
 import { FAULTS_ENV, installFaults, parseFaultSpec } from './faults.js';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './server-timeouts.js';
@@ -60,31 +61,6 @@ async function adminCall(handler: Handler, method: string, path: string, body?: 
   const res = responseFromResult(await handler(event, { awsRequestId: 'local-startup' }));
   const text = Buffer.from(res.body).toString('utf8');
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
-
-/** A service of the bundled example endpoint, to find its last registration by. */
-const EXAMPLE_SERVICE = 'org.example.Greeter';
-
-/**
- * The port of the example endpoint's latest registration (the runner registers it at
- * `http://127.0.0.1:<port>`), or undefined. Serving it there again after a restart keeps its
- * deployment: invocations pinned to it (a sleep in flight) finish, where a new address would be
- * a new deployment and leave them retrying against a closed port.
- */
-async function previousExamplePort(admin: Handler): Promise<number | undefined> {
-  const service = await adminCall(admin, 'GET', `/services/${EXAMPLE_SERVICE}`);
-  const endpointId = (service.json as { endpoint_id?: unknown } | undefined)?.endpoint_id;
-  if (service.status !== 200 || typeof endpointId !== 'string') return undefined;
-  const endpoint = await adminCall(admin, 'GET', `/endpoints/${encodeURIComponent(endpointId)}`);
-  const uri = (endpoint.json as { uri?: unknown } | undefined)?.uri;
-  if (endpoint.status !== 200 || typeof uri !== 'string') return undefined;
-  try {
-    const url = new URL(uri);
-    const port = Number(url.port);
-    return url.hostname === '127.0.0.1' && Number.isInteger(port) && port > 0 ? port : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function isLoopback(endpoint: string): boolean {
@@ -180,31 +156,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
       const h2: Http2Server = createH2Server(exampleEndpoint().http2Handler());
-      const listenExample = (port: number) =>
-        new Promise<number>((res, rej) => {
-          const onError = (err: NodeJS.ErrnoException) => rej(err);
-          h2.once('error', onError);
-          h2.listen(port, '127.0.0.1', () => {
-            h2.off('error', onError);
-            const a = h2.address();
-            res(typeof a === 'object' && a ? a.port : port);
-          });
-        });
-      const inUse = (err: unknown) => (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-      let examplePort: number;
-      try {
-        if (opts.examplePort !== 0) examplePort = await listenExample(opts.examplePort);
-        else {
-          // Without --example-port: the address of the last run while it is free, else any free port.
-          const previous = await previousExamplePort(admin).catch(() => undefined);
-          examplePort =
-            previous === undefined
-              ? await listenExample(0)
-              : await listenExample(previous).catch((err: unknown) => (inUse(err) ? listenExample(0) : Promise.reject(err)));
-        }
-      } catch (err) {
-        throw inUse(err) ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err;
-      }
+      const examplePort = await listenExample(h2, opts.examplePort, (path) => adminCall(admin, 'GET', path));
       stops.push(() => new Promise<void>((r) => h2.close(() => r())));
       // Runs before the line above: h2.close() waits until our pooled client sessions to it end.
       stops.push(() => defaultH2cPool.close());

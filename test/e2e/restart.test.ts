@@ -208,6 +208,22 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
       expect(Number(/port (\d+) is already in use \(DynamoDB Local\)/.exec(result.output)?.[1]), result.output).toBe(holder.port);
     });
 
+    it('exits non-zero naming the example port with --lambda-processes too, leaving no process behind', { timeout: 180_000 }, async () => {
+      // Prepare
+      const holder = await occupyPort(await freePort());
+      const own = await freePorts();
+
+      // Act
+      const args = ['--lambda-processes', '--in-memory', '--ingress-port', String(own.ingress), '--admin-port', String(own.admin)];
+      const result = await runToExit([...args, '--example-port', String(holder.port)], 150_000).finally(() => holder.release());
+
+      // Assess
+      expect(result.code, result.output).not.toBe(0);
+      expect(result.code, result.output).not.toBeNull();
+      expect(result.output).toContain(`port ${holder.port} (example endpoint) is already in use`);
+      expect(await processGroupGone(result.pid), 'no DynamoDB Local or function process left behind').toBe(true);
+    });
+
     it('leaves the runner that holds the ports serving', async () => {
       // Act
       const res = await post(second!.ingressUrl, '/counter/get', { key: 'persist' });
