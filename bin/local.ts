@@ -19,7 +19,8 @@ const HELP = `Usage: npm start -- [options]
                        and what this runner did not start it never stops (env RESTLESS_DYNAMO_ENDPOINT)
   --table <name>       DynamoDB table                             (default restless, env RESTLESS_TABLE_NAME)
   --sweep-interval-ms <n>  how often lapsed leases are swept      (default 60000)
-  --example-port <n>   port of the bundled example endpoint       (default: any free port, so 9080 stays free for your own SDK endpoint)
+  --example-port <n>   port of the bundled example endpoint       (default: the last run's port if free, else any free port;
+                       9080 stays free for your own SDK endpoint)
   --no-example         do not start the example endpoint
   --register <uri>     register this endpoint at start-up (repeatable)
   --host <ip>          interface to listen on                     (default 127.0.0.1)

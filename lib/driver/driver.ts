@@ -94,7 +94,12 @@ export type DriveOutcome =
   /** Stopped at the caller's request; released for another process to carry on. */
   | { kind: 'handed-off' }
   /** Someone else owns the invocation (a newer attempt, a lease that has not lapsed), it waits, or it is done. */
-  | { kind: 'skipped'; reason: string };
+  | {
+      kind: 'skipped';
+      reason: string;
+      /** Leased: an attempt runs until then, or ran in a process that died and nothing wakes it at the lease end but a timer. */
+      leasedUntil?: number;
+    };
 
 /** A failure of one attempt; always retried (the 0.x semantics: only Output failures are terminal). */
 export class AttemptError extends Error {
@@ -161,7 +166,7 @@ export class Driver {
         case InvocationStatus.Inboxed:
           return this.takeIfHead(stored, opts);
         case InvocationStatus.Invoked:
-          return { kind: 'skipped', reason: `leased until ${new Date(stored.leaseUntil).toISOString()}` };
+          return { kind: 'skipped', reason: `leased until ${new Date(stored.leaseUntil).toISOString()}`, leasedUntil: stored.leaseUntil };
         case InvocationStatus.Suspended:
           if (stored.dueAt === undefined) return { kind: 'skipped', reason: 'suspended, waiting for a completion' };
           break;

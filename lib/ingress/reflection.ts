@@ -15,12 +15,12 @@
  *   the path `/org.example.Dotted/greet` a client derives is the one the ingress serves.
  * - names that are not proto identifiers (`my-service`) cannot be described and are left out.
  * - two endpoints shipping different files under one name (every SDK endpoint with routers has
- *   its own `proto/dynrpc.proto`): the later endpoint's copy is served as `<endpoint id>/<name>`.
+ *   its own `proto/dynrpc.proto`): when both declare the same types, the first copy serves both
+ *   and the later endpoint's services move to `<endpoint id>/<name>`, which imports it; otherwise
+ *   the later endpoint's copy is served as `<endpoint id>/<name>`.
  */
-import { clone, create, fromBinary, isFieldSet, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
+import { clone, create, fromBinary, toBinary, type DescFile, type MessageInitShape } from '@bufbuild/protobuf';
 import {
-  EnumValueDescriptorProtoSchema,
-  FieldDescriptorProtoSchema,
   FileDescriptorProtoSchema,
   FileDescriptorSetSchema,
   ServiceDescriptorProtoSchema,
@@ -35,6 +35,7 @@ import { file_grpc_health_v1_health } from '../../gen/grpc/health/v1/health_pb.j
 import * as v1 from '../../gen/grpc/reflection/v1/reflection_pb.js';
 import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { Code } from '../errors.js';
+import { restoreDefaults } from '../registry/descriptors.js';
 import type { ResolvedService, ServiceResolver } from '../registry/types.js';
 
 export const REFLECTION_SERVICES = [v1.ServerReflection.typeName, v1alpha.ServerReflection.typeName];
@@ -192,53 +193,49 @@ export function servedFiles(
   }
   const all = [...files, ...synthetic];
 
-  // A different file under a name already served is renamed (imports rewritten); the
-  // well-known types are the same everywhere after the registry's repair, so the first copy stays.
+  // A different file under a name already served: when it declares the same types (every SDK's
+  // `proto/dynrpc.proto`, which differ in their services only; a `dev/restate/ext.proto` that
+  // differs in options or comments), the served copy stands for it and its services, if any, move
+  // to a file of their own that imports it. A client loading both would otherwise see every type
+  // twice and refuse the files (Go's protodesc: "failed to find service"). A file declaring other
+  // types is renamed (imports rewritten). The well-known types are the same everywhere after the
+  // registry's repair, so the first copy stays.
   const renamed = new Map<string, string>();
+  const merged = new Set<string>();
   for (const f of all) {
     const seen = existing.get(f.name);
-    if (seen && !f.name.startsWith('google/protobuf/') && !sameFile(seen, f)) renamed.set(f.name, `${endpointId}/${f.name}`);
+    if (!seen || f.name.startsWith('google/protobuf/') || sameFile(seen, f)) continue;
+    if (sameTypes(seen, f)) merged.add(f.name);
+    else renamed.set(f.name, `${endpointId}/${f.name}`);
   }
   for (const f of all) {
     f.dependency = f.dependency.map((d) => renamed.get(d) ?? d);
     f.name = renamed.get(f.name) ?? f.name;
   }
+  const own = all.flatMap((f) => {
+    if (!merged.has(f.name)) return [f];
+    if (f.service.length === 0) return [];
+    return [
+      create(FileDescriptorProtoSchema, {
+        name: `${endpointId}/${f.name}`,
+        package: f.package,
+        dependency: [...new Set([f.name, ...f.dependency])],
+        syntax: f.syntax,
+        edition: f.edition,
+        service: f.service,
+      }),
+    ];
+  });
 
-  const byName = new Map(all.map((f) => [f.name, f]));
+  const byName = new Map(own.map((f) => [f.name, f]));
   const needed = new Set<string>();
   const visit = (name: string) => {
     if (needed.has(name)) return;
     needed.add(name);
     byName.get(name)?.dependency.forEach(visit);
   };
-  all.filter((f) => f.service.length > 0).forEach((f) => visit(f.name));
-  return all.filter((f) => needed.has(f.name));
-}
-
-/**
- * Puts back what the SDK's descriptor encoder drops because it equals the default (docs/protocol.md
- * §2.2): Go clients (buf curl) reject an enum value without a number, and a proto3 `optional`
- * field outside its synthetic oneof `_name`.
- */
-export function restoreDefaults(file: FileDescriptorProto): FileDescriptorProto {
-  const enums = (list: EnumDescriptorProto[]) => {
-    for (const e of list) for (const v of e.value) if (!isFieldSet(v, EnumValueDescriptorProtoSchema.field.number)) v.number = 0;
-  };
-  const messages = (list: DescriptorProto[]) => {
-    for (const m of list) {
-      for (const f of m.field) {
-        if (f.proto3Optional && !isFieldSet(f, FieldDescriptorProtoSchema.field.oneofIndex)) {
-          const i = m.oneofDecl.findIndex((o) => o.name === `_${f.name}`);
-          if (i >= 0) f.oneofIndex = i;
-        }
-      }
-      enums(m.enumType);
-      messages(m.nestedType);
-    }
-  };
-  enums(file.enumType);
-  messages(file.messageType);
-  return file;
+  own.filter((f) => f.service.length > 0).forEach((f) => visit(f.name));
+  return own.filter((f) => needed.has(f.name));
 }
 
 function renamedService(service: ServiceDescriptorProto, name: string): ServiceDescriptorProto {
@@ -249,6 +246,20 @@ function renamedService(service: ServiceDescriptorProto, name: string): ServiceD
 
 function sameFile(a: FileDescriptorProto, b: FileDescriptorProto): boolean {
   return Buffer.from(toBinary(FileDescriptorProtoSchema, a)).equals(toBinary(FileDescriptorProtoSchema, b));
+}
+
+/** True when two files declare the same types (package, syntax, messages, enums, extensions), whatever their services, options and comments. */
+function sameTypes(a: FileDescriptorProto, b: FileDescriptorProto): boolean {
+  const types = (f: FileDescriptorProto) =>
+    create(FileDescriptorProtoSchema, {
+      package: f.package,
+      syntax: f.syntax,
+      edition: f.edition,
+      messageType: f.messageType,
+      enumType: f.enumType,
+      extension: f.extension,
+    });
+  return sameFile(types(a), types(b));
 }
 
 /**

@@ -289,11 +289,15 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
     const toRegister = [...opts.register];
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
+      const { listenExample } = await import('./example-port.js');
       const h2 = createH2Server(exampleEndpoint().http2Handler());
-      await new Promise<void>((r) => h2.listen(opts.examplePort, '127.0.0.1', r));
+      const examplePort = await listenExample(h2, opts.examplePort, async (path) => {
+        const res = await lambdas.http('admin', 'GET', path);
+        return { status: res.status, json: res.text ? (JSON.parse(res.text) as unknown) : undefined };
+      });
       // Not awaited: it would wait for the functions' sessions, which end when their processes do.
       stops.push(async () => void h2.close());
-      toRegister.unshift(`http://127.0.0.1:${(h2.address() as { port: number }).port}`);
+      toRegister.unshift(`http://127.0.0.1:${examplePort}`);
     }
     for (const uri of toRegister) {
       const res = await lambdas.http('admin', 'POST', '/endpoints', { uri, force: true });

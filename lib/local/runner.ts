@@ -17,6 +17,7 @@ import { adminErrorResponse } from '../admin/admin-api.js';
 import { MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import { createLambdaFront, listen } from './http-front.js';
 import { createIngressServer } from './ingress-server.js';
+import { listenExample } from './example-port.js';
 import { RESTORE_EVERY_MS } from '../timers/local-kicker.js';
 import { FAULTS_ENV, installFaults, parseFaultSpec } from './faults.js';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './server-timeouts.js';
@@ -54,8 +55,9 @@ export interface LocalRunner {
 type Handler = (event: ApiGatewayEvent, context: LambdaContextLike) => Promise<ApiGatewayResult>;
 
 /** Calls an admin route through the admin Lambda handler, as the runner does at start-up. */
-async function adminCall(handler: Handler, method: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const event = eventFromRequest({ method, url: path, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+async function adminCall(handler: Handler, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
+  const event = eventFromRequest({ method, url: path, headers: { 'content-type': 'application/json' }, body: bytes });
   const res = responseFromResult(await handler(event, { awsRequestId: 'local-startup' }));
   const text = Buffer.from(res.body).toString('utf8');
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
@@ -154,15 +156,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
       const h2: Http2Server = createH2Server(exampleEndpoint().http2Handler());
-      const examplePort = await new Promise<number>((res, rej) => {
-        h2.once('error', (err: NodeJS.ErrnoException) =>
-          rej(err.code === 'EADDRINUSE' ? new Error(`port ${opts.examplePort} (example endpoint) is already in use; pick another with --example-port`) : err),
-        );
-        h2.listen(opts.examplePort, '127.0.0.1', () => {
-          const a = h2.address();
-          res(typeof a === 'object' && a ? a.port : opts.examplePort);
-        });
-      });
+      const examplePort = await listenExample(h2, opts.examplePort, (path) => adminCall(admin, 'GET', path));
       stops.push(() => new Promise<void>((r) => h2.close(() => r())));
       // Runs before the line above: h2.close() waits until our pooled client sessions to it end.
       stops.push(() => defaultH2cPool.close());

@@ -5,6 +5,8 @@
 import { create, fromBinary, isFieldSet } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import {
+  EnumValueDescriptorProtoSchema,
+  FieldDescriptorProtoSchema,
   FileDescriptorSetSchema,
   UninterpretedOptionSchema,
   file_google_protobuf_any,
@@ -18,6 +20,8 @@ import {
   file_google_protobuf_timestamp,
   file_google_protobuf_type,
   file_google_protobuf_wrappers,
+  type DescriptorProto,
+  type EnumDescriptorProto,
   type FileDescriptorProto,
   type FileDescriptorSet,
   type UninterpretedOption,
@@ -145,4 +149,31 @@ export function readRestateOption(
     }
   }
   return value;
+}
+
+/**
+ * Puts back what the SDK's descriptor encoder drops because it equals the default (docs/protocol.md
+ * §2.2): Go clients (buf curl) reject an enum value without a number, and a proto3 `optional`
+ * field outside its synthetic oneof `_name`. For descriptors handed to clients (reflection, the
+ * admin API's `/descriptors`); mutates and returns the file.
+ */
+export function restoreDefaults(file: FileDescriptorProto): FileDescriptorProto {
+  const enums = (list: EnumDescriptorProto[]) => {
+    for (const e of list) for (const v of e.value) if (!isFieldSet(v, EnumValueDescriptorProtoSchema.field.number)) v.number = 0;
+  };
+  const messages = (list: DescriptorProto[]) => {
+    for (const m of list) {
+      for (const f of m.field) {
+        if (f.proto3Optional && !isFieldSet(f, FieldDescriptorProtoSchema.field.oneofIndex)) {
+          const i = m.oneofDecl.findIndex((o) => o.name === `_${f.name}`);
+          if (i >= 0) f.oneofIndex = i;
+        }
+      }
+      enums(m.enumType);
+      messages(m.nestedType);
+    }
+  };
+  enums(file.enumType);
+  messages(file.messageType);
+  return file;
 }

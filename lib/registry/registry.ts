@@ -4,12 +4,12 @@
  * deployments.ts and schema.ts, DynamoDB in registry-store.ts.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { toBinary } from '@bufbuild/protobuf';
-import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema, type FileDescriptorSet } from '@bufbuild/protobuf/wkt';
 import { Code, InvalidArgumentError, NotFoundError, PermissionDeniedError, RestlessError } from '../errors.js';
 import { createTransport, type TransportDeps } from '../endpoint/transport.js';
 import type { EndpointAddress, EndpointTransport } from '../endpoint/types.js';
-import { BadDescriptorError } from './descriptors.js';
+import { BadDescriptorError, restoreDefaults } from './descriptors.js';
 import { addressWarnings, DeploymentInUseError } from './deployments.js';
 import { discover, type DiscoveryOptions } from './discovery.js';
 import {
@@ -151,7 +151,7 @@ export class Registry {
   async endpointDescriptors(id: string): Promise<Uint8Array> {
     const endpoint = await this.store.getEndpoint(id);
     if (endpoint === undefined) throw endpointNotFound(id);
-    return endpoint.descriptorSet;
+    return forClients(fromBinary(FileDescriptorSetSchema, endpoint.descriptorSet));
   }
 
   /**
@@ -209,7 +209,7 @@ export class Registry {
     if (stored === undefined) throw serviceNotFound(name);
     const endpoint = await this.store.getEndpoint(stored.meta.endpoint_id);
     if (endpoint === undefined) throw serviceNotFound(name);
-    return toBinary(FileDescriptorSetSchema, DescriptorSchema.decode(endpoint.descriptorSet).descriptorsFor(name));
+    return forClients(DescriptorSchema.decode(endpoint.descriptorSet).descriptorsFor(name));
   }
 
   private async snapshot(id: string, names: readonly string[]): Promise<RegistrationSnapshot> {
@@ -264,4 +264,13 @@ function endpointNotFound(id: string): NotFoundError {
 
 function serviceNotFound(name: string): NotFoundError {
   return new NotFoundError(`Service '${name}' not found`);
+}
+
+/**
+ * A stored set as the admin API hands it out: with the defaults the SDK's encoder dropped put
+ * back, so Go clients load it (`buf curl --schema`, where reflection cannot work: API Gateway).
+ */
+function forClients(set: FileDescriptorSet): Uint8Array {
+  set.file.forEach(restoreDefaults);
+  return toBinary(FileDescriptorSetSchema, set);
 }

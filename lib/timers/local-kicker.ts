@@ -10,6 +10,7 @@ import type { Kicker } from '../driver/driver.js';
 import type { Logger } from '../log.js';
 import type { InvocationStore } from '../store/invocation-store.js';
 import type { TimerEvent } from './timer-event.js';
+import { SWEEP_GRACE_MS } from './timer-handler.js';
 
 /** Node's timers overflow above 2^31 - 1 ms (24.8 days); a longer wait would be re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -42,9 +43,14 @@ export class LocalKicker implements Kicker {
     this.arm(`${id}|${atMs}`, { kind: 'timer', invocationId: id, epoch: reason.epoch, reason: reason.kind, dueMs: atMs });
   }
 
-  /** Arms timers for what the due index says is due within the horizon (at start-up, then every RESTORE_EVERY_MS). */
+  /**
+   * Arms timers for what the due index says is due within the horizon (at start-up, then every
+   * RESTORE_EVERY_MS). It starts SWEEP_GRACE_MS in the past: the sweep leaves what is overdue by
+   * less than that to timers, so a wake-up that fell due while the process restarted would
+   * otherwise wait for the next sweep (a minute) instead of firing at once.
+   */
   async restore(now = Date.now()): Promise<number> {
-    const due = await this.store.dueBetween(now, now + HORIZON_MS);
+    const due = await this.store.dueBetween(now - SWEEP_GRACE_MS, now + HORIZON_MS);
     for (const { id, dueAt } of due) this.arm(`${id}|${dueAt}`, { kind: 'timer', invocationId: id, epoch: -1, reason: 'sleep', dueMs: dueAt });
     return due.length;
   }

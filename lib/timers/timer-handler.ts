@@ -63,6 +63,13 @@ export function createTimerHandler(deps: TimerHandlerDeps) {
     }
     const deliveredAt = now();
     const outcome = await deps.driver.driveById(event.invocationId);
+    if (event.kind === 'timer' && outcome.kind === 'skipped' && outcome.leasedUntil !== undefined && outcome.leasedUntil > event.dueMs && deps.rearm) {
+      // Still leased past this timer: the due index may point before the lease end (a continuation
+      // keeps its entry), and when the attempt's process died (a restart), nothing else wakes the
+      // invocation at the lease end but the sweep, up to a minute later. Never for the same time
+      // twice, so a lease that outlives its own timer leaves it to the sweep.
+      await deps.rearm(event.invocationId, outcome.leasedUntil, { epoch: event.epoch, kind: 'deadline' });
+    }
     if (event.kind === 'timer') {
       // lagMs feeds the "timer lag" metric (a metric filter on this line): how late the wake-up came.
       deps.log.log('info', 'timer delivered', {

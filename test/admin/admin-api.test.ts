@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
@@ -8,6 +11,7 @@ import type { HttpHandler, HttpRequest, HttpResponse } from '../../lib/http/type
 import { RegistryStore } from '../../lib/registry/registry-store.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { freshTable } from '../support/ddb.js';
+import { bufCurl } from '../ingress/support.js';
 import { lambdaEndpoint, routerEndpoint, startH2cEndpoint, TEST_ARN, testGreeterEndpoint, type H2cEndpoint } from '../registry/support.js';
 
 function request(method: string, pathAndQuery: string, body?: unknown): HttpRequest {
@@ -241,6 +245,23 @@ describe('admin API', () => {
       const names = fromBinary(FileDescriptorSetSchema, res.body).file.map((f) => f.name);
       expect(names.at(-1)).toBe('proto/test.proto');
       expect(names).not.toContain('proto/dynrpc.proto');
+    });
+
+    it('GET /services/{name}/descriptors and /endpoints/{id}/descriptors are a schema buf curl loads (where reflection cannot work)', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'restless-admin-'));
+      const listed = [];
+      for (const [file, path] of [
+        ['service.binpb', '/services/counter/descriptors'],
+        ['endpoint.binpb', `/endpoints/${h2cId}/descriptors`],
+      ] as const) {
+        await writeFile(join(dir, file), (await handler(request('GET', path))).body);
+        listed.push(await bufCurl(['--schema', join(dir, file), '--list-methods', 'http://127.0.0.1:9']));
+      }
+
+      for (const res of listed) {
+        expect(res.stderr).toBe('');
+        expect(res.stdout.trim().split('\n')).toEqual(expect.arrayContaining(['counter/add', 'counter/get']));
+      }
     });
 
     it('PATCH {"public": false} answers the updated metadata', async () => {

@@ -208,6 +208,22 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
       expect(Number(/port (\d+) is already in use \(DynamoDB Local\)/.exec(result.output)?.[1]), result.output).toBe(holder.port);
     });
 
+    it('exits non-zero naming the example port with --lambda-processes too, leaving no process behind', { timeout: 180_000 }, async () => {
+      // Prepare
+      const holder = await occupyPort(await freePort());
+      const own = await freePorts();
+
+      // Act
+      const args = ['--lambda-processes', '--in-memory', '--ingress-port', String(own.ingress), '--admin-port', String(own.admin)];
+      const result = await runToExit([...args, '--example-port', String(holder.port)], 150_000).finally(() => holder.release());
+
+      // Assess
+      expect(result.code, result.output).not.toBe(0);
+      expect(result.code, result.output).not.toBeNull();
+      expect(result.output).toContain(`port ${holder.port} (example endpoint) is already in use`);
+      expect(await processGroupGone(result.pid), 'no DynamoDB Local or function process left behind').toBe(true);
+    });
+
     it('leaves the runner that holds the ports serving', async () => {
       // Act
       const res = await post(second!.ingressUrl, '/counter/get', { key: 'persist' });
@@ -244,21 +260,65 @@ describe('npm start across a restart with the same --data-dir', { timeout: 120_0
     for (const port of [ports.ingress, ports.admin, ports.example]) expect(await portIsFree(port), `port ${port}`).toBe(true);
   });
 
-  // Known bug, reported: the example endpoint now takes any free port by default, so a plain
-  // restart registers it at a new address; that moves its four services off the old endpoint with
-  // four updates of one item in one DynamoDB transaction, which DynamoDB refuses ("multiple
-  // operations on one item"), and the runner exits 1. Flip to `it` once fixed.
-  it('starts again on the same data without --example-port (a new example address)', async () => {
+  it('starts again on the same data at a new example address when the last one is taken', async () => {
+    // Prepare: another program holds the example port of the last run.
+    const holder = await occupyPort(ports.example);
+
     // Act
-    const third = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
     let count: unknown;
+    let uris: string[] | undefined;
     try {
-      count = (await post(third.ingressUrl, '/counter/get', { key: 'persist' })).json;
+      const third = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
+      try {
+        count = (await post(third.ingressUrl, '/counter/get', { key: 'persist' })).json;
+        uris = ((await get(`${third.adminUrl}/endpoints`)).json as { endpoints: { uri: string }[] }).endpoints.map((e) => e.uri);
+      } finally {
+        await third.stop();
+      }
     } finally {
-      await third.stop();
+      await holder.release();
     }
 
     // Assess
     expect(count).toEqual({ response: 16 });
+    expect(uris).toContain(`http://127.0.0.1:${ports.example}`);
+    expect(uris.filter((u) => u.startsWith('http://127.0.0.1:')).length).toBe(2);
+  });
+
+  it('serves the example at its last address again without --example-port, so a sleep in flight across the restart finishes', async () => {
+    // Prepare: a sleep that suspends (over the 2 s inline wait), then the runner stops.
+    const fourth = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
+    let id: string | null = null;
+    let exampleUri: string | undefined;
+    try {
+      const invoked = await post(fourth.ingressUrl, '/dev.restate.Ingress/Invoke', {
+        service: 'sleeper',
+        method: 'sleep',
+        argument: { request: { millis: 4000 } },
+      });
+      id = invoked.id;
+      const status = async () => ((await get(`${fourth.adminUrl}/invocations/${id}`)).json as { status?: string; deployment_id?: string }) ?? {};
+      const deadline = Date.now() + 10_000;
+      while ((await status()).status !== 'suspended' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const deploymentId = (await status()).deployment_id;
+      exampleUri = ((await get(`${fourth.adminUrl}/endpoints/${deploymentId}`)).json as { uri: string }).uri;
+    } finally {
+      await fourth.stop();
+    }
+
+    // Act
+    const fifth = await startRunner({ ports, dataDir: dataDir.path, defaultExamplePort: true });
+    let attached: { status: number; json: unknown };
+    let uris: string[];
+    try {
+      attached = await get(`${fifth.ingressUrl}/restate/invocation/${id}/attach`);
+      uris = ((await get(`${fifth.adminUrl}/endpoints`)).json as { endpoints: { uri: string }[] }).endpoints.map((e) => e.uri);
+    } finally {
+      await fifth.stop();
+    }
+
+    // Assess
+    expect(attached, fifth.tail()).toEqual({ status: 200, json: { response: 'slept 4000' } });
+    expect(uris).toContain(exampleUri);
   });
 });

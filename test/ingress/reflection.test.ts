@@ -3,16 +3,25 @@
  * rewritten for clients (dotted router names, dropped defaults, clashing file names), and the
  * bidi stream over native gRPC.
  */
-import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
+import * as restate from '@restatedev/restate-sdk';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as v1 from '../../gen/grpc/reflection/v1/reflection_pb.js';
 import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection_pb.js';
-import { answer, ReflectionCatalogue, restoreDefaults, servedFiles } from '../../lib/ingress/reflection.js';
+import { answer, ReflectionCatalogue, servedFiles } from '../../lib/ingress/reflection.js';
+import { restoreDefaults } from '../../lib/registry/descriptors.js';
 import type { ServiceResolver } from '../../lib/registry/types.js';
-import { createTestIngress, type Ingress } from './support.js';
+import { DescriptorSchema } from '../../lib/registry/schema.js';
+import { exampleEndpoint } from '../../examples/example-endpoint.js';
+import { counterRouter, greeterRouter } from '../../examples/services.js';
+import { inProcessTransport, staticResolver } from '../support/sdk.js';
+import { bufCurl, createTestIngress, type Ingress } from './support.js';
 
 type RequestInit = MessageInitShape<typeof v1.ServerReflectionRequestSchema>['messageRequest'];
 
@@ -136,6 +145,32 @@ describe('servedFiles', () => {
     expect(served.map((f) => f.name)).toEqual(['ep-2/proto/dynrpc.proto']);
   });
 
+  it('serves a file declaring the same types once: the later services move to a file that imports the first copy', () => {
+    const existing = new Map([
+      [
+        'proto/dynrpc.proto',
+        file({ name: 'proto/dynrpc.proto', dependency: ['ext.proto'], messageType: [{ name: 'RpcRequest' }], service: [{ name: 'one' }] }),
+      ],
+      ['ext.proto', file({ name: 'ext.proto', package: 'ext', enumType: [{ name: 'E', value: [{ name: 'A', number: 0 }] }] })],
+    ]);
+    const mine = [
+      // The same types with other options and no services: the first copy stands for it.
+      file({ name: 'ext.proto', package: 'ext', enumType: [{ name: 'E', value: [{ name: 'A', number: 0 }] }], options: { javaPackage: 'x' } }),
+      file({
+        name: 'proto/dynrpc.proto',
+        dependency: ['ext.proto'],
+        messageType: [{ name: 'RpcRequest' }],
+        service: [{ name: 'two', method: [{ name: 'm', inputType: '.RpcRequest', outputType: '.RpcRequest' }] }],
+      }),
+    ];
+
+    const served = servedFiles(mine, new Set(['two']), existing, 'ep-2');
+
+    expect(served.map((f) => ({ name: f.name, dependency: f.dependency, messages: f.messageType.length, services: f.service.map((s) => s.name) }))).toEqual([
+      { name: 'ep-2/proto/dynrpc.proto', dependency: ['proto/dynrpc.proto', 'ext.proto'], messages: 0, services: ['two'] },
+    ]);
+  });
+
   it('leaves out names that are not proto identifiers and files no kept service needs', () => {
     const served = servedFiles(
       [file({ name: 'a.proto', service: [{ name: 'my-service' }] }), file({ name: 'b.proto', service: [{ name: 'ok' }] }), file({ name: 'unused.proto' })],
@@ -183,5 +218,55 @@ describe('reflection over native gRPC (bidi stream)', () => {
     expect(answers.map((a) => a.messageResponse.case)).toEqual(['listServicesResponse', 'errorResponse', 'fileDescriptorResponse']);
     expect(answers[0]!.validHost).toBe('h');
     expect(answers[0]!.originalRequest?.messageRequest.case).toBe('listServices');
+  });
+});
+
+describe('two SDK endpoints with routers', () => {
+  /** The example endpoint and another one whose router sorts before `counter`, as a user's own endpoint beside `npm start`'s. */
+  async function twoEndpoints(): Promise<ServiceResolver> {
+    const other = await staticResolver(inProcessTransport(restate.endpoint().bindKeyedRouter('cart', counterRouter).bindRouter('ops', greeterRouter)), {
+      endpointId: 'ep-other',
+    });
+    const example = await staticResolver(inProcessTransport(exampleEndpoint()), { endpointId: 'ep-example' });
+    for (const r of [other, example]) r.endpoint.descriptorSet = DescriptorSchema.decode(r.endpoint.descriptorSet).toBinary();
+    return {
+      resolve: async (name) => (await other.resolve(name)) ?? example.resolve(name),
+      resolveDeployment: async (id, name) => (await other.resolveDeployment(id, name)) ?? example.resolveDeployment(id, name),
+      list: async () => [...(await other.list()), ...(await example.list())],
+    };
+  }
+
+  /** What `buf curl` (Go's protodesc) makes of files: the methods it lists, or its error. */
+  async function bufListMethods(files: FileDescriptorProto[]): Promise<{ code: number; methods: string[]; stderr: string }> {
+    const path = join(await mkdtemp(join(tmpdir(), 'restless-reflect-')), 'served.binpb');
+    await writeFile(path, toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files })));
+    const res = await bufCurl(['--schema', path, '--list-methods', 'http://127.0.0.1:9']);
+    return { code: res.code, methods: res.stdout.trim().split('\n'), stderr: res.stderr };
+  }
+
+  it.each(['counter', 'cart'])('describes %s with files a gRPC client can load (one copy of each symbol)', async (symbol) => {
+    const files = filesOf(await ask({ case: 'fileContainingSymbol', value: symbol }, await twoEndpoints()));
+
+    const listed = await bufListMethods(files);
+
+    expect(listed.stderr).toBe('');
+    expect(listed.methods).toContain(`${symbol}/add`);
+  });
+
+  it('describes every service of both on one stream, as --list-methods asks', async () => {
+    const resolver = await twoEndpoints();
+    const sent = new Set<string>();
+    const files = new Map<string, FileDescriptorProto>();
+    for (const symbol of ['cart', 'counter', 'greeter', 'ops', 'org.example.Greeter', 'sleeper']) {
+      // The file asked for comes first on every answer; a client keeps one copy per name.
+      for (const f of filesOf(await ask({ case: 'fileContainingSymbol', value: symbol }, resolver, sent))) files.set(f.name, f);
+    }
+
+    const listed = await bufListMethods([...files.values()]);
+
+    expect(listed.stderr).toBe('');
+    expect(listed.methods).toEqual(
+      expect.arrayContaining(['cart/add', 'counter/add', 'greeter/greet', 'ops/greet', 'org.example.Greeter/Greet', 'sleeper/sleep']),
+    );
   });
 });

@@ -1,9 +1,11 @@
 /** Durable timers end to end: long sleeps through the timer path, duplicate and stale deliveries, local re-arm after restart. */
 import { describe, expect, it } from 'vitest';
 import { HORIZON_MS, LocalKicker } from '../../lib/timers/local-kicker.js';
+import { SWEEP_GRACE_MS } from '../../lib/timers/timer-handler.js';
 import type { TimerEvent } from '../../lib/timers/timer-event.js';
 import { silentLogger } from '../../lib/log.js';
 import { InvocationStore } from '../../lib/store/invocation-store.js';
+import { InvocationStatus } from '../../lib/store/invocation-item.js';
 import { freshTable } from '../support/ddb.js';
 import { eventually, inProcessRuntime, json, post } from '../support/runtime.js';
 import { servicesEndpoint } from '../../examples/services.js';
@@ -73,6 +75,25 @@ describe('LocalKicker', () => {
     second.stop();
   });
 
+  it('re-arms a wake-up that fell due just before the restart, which the sweep leaves to timers', async () => {
+    const store = new InvocationStore(await freshTable('timers'));
+    const fired: TimerEvent[] = [];
+    // Due 2 s ago: the process died (or was restarting) when it fell due.
+    const dueAt = Date.now() - 2000;
+    await store.accept(
+      { id: 'inv_just_due', service: 's', method: 'm', key: 'inv_just_due', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep', retentionSec: 60 },
+      { kind: 'delayed', until: dueAt },
+    );
+    // The start-up sweep only takes what is overdue by more than its grace...
+    expect(await store.dueInvocations(Date.now() - SWEEP_GRACE_MS)).not.toContain('inv_just_due');
+    // ...so the restore must arm it, or it would wait for the next sweep (a minute).
+    const kicker = new LocalKicker(store, async (e) => void fired.push(e), silentLogger);
+    expect(await kicker.restore()).toBe(1);
+    await eventually(async () => (fired.length > 0 ? true : undefined));
+    expect(fired[0]).toMatchObject({ kind: 'timer', invocationId: 'inv_just_due', dueMs: dueAt });
+    kicker.stop();
+  });
+
   it('holds no timer for a wake-up beyond its horizon, and arms it from the index once it comes within', async () => {
     const store = new InvocationStore(await freshTable('timers'));
     const fired: TimerEvent[] = [];
@@ -119,5 +140,37 @@ describe('attempt deadlines', () => {
     const res = await post(env.ingress, '/chainC/c', { request: { v: 'q' } });
     expect(res.status).toBe(200);
     expect(env.timers.filter((t) => t.kind === 'deadline')).toEqual([]);
+  });
+});
+
+describe('a lease whose process died', () => {
+  it('re-arms a timer that finds the invocation still leased at the lease end, where it drives it (not a sweep a minute later)', async () => {
+    const env = await inProcessRuntime(servicesEndpoint());
+    // Accepted and taken by a process that died at once: leased for 1.5 s, and nobody runs it.
+    const rec = await env.store.accept(
+      {
+        id: 'inv_dead_lease',
+        service: 'greeter',
+        method: 'greet',
+        key: 'inv_dead_lease',
+        kind: 'unkeyed',
+        input: new Uint8Array(),
+        endpointId: 'ep-test',
+        retentionSec: 60,
+      },
+      { kind: 'take', leaseMs: 1500 },
+    );
+
+    // A timer from the due index, which may point before the lease end (a continuation keeps its
+    // entry); after a restart, the local restore arms such timers.
+    const outcome = await env.timer({ kind: 'timer', invocationId: rec.id, epoch: -1, reason: 'sleep', dueMs: Date.now() - 100 });
+
+    expect(outcome).toMatchObject({ kind: 'skipped', leasedUntil: rec.leaseUntil });
+    expect(env.timers).toContainEqual({ id: rec.id, at: rec.leaseUntil, epoch: -1, kind: 'deadline' });
+    const done = await eventually(async () => {
+      const r = await env.store.get(rec.id);
+      return r?.status === InvocationStatus.Completed ? r : undefined;
+    }, 5000);
+    expect(done.modifiedAt).toBeGreaterThanOrEqual(rec.leaseUntil);
   });
 });
