@@ -15,7 +15,7 @@ import { median } from './format.js';
 export const ROLES = ['ingress', 'admin', 'timer'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** The construct's `bundling` block, as esbuild options (keep in step with lib/construct/restless.ts). */
+/** The construct's `bundling` block, as esbuild options (keep in step with FUNCTION_BUNDLING in lib/construct/bundling.ts). */
 export const CONSTRUCT_BUNDLING = {
   bundle: true,
   format: 'esm',
@@ -35,7 +35,7 @@ export const CONSTRUCT_BUNDLING = {
  * A textual check: enough to notice an edit, not a parser.
  */
 export function bundlingDrift(root: string): string[] {
-  const src = readFileSync(join(root, 'lib/construct/restless.ts'), 'utf8');
+  const src = readFileSync(join(root, 'lib/construct/bundling.ts'), 'utf8');
   const expect: [string, RegExp][] = [
     ['format ESM', /format:\s*OutputFormat\.ESM/],
     ["target 'node22'", /target:\s*'node22'/],
