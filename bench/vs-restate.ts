@@ -12,7 +12,7 @@
  * starts it stops; nothing else is touched. wrk comes from Debian (`apt-get install wrk`); as root
  * the script installs it when missing.
  *
- *   npx tsx bench/vs-restate.ts [--seconds 10] [--warmup 3] [--connections 1,16] [--only restless|restate]
+ *   npx tsx bench/vs-restate.ts [--seconds 10] [--warmup 20] [--connections 1,16] [--only restless|restate]
  *                               [--scratch bench/.restate] [--cpu-prof DIR] [--in-memory]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -32,7 +32,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    // DynamoDB Local's JIT needs a few thousand requests before its CPU per request settles.
+    warmup: { type: 'string', default: '20' },
     connections: { type: 'string', default: '1,16' },
     only: { type: 'string' },
     scratch: { type: 'string', default: join(ROOT, 'bench', '.restate') },
