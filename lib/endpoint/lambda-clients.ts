@@ -11,20 +11,12 @@ import type { EndpointAddress } from './types.js';
 
 export type LambdaAddress = Extract<EndpointAddress, { kind: 'lambda' }>;
 
-/** What a client's `credentials` accepts (the SDK's Credentials and its provider). */
-export interface Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  expiration?: Date;
-}
-export type CredentialsProvider = () => Promise<Credentials>;
+import { refreshingCredentials, type Credentials, type CredentialsProvider } from '../credentials.js';
+
+export { CREDENTIALS_REFRESH_MARGIN_MS, type Credentials, type CredentialsProvider } from '../credentials.js';
 
 /** Session name the assumed role's CloudTrail entries carry. */
 export const ASSUME_ROLE_SESSION_NAME = 'restless';
-
-/** Temporary credentials are renewed this long before they expire (a call must not start on credentials about to lapse). */
-export const CREDENTIALS_REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** The region part of a Lambda ARN (`arn:aws:lambda:REGION:…`), or undefined for something else. */
 export function regionOfArn(arn: string): string | undefined {
@@ -44,11 +36,6 @@ export interface AssumeRoleOptions {
  * concurrent callers, renewed CREDENTIALS_REFRESH_MARGIN_MS before expiry.
  */
 export function assumeRoleCredentials(opts: AssumeRoleOptions): CredentialsProvider {
-  const now = opts.now ?? Date.now;
-  let current: Credentials | undefined;
-  let pending: Promise<Credentials> | undefined;
-  const fresh = (c: Credentials | undefined): c is Credentials =>
-    c !== undefined && (c.expiration === undefined || c.expiration.getTime() - CREDENTIALS_REFRESH_MARGIN_MS > now());
   const assume = async (): Promise<Credentials> => {
     let out;
     try {
@@ -63,12 +50,7 @@ export function assumeRoleCredentials(opts: AssumeRoleOptions): CredentialsProvi
     if (!c?.AccessKeyId || !c.SecretAccessKey) throw new EndpointCredentialsError(`AssumeRole of ${opts.roleArn} returned no credentials`);
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
   };
-  return async () => {
-    if (fresh(current)) return current;
-    pending ??= assume().finally(() => (pending = undefined));
-    current = await pending;
-    return current;
-  };
+  return refreshingCredentials(assume, opts.now);
 }
 
 function isThrottle(err: unknown): boolean {

@@ -6,6 +6,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUse
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
+import { ConfigurationError } from '../errors.js';
 import { SdkDocumentClient, type DocumentClient } from './dynamo/document-client.js';
 import { LeanDynamoClient, type LeanClientOptions } from './dynamo/lean-client.js';
 
@@ -65,16 +66,12 @@ export interface TableClients {
 /** `sdk` sends item requests through the AWS SDK's DocumentClient instead of the lean client (the default). */
 export const DYNAMODB_CLIENT_ENV = 'RESTLESS_DYNAMODB_CLIENT';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 /** Which document client `createTableClients` builds; a typo is an error, not a silent default. */
 export function documentClientKind(env: NodeJS.ProcessEnv = process.env): 'lean' | 'sdk' {
   const raw = env[DYNAMODB_CLIENT_ENV]?.trim() ?? '';
   if (raw === '' || raw === 'lean') return 'lean';
   if (raw === 'sdk') return 'sdk';
-  throw new ConfigError(`${DYNAMODB_CLIENT_ENV} must be 'lean' or 'sdk', got ${JSON.stringify(raw)}`);
+  throw new ConfigurationError(`${DYNAMODB_CLIENT_ENV} must be 'lean' or 'sdk', got ${JSON.stringify(raw)}`);
 }
 
 /**
@@ -94,10 +91,10 @@ export function createTableClients(tableName: string, config: DynamoDBClientConf
 /** The lean client's settings from an SDK client config; what is not given resolves as the SDK would. */
 function leanOptions(config: DynamoDBClientConfig, client: DynamoDBClient): LeanClientOptions {
   const { endpoint, region, credentials, maxAttempts } = config;
-  if (endpoint !== undefined && typeof endpoint !== 'string') throw new ConfigError('the lean DynamoDB client takes its endpoint as a URL string');
+  if (endpoint !== undefined && typeof endpoint !== 'string') throw new ConfigurationError('the lean DynamoDB client takes its endpoint as a URL string');
   if (credentials !== undefined && typeof credentials === 'function' && credentials.length > 0) {
     // An identity provider that wants arguments is not one the lean client can call.
-    throw new ConfigError('the lean DynamoDB client takes credentials as an object or a provider without arguments');
+    throw new ConfigurationError('the lean DynamoDB client takes credentials as an object or a provider without arguments');
   }
   return {
     endpoint,

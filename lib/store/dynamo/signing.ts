@@ -6,40 +6,14 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { refreshingCredentials, type Credentials, type CredentialsProvider } from '../../credentials.js';
 
-export interface Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  expiration?: Date;
-}
+export type CredentialsSource = Credentials | CredentialsProvider;
 
-export type CredentialsSource = Credentials | (() => Promise<Credentials>);
-
-/** Credentials are renewed this long before they expire (as the SDK does). */
-const REFRESH_BEFORE_MS = 5 * 60_000;
-
-/** One provider call at a time; the answer is kept until shortly before it expires. */
-export function cachedCredentials(source: CredentialsSource | undefined): () => Promise<Credentials> {
+/** The given credentials, or a cached provider (the SDK's default chain unless one is given). */
+export function cachedCredentials(source: CredentialsSource | undefined): CredentialsProvider {
   if (source !== undefined && typeof source !== 'function') return () => Promise.resolve(source);
-  const provider = source ?? defaultProvider();
-  let current: Credentials | undefined;
-  let pending: Promise<Credentials> | undefined;
-  return () => {
-    if (current && (current.expiration === undefined || current.expiration.getTime() - REFRESH_BEFORE_MS > Date.now())) return Promise.resolve(current);
-    pending ??= provider().then(
-      (c) => {
-        current = c;
-        pending = undefined;
-        return c;
-      },
-      (err: unknown) => {
-        pending = undefined;
-        throw err;
-      },
-    );
-    return pending;
-  };
+  return refreshingCredentials(source ?? defaultProvider());
 }
 
 /** DNS suffix of a region's partition. */
