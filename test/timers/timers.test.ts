@@ -173,4 +173,18 @@ describe('a lease whose process died', () => {
     }, 5000);
     expect(done.modifiedAt).toBeGreaterThanOrEqual(rec.leaseUntil);
   });
+
+  it('drives an invocation whose timer comes a few milliseconds before the lease end (setTimeout runs ahead of Date.now())', async () => {
+    const env = await inProcessRuntime(servicesEndpoint());
+    const rec = await env.store.accept(
+      { id: 'inv_lease_edge', service: 'greeter', method: 'greet', key: 'inv_lease_edge', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep-test', retentionSec: 60 },
+      { kind: 'take', leaseMs: 400 },
+    );
+    await new Promise((r) => setTimeout(r, Math.max(0, rec.leaseUntil - Date.now() - 30)));
+    const outcome = await env.timer({ kind: 'timer', invocationId: rec.id, epoch: rec.epoch, reason: 'deadline', dueMs: rec.leaseUntil });
+    expect(outcome.kind).not.toBe('skipped');
+    expect((await env.store.get(rec.id))?.status).toBe(InvocationStatus.Completed);
+    // Nothing re-armed: the timer did its work.
+    expect(env.timers.filter((t) => t.id === rec.id)).toEqual([]);
+  });
 });
