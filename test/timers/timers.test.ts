@@ -177,7 +177,16 @@ describe('a lease whose process died', () => {
   it('drives an invocation whose timer comes a few milliseconds before the lease end (setTimeout runs ahead of Date.now())', async () => {
     const env = await inProcessRuntime(servicesEndpoint());
     const rec = await env.store.accept(
-      { id: 'inv_lease_edge', service: 'greeter', method: 'greet', key: 'inv_lease_edge', kind: 'unkeyed', input: new Uint8Array(), endpointId: 'ep-test', retentionSec: 60 },
+      {
+        id: 'inv_lease_edge',
+        service: 'greeter',
+        method: 'greet',
+        key: 'inv_lease_edge',
+        kind: 'unkeyed',
+        input: new Uint8Array(),
+        endpointId: 'ep-test',
+        retentionSec: 60,
+      },
       { kind: 'take', leaseMs: 400 },
     );
     await new Promise((r) => setTimeout(r, Math.max(0, rec.leaseUntil - Date.now() - 30)));
