@@ -3,7 +3,7 @@
  * out, SigV4-signed with the standard AWS credential chain when the admin routes are on AWS.
  */
 import { ExitCode, exitCodeForStatus } from '../errors.js';
-import { signRequest, type AwsCredentials } from './sigv4.js';
+import { signRequest, type AwsCredentials } from '../sigv4.js';
 
 /** The admin API answered with an error status. */
 export class AdminRequestError extends Error {

@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import type { AwsSigning } from './admin-client.js';
-import { signRequest } from './sigv4.js';
+import { signRequest } from '../sigv4.js';
 
 /** Response headers passed back to the browser; the rest (hop-by-hop, encodings fetch undid) are dropped. */
 const PASSED_HEADERS = ['content-type', 'location', 'content-security-policy', 'x-content-type-options', 'cache-control', 'allow', 'x-restate-id'];

@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../errors.js';
 import { AdminClient, AdminRequestError, AdminUnreachableError, CliUsageError, InvocationFailedError, type AwsSigning } from './admin-client.js';
 import { startConsoleProxy } from './console-proxy.js';
-import { regionOfApiUrl, type AwsCredentials } from './sigv4.js';
+import { regionOfApiUrl, type AwsCredentials } from '../sigv4.js';
 import { fields, table } from './table.js';
 
 /** Statuses of output/attach that refuse the request itself (bad id, private service, wrong method). */

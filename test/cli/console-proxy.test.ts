@@ -6,7 +6,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startConsoleProxy, type ConsoleProxy } from '../../lib/cli/console-proxy.js';
-import { signRequest } from '../../lib/cli/sigv4.js';
+import { signRequest } from '../../lib/sigv4.js';
 
 const CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret/EXAMPLE', sessionToken: 'token' };
 

@@ -5,7 +5,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { regionOfApiUrl, signRequest, type AwsCredentials } from '../../lib/cli/sigv4.js';
+import { regionOfApiUrl, signRequest, type AwsCredentials } from '../../lib/sigv4.js';
 
 function bytes(d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
   if (typeof d === 'string') return d;
@@ -115,6 +115,32 @@ describe('signRequest', () => {
       }).authorization;
 
     expect(sign('{"uri":"http://a"}')).not.toBe(sign('{"uri":"http://b"}'));
+  });
+
+  it.each([
+    { case: 'plain credentials', credentials: PLAIN, date: DATE },
+    { case: 'a session token', credentials: SESSION, date: DATE },
+    // The signing key is cached per day and secret: a new day and a new secret must not reuse it.
+    { case: 'the next day', credentials: SESSION, date: new Date('2026-12-05T00:00:01.000Z') },
+    { case: 'another secret', credentials: { accessKeyId: 'AKID2', secretAccessKey: 'another/secret' }, date: DATE },
+  ])('signs a DynamoDB request ($case) as the SDK does for DynamoDB: no payload-hash header, trace id unsigned', async ({ credentials, date }) => {
+    const url = new URL('https://dynamodb.eu-west-1.amazonaws.com/');
+    const body = '{"TableName":"restless","Key":{"pk":{"S":"inv#1"},"sk":{"S":"meta"}}}';
+    const headers = {
+      host: url.host,
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': 'DynamoDB_20120810.GetItem',
+      'x-amzn-trace-id': 'Root=1-5759e988-bd862e3fe1be46a994272793',
+    };
+    const ours = signRequest({ method: 'POST', url, headers, body, region: 'eu-west-1', service: 'dynamodb', credentials, date, payloadHashHeader: false });
+    const signer = new SignatureV4({ credentials, region: 'eu-west-1', service: 'dynamodb', sha256: Sha256, applyChecksum: false });
+    const sdk = (await signer.sign({ method: 'POST', protocol: 'https:', hostname: url.hostname, path: '/', query: {}, headers, body }, { signingDate: date }))
+      .headers as Record<string, string>;
+
+    expect(ours.authorization).toBe(sdk.authorization);
+    expect(ours.authorization).toContain('SignedHeaders=content-type;host;x-amz-date;');
+    expect(ours['x-amz-content-sha256']).toBeUndefined();
+    expect(ours['x-amzn-trace-id']).toBe(headers['x-amzn-trace-id']);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 /**
  * A DynamoDB document client without the SDK's per-request machinery: JSON over a keep-alive
- * agent, SigV4 by the SDK's signer, attribute values by @aws-sdk/util-dynamodb, errors as the SDK's
+ * agent, SigV4 by our signer (lib/sigv4.ts), attribute values by @aws-sdk/util-dynamodb, errors as the SDK's
  * exception classes, and the SDK's standard retries. It takes the same @aws-sdk/lib-dynamodb
  * commands and returns what the DocumentClient returns; about half the CPU per request.
  */
@@ -83,14 +83,7 @@ export class LeanDynamoClient implements DocumentClient {
         // The SDK's recursion detection: DynamoDB calls join the Lambda invocation's X-Ray trace.
         const traceId = process.env._X_AMZN_TRACE_ID;
         if (traceId && process.env.AWS_LAMBDA_FUNCTION_NAME) headers['x-amzn-trace-id'] = traceId;
-        const signed = await sign({
-          hostname: target.url.hostname,
-          port: target.url.port ? Number(target.url.port) : undefined,
-          path: target.url.pathname,
-          protocol: target.url.protocol,
-          headers,
-          body,
-        });
+        const signed = await sign({ url: target.url, headers, body });
         signed['content-length'] = String(Buffer.byteLength(body));
         const answer = await post(target, signed, body);
         const requestId = header(answer.headers['x-amzn-requestid']);

@@ -1,12 +1,10 @@
 /**
  * Where and as whom the lean client talks to DynamoDB: region, endpoint, credentials (the SDK's
- * default provider chain unless given, cached and refreshed before they expire) and SigV4 with
- * the SDK's own signer.
+ * default provider chain unless given, cached and refreshed before they expire) and SigV4.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { refreshingCredentials, type Credentials, type CredentialsProvider } from '../../credentials.js';
+import { signRequest } from '../../sigv4.js';
 
 export type CredentialsSource = Credentials | CredentialsProvider;
 
@@ -32,50 +30,23 @@ export function resolveEndpoint(region: string, explicit: string | undefined, en
   return new URL(url);
 }
 
-/** SHA-256 (HMAC-SHA256 with a key) over node:crypto, in the shape the SDK's signer asks for. */
-class Sha256 {
-  private hash: Hash | Hmac;
-
-  constructor(private readonly secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = this.fresh();
-  }
-
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBytes(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.hash.digest());
-  }
-
-  reset(): void {
-    this.hash = this.fresh();
-  }
-
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(this.secret));
-  }
-}
-
-function toBytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof data === 'string') return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
-}
-
 export interface SignableRequest {
-  hostname: string;
-  port?: number;
-  path: string;
-  protocol: string;
+  url: URL;
   headers: Record<string, string>;
   body: string;
 }
 
+/** Signs a DynamoDB POST with our SigV4 signer (checked against the SDK's in test/cli/sigv4.test.ts). */
 export function createSigner(region: string, credentials: () => Promise<Credentials>): (req: SignableRequest) => Promise<Record<string, string>> {
-  const signer = new SignatureV4({ service: 'dynamodb', region, credentials, sha256: Sha256, applyChecksum: false, uriEscapePath: true });
-  return async (req) => {
-    const signed = await signer.sign({ method: 'POST', query: {}, ...req });
-    return signed.headers;
-  };
+  return async (req) =>
+    signRequest({
+      method: 'POST',
+      url: req.url,
+      headers: req.headers,
+      body: req.body,
+      region,
+      service: 'dynamodb',
+      credentials: await credentials(),
+      payloadHashHeader: false,
+    });
 }

@@ -1,7 +1,7 @@
 /**
- * AWS Signature Version 4 for the admin routes on AWS (API Gateway `AWS_IAM` authorization,
- * service `execute-api`). Small on purpose: header signing of one request, nothing else.
- * test/cli/sigv4.test.ts checks it against the AWS SDK's own signer (@smithy/signature-v4).
+ * AWS Signature Version 4, header signing of one request, nothing else: for the admin routes on
+ * AWS (API Gateway `AWS_IAM` authorization, service `execute-api`) and for the lean DynamoDB
+ * client. test/cli/sigv4.test.ts checks it against the AWS SDK's own signer (@smithy/signature-v4).
  *
  *   canonical request ─sha256─▶ string to sign ─HMAC(signing key)─▶ signature
  *   signing key = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")
@@ -19,11 +19,13 @@ export interface SignInput {
   url: URL;
   /** Header names in any case; `host` is added. */
   headers: Record<string, string>;
-  body: Uint8Array;
+  body: Uint8Array | string;
   region: string;
   service: string;
   credentials: AwsCredentials;
   date?: Date;
+  /** Send (and sign) x-amz-content-sha256, as the SDK does for S3-style services; default true. */
+  payloadHashHeader?: boolean;
 }
 
 /** Never signed: a proxy or the client may change them on the way (the SDK's list). */
@@ -48,12 +50,25 @@ const UNSIGNABLE = new Set([
 const sha256Hex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: Uint8Array | string, data: string) => createHmac('sha256', key).update(data).digest();
 
+/** Signing keys change once a day per secret, region and service: four HMACs saved per request. */
+const signingKeys = new Map<string, Buffer>();
+function signingKey(secret: string, day: string, region: string, service: string): Buffer {
+  const id = `${day}\n${region}\n${service}\n${secret}`;
+  let key = signingKeys.get(id);
+  if (key === undefined) {
+    if (signingKeys.size >= 16) signingKeys.clear();
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), service), 'aws4_request');
+    signingKeys.set(id, key);
+  }
+  return key;
+}
+
 /** RFC 3986 encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
 function rfc3986(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, the token and authorization. */
+/** The headers to send: the given ones (names lowercased), host, x-amz-date, x-amz-content-sha256 (unless off), the token, authorization. */
 export function signRequest(input: SignInput): Record<string, string> {
   const date = input.date ?? new Date();
   const amzDate = date
@@ -66,7 +81,7 @@ export function signRequest(input: SignInput): Record<string, string> {
   for (const [k, v] of Object.entries(input.headers)) headers[k.toLowerCase()] = v;
   headers.host = input.url.host;
   headers['x-amz-date'] = amzDate;
-  headers['x-amz-content-sha256'] = payloadHash;
+  if (input.payloadHashHeader !== false) headers['x-amz-content-sha256'] = payloadHash;
   if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
 
   const signed = Object.keys(headers)
@@ -84,7 +99,7 @@ export function signRequest(input: SignInput): Record<string, string> {
   const canonicalRequest = [input.method.toUpperCase(), path, query, canonicalHeaders, signed.join(';'), payloadHash].join('\n');
   const scope = `${day}/${input.region}/${input.service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${input.credentials.secretAccessKey}`, day), input.region), input.service), 'aws4_request');
+  const key = signingKey(input.credentials.secretAccessKey, day, input.region, input.service);
   const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`;
   return headers;
