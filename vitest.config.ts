@@ -22,6 +22,7 @@ const UNIT = [
   'test/admin/journal-view.test.ts',
   'test/deploy/register-deployment.test.ts',
   'test/store/dynamo/lean-client.test.ts',
+  'test/store/dynamo/codec.test.ts',
 ];
 
 const shared = {

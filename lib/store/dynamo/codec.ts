@@ -126,21 +126,81 @@ function transform(value: unknown, nodes: KeyNodes, fn: (v: unknown) => unknown)
 
 /** The document input of an operation → its wire JSON (attribute values marshalled, binary as base64). */
 export function encodeInput(op: Operation, input: object): string {
-  return JSON.stringify(transform(input, OPERATION_NODES[op].input, (v) => valueToWire(marshall(v, MARSHALL_OPTIONS))));
+  return JSON.stringify(transform(input, OPERATION_NODES[op].input, toWire));
 }
 
 /** A parsed wire output → the document output (attribute values unmarshalled, binary as Uint8Array). */
-export function decodeOutput(op: Operation, wire: Obj, hasBinary: boolean): Obj {
-  return transform(wire, OPERATION_NODES[op].output, (v) => unmarshall((hasBinary ? valueFromWire(v) : v) as never, UNMARSHALL_OPTIONS)) as Obj;
+export function decodeOutput(op: Operation, wire: Obj): Obj {
+  return transform(wire, OPERATION_NODES[op].output, fromWire) as Obj;
 }
 
-/** Whether a response body may hold binary values (skips a walk over every item when it cannot). */
-export function mayHoldBinary(body: string): boolean {
-  return body.includes('"B"') || body.includes('"BS"');
+/**
+ * One document value → its wire attribute value. The kinds the runtime stores (strings, safe
+ * numbers, booleans, null, bytes, arrays, plain objects) are converted here directly;
+ * util-dynamodb's generic checks allocate on every number and every value. Anything else (sets,
+ * Maps, NumberValue, bigint, unsafe numbers, class instances) goes to util-dynamodb, errors
+ * included, so the rules stay exactly the DocumentClient's.
+ */
+export function toWire(v: unknown): unknown {
+  switch (typeof v) {
+    case 'string':
+      return { S: v };
+    case 'number':
+      return v <= Number.MAX_SAFE_INTEGER && v >= Number.MIN_SAFE_INTEGER ? { N: String(v) } : generic(v);
+    case 'boolean':
+      return { BOOL: v };
+    case 'object': {
+      if (v === null) return { NULL: true };
+      if (Array.isArray(v)) {
+        const L: unknown[] = [];
+        for (const item of v as unknown[]) if (item !== undefined && typeof item !== 'function') L.push(toWire(item));
+        return { L };
+      }
+      const ctor = (v as { constructor?: unknown }).constructor;
+      if (ctor === Uint8Array || ctor === Buffer) return { B: base64(v as Uint8Array) };
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto === Object.prototype || proto === null) {
+        const M: Obj = {};
+        for (const k in v as Obj) {
+          const item = (v as Obj)[k];
+          if (item !== undefined && typeof item !== 'function') M[k] = toWire(item);
+        }
+        return { M };
+      }
+      return generic(v);
+    }
+    default:
+      return generic(v);
+  }
+}
+
+function generic(v: unknown): unknown {
+  return valueToWire(marshall(v, MARSHALL_OPTIONS));
+}
+
+/** One wire attribute value → its document value, as util-dynamodb's unmarshall (which takes the rare kinds). */
+export function fromWire(av: unknown): unknown {
+  if (!isObj(av)) return unmarshall(av as never, UNMARSHALL_OPTIONS);
+  if (typeof av.S === 'string') return av.S;
+  if (typeof av.N === 'string') {
+    const n = Number(av.N);
+    // Beyond the safe integers util-dynamodb returns a BigInt (or throws): let it.
+    return n > Number.MAX_SAFE_INTEGER || n < Number.MIN_SAFE_INTEGER ? unmarshall(av as never, UNMARSHALL_OPTIONS) : n;
+  }
+  if (typeof av.BOOL === 'boolean') return av.BOOL;
+  if (av.NULL !== undefined) return null;
+  if (isObj(av.M) && !Array.isArray(av.M)) {
+    const out: Obj = {};
+    for (const k in av.M) out[k] = fromWire(av.M[k]);
+    return out;
+  }
+  if (Array.isArray(av.L)) return av.L.map(fromWire);
+  if (typeof av.B === 'string') return bytes(av.B);
+  return unmarshall(valueFromWire(av) as never, UNMARSHALL_OPTIONS);
 }
 
 /** Binary → base64 in one freshly marshalled attribute value (its wrappers are ours to change). */
-function valueToWire(av: unknown): unknown {
+export function valueToWire(av: unknown): unknown {
   if (!isObj(av)) return av;
   if (av.B instanceof Uint8Array) av.B = base64(av.B);
   else if (Array.isArray(av.BS)) av.BS = av.BS.map((b: unknown) => (b instanceof Uint8Array ? base64(b) : b));

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
-import { decodeOutput, encodeInput, mayHoldBinary, type Operation } from './codec.js';
+import { decodeOutput, encodeInput, type Operation } from './codec.js';
 import { intercept, operationOf, type DocumentClient, type DocumentCommand, type DynamoInterceptor, type DynamoOutput } from './document-client.js';
 import { errorFromResponse } from './errors.js';
 import { post, keepAliveAgent, type HttpTarget } from './http.js';
@@ -90,7 +90,7 @@ export class LeanDynamoClient implements DocumentClient {
         if (answer.status === 200) {
           this.quota.succeeded(retryCost);
           const parsed = answer.body === '' ? {} : (JSON.parse(answer.body) as Record<string, unknown>);
-          return { $metadata: { httpStatusCode: 200, requestId, attempts, totalRetryDelay }, ...decodeOutput(op, parsed, mayHoldBinary(answer.body)) };
+          return { $metadata: { httpStatusCode: 200, requestId, attempts, totalRetryDelay }, ...decodeOutput(op, parsed) };
         }
         failure = errorFromResponse(answer.status, answer.headers, answer.body);
       } catch (err) {
