@@ -2,6 +2,8 @@
  * Structured JSON logs, one line per event. Anything about an invocation carries
  * `restate.invocation.id` so one id finds every line (CloudWatch Logs Insights, `grep`).
  */
+import { writeSync } from 'node:fs';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -15,17 +17,65 @@ export type LogSink = (line: string) => void;
 
 export function createLogger(opts: { level?: LogLevel; sink?: LogSink; fields?: Record<string, unknown> } = {}): Logger {
   const min = ORDER[opts.level ?? (process.env.RESTLESS_LOG_LEVEL as LogLevel | undefined) ?? 'info'] ?? ORDER.info;
-  const sink = opts.sink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const sink = opts.sink ?? stdoutSink;
   const base = opts.fields ?? {};
   return {
     log(level, msg, fields = {}) {
       if (ORDER[level] < min) return;
-      sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }, errorReplacer));
+      const line = { time: new Date().toISOString(), level, msg, ...base, ...fields };
+      // The replacer (errors, bytes) slows JSON.stringify down on every key: only when it may matter.
+      sink(JSON.stringify(line, allPlain(fields) && allPlain(base) ? undefined : errorReplacer));
     },
     child(fields) {
       return createLogger({ level: opts.level, sink, fields: { ...base, ...fields } });
     },
   };
+}
+
+/**
+ * Lines go out once per turn of the event loop, not one write each: stdout is synchronous on
+ * Linux (a file or a pipe, as on Lambda), and a busy process logs a few lines per call. What is
+ * still held when the process exits is written then.
+ */
+let held: string[] = [];
+let flushing = false;
+
+function flush(): void {
+  flushing = false;
+  if (held.length === 0) return;
+  const chunk = held.join('');
+  held = [];
+  process.stdout.write(chunk);
+}
+
+function stdoutSink(line: string): void {
+  held.push(line + '\n');
+  if (flushing) return;
+  if (!exitHooked) hookExit();
+  flushing = true;
+  setImmediate(flush);
+}
+
+let exitHooked = false;
+function hookExit(): void {
+  exitHooked = true;
+  process.once('exit', () => {
+    if (held.length === 0) return;
+    try {
+      writeSync(1, held.join(''));
+    } catch {
+      // stdout is gone: nothing else to tell
+    }
+    held = [];
+  });
+}
+
+function allPlain(fields: Record<string, unknown>): boolean {
+  for (const k in fields) {
+    const v = fields[k];
+    if (typeof v === 'object' && v !== null) return false;
+  }
+  return true;
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

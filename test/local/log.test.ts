@@ -1,0 +1,48 @@
+/**
+ * The default log sink writes once per turn of the event loop: nothing may be lost when the
+ * process exits right after logging, throws, or simply ends, and lines stay whole and in order.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../lib/log.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'support', 'fixtures', 'log-then-exit.ts');
+
+function run(count: number, end: 'exit' | 'throw' | 'return'): { lines: { i: number; msg: string; level: string }[]; status: number | null } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, String(count), end], {
+    encoding: 'utf8',
+    env: { ...process.env, RESTLESS_LOG_LEVEL: 'info' },
+  });
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { i: number; msg: string; level: string });
+  return { lines, status: r.status };
+}
+
+describe('the default log sink', () => {
+  it.each(['exit', 'throw', 'return'] as const)('writes every line, whole and in order, when the process ends by %s right after logging', (end) => {
+    const { lines, status } = run(2_000, end);
+    expect(status).toBe(end === 'throw' ? 1 : 0);
+    expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
+    expect(lines.every((l) => l.msg === 'line' && l.level === 'info')).toBe(true);
+  });
+});
+
+describe('log lines', () => {
+  it('render errors and bytes in fields (also nested and in child fields) and leave plain fields as they are', () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ level: 'info', sink: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    log.log('info', 'plain', { n: 1, s: 'x', b: true, nil: null });
+    log.log('warn', 'failed', { error: new TypeError('bad'), body: new Uint8Array(3), nested: { inner: new Error('deep') } });
+    log.child({ cause: new Error('base') }).log('error', 'child', { k: 'v' });
+    log.log('debug', 'dropped');
+    expect(lines).toMatchObject([
+      { level: 'info', msg: 'plain', n: 1, s: 'x', b: true, nil: null },
+      { level: 'warn', msg: 'failed', error: { name: 'TypeError', message: 'bad' }, body: '<3 bytes>', nested: { inner: { name: 'Error', message: 'deep' } } },
+      { level: 'error', msg: 'child', cause: { name: 'Error', message: 'base' }, k: 'v' },
+    ]);
+    expect(lines).toHaveLength(3);
+  });
+});
