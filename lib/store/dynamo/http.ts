@@ -98,10 +98,10 @@ export class HttpTarget {
 
 /** POSTs `body` with `headers` (names lowercase; the caller's `host` and `content-length` are kept). */
 export function post(target: HttpTarget, headers: Record<string, string>, body: string): Promise<HttpAnswer> {
-  const request = serialize(target.url, headers, body);
-  return new Promise<HttpAnswer>((resolve, reject) =>
-    target.pool.acquire((c) => (c instanceof Error ? reject(c) : new Request(target, c, resolve, reject).start(request))),
-  );
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const request = serialize(target.url, headers, body);
+    target.pool.acquire((c) => (c instanceof Error ? reject(c) : new Exchanging(target, c, resolve, reject).start(request)));
+  });
 }
 
 /** The request line, headers and body as one string: one write, so one TCP segment when it fits. */
@@ -124,7 +124,7 @@ function serialize(url: URL, headers: Record<string, string>, body: string): str
 }
 
 /** One exchange on a connection: settles exactly once, and gives the connection back or closes it. */
-class Request implements Exchange {
+class Exchanging implements Exchange {
   private readonly parser = new ResponseParser();
   private settled = false;
   private connectTimer: NodeJS.Timeout | undefined;
