@@ -2,7 +2,7 @@
  * A DynamoDB document client without the SDK's per-request machinery: JSON over our own keep-alive
  * HTTP client (http.ts), SigV4 by our signer (lib/sigv4.ts), attribute values by @aws-sdk/util-dynamodb, errors as the SDK's
  * exception classes, and the SDK's standard retries. It takes the same @aws-sdk/lib-dynamodb
- * commands and returns what the DocumentClient returns; about half the CPU per request.
+ * commands and returns what the DocumentClient returns; about a third of the CPU per request.
  */
 import { randomUUID } from 'node:crypto';
 import { decodeOutput, encodeInput, mayHoldBinary, type Operation } from './codec.js';
