@@ -83,7 +83,7 @@ export class ConnectionPool {
       c.socket.ref();
       return use(c);
     }
-    if (this.all.size < this.options.maxSockets) return use(this.open());
+    if (this.all.size < this.options.maxSockets) return this.openFor(use);
     this.waiting.push(use);
   }
 
@@ -112,7 +112,7 @@ export class ConnectionPool {
     if (at !== -1) this.idle.splice(at, 1);
     // A slot is free: the next waiting request gets a new connection.
     const next = this.waiting.shift();
-    if (next) next(this.open());
+    if (next) this.openFor(next);
   }
 
   /** Open connections (busy, idle or connecting). */
@@ -120,9 +120,16 @@ export class ConnectionPool {
     return this.all.size;
   }
 
-  private open(): Connection {
-    const c = new Connection(this.connect(), this);
+  private openFor(use: (connection: Connection | Error) => void): void {
+    let socket: net.Socket;
+    try {
+      socket = this.connect();
+    } catch (err) {
+      // Bad connection options throw at once: that request fails, not the socket event that asked.
+      return use(err as Error);
+    }
+    const c = new Connection(socket, this);
     this.all.add(c);
-    return c;
+    use(c);
   }
 }

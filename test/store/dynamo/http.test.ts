@@ -265,6 +265,21 @@ describe('http: keep-alive and framing', () => {
     expect(p.sockets).toHaveLength(3);
     expect(p.maxOpen).toBe(3);
   });
+  it('a queued request gets a new socket when a busy one closes', async () => {
+    let t: HttpTarget | undefined;
+    let mostOpen = 0;
+    const p = await peer(async (s, req) => {
+      mostOpen = Math.max(mostOpen, t!.pool.size);
+      await sleep(2);
+      s.end(ok(req.body, 'connection: close\r\n'));
+    });
+    t = target(p.url, { maxSockets: 2 });
+    const bodies = Array.from({ length: 10 }, (_, i) => `{"i":${i}}`);
+    expect((await Promise.all(bodies.map((b) => send(t, b)))).map((g) => g.body)).toEqual(bodies);
+    expect(p.sockets).toHaveLength(10);
+    // Counted on our side: the peer may see a new connection before the last one's close.
+    expect(mostOpen).toBe(2);
+  });
 });
 
 describe('http: failures', () => {
@@ -303,6 +318,11 @@ describe('http: failures', () => {
     expect(err).toBeInstanceOf(DynamoTimeoutError);
     expect(err.message).toMatch(/not open after 150 ms/);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('connection options that tls.connect refuses fail the request', async () => {
+    const t = target('https://127.0.0.1:1/', { tls: { minVersion: 'SSLv1' as tls.SecureVersion } });
+    await expect(send(t)).rejects.toMatchObject({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   });
 
   it('a refused connection fails with ECONNREFUSED (transient)', async () => {
