@@ -266,14 +266,14 @@ describe('http: keep-alive and framing', () => {
     expect(p.maxOpen).toBe(3);
   });
   it('a queued request gets a new socket when a busy one closes', async () => {
-    let t: HttpTarget | undefined;
+    const ours: { target?: HttpTarget } = {};
     let mostOpen = 0;
     const p = await peer(async (s, req) => {
-      mostOpen = Math.max(mostOpen, t!.pool.size);
+      mostOpen = Math.max(mostOpen, ours.target!.pool.size);
       await sleep(2);
       s.end(ok(req.body, 'connection: close\r\n'));
     });
-    t = target(p.url, { maxSockets: 2 });
+    const t = (ours.target = target(p.url, { maxSockets: 2 }));
     const bodies = Array.from({ length: 10 }, (_, i) => `{"i":${i}}`);
     expect((await Promise.all(bodies.map((b) => send(t, b)))).map((g) => g.body)).toEqual(bodies);
     expect(p.sockets).toHaveLength(10);
