@@ -30,6 +30,8 @@ export class Connection {
   dead = false;
   /** Open (TLS: the handshake done), not still connecting. */
   connected = false;
+  /** When the connection last went idle (Date.now()). */
+  idleSince = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -80,6 +82,11 @@ export class ConnectionPool {
     for (let c = this.idle.pop(); c; c = this.idle.pop()) {
       // A destroyed socket would swallow the request silently.
       if (c.dead || c.socket.destroyed) continue;
+      // Idle past its time, its timer not run yet (a Lambda sandbox frozen between invocations): the server may have dropped it.
+      if (Date.now() - c.idleSince > this.options.idleTimeoutMs) {
+        c.drop();
+        continue;
+      }
       c.socket.ref();
       return use(c);
     }
@@ -94,6 +101,7 @@ export class ConnectionPool {
     const next = this.waiting.shift();
     if (next) return next(c);
     c.socket.setTimeout(this.options.idleTimeoutMs);
+    c.idleSince = Date.now();
     // An idle socket must not keep the process alive.
     c.socket.unref();
     this.idle.push(c);

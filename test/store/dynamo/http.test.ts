@@ -253,6 +253,21 @@ describe('http: keep-alive and framing', () => {
     await waitFor(() => t.pool.size === 0);
   });
 
+  it('does not reuse a socket idle past the idle timeout whose timer has not run yet (a frozen Lambda sandbox)', async () => {
+    const p = await peer((s, _req, i) => void s.write(ok(`{"i":${i}}`)));
+    const t = target(p.url, { idleTimeoutMs: 10_000 });
+    await send(t);
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now + 60_000);
+    try {
+      expect((await send(t)).body).toBe('{"i":1}');
+    } finally {
+      clock.mockRestore();
+    }
+    expect(p.sockets).toHaveLength(2);
+    await closed(p.sockets[0]!);
+  });
+
   it('queues requests beyond the pool limit; all complete, never more sockets than the limit', async () => {
     const p = await peer(async (s, req) => {
       await sleep(5);
