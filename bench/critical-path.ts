@@ -1,9 +1,9 @@
 /**
  * Where one plain call's latency goes. Runs the local stack in this process (DynamoDB Local in
  * memory, or on disk with --disk; the example endpoint in process), warms it up, then sends calls
- * one at a time and cuts each call into segments at the HTTP events Node reports through its
- * diagnostics channels (the ingress request and response, each DynamoDB request and its answer)
- * and the HTTP/2 stream to the endpoint. Prints the median of each segment, the latency, and the
+ * one at a time and cuts each call into segments at the HTTP events reported through diagnostics
+ * channels (Node's for the ingress request and response, the lean DynamoDB client's for each
+ * DynamoDB request and its answer) and the HTTP/2 stream to the endpoint. Prints the median of each segment, the latency, and the
  * CPU per call at concurrency 16 (this process: ingress, driver, endpoint and the load client;
  * DynamoDB Local's JVM apart).
  *
@@ -40,8 +40,9 @@ let recording = false;
 const mark = (name: string) => () => void (recording && events.push([name, performance.now()]));
 dc.subscribe('http.server.request.start', mark('ingress request'));
 dc.subscribe('http.server.response.finish', mark('ingress response'));
-dc.subscribe('http.client.request.start', mark('DynamoDB request'));
-dc.subscribe('http.client.response.finish', mark('DynamoDB answer'));
+// The lean DynamoDB client has its own HTTP client, which publishes these (lib/store/dynamo/http.ts).
+dc.subscribe('restless:dynamodb.request.start', mark('DynamoDB request'));
+dc.subscribe('restless:dynamodb.response.finish', mark('DynamoDB answer'));
 // HTTP/2 has no diagnostics channels in Node 20: mark the endpoint stream by wrapping connect.
 const connect = http2.connect.bind(http2);
 (http2 as { connect: unknown }).connect = (...a: Parameters<typeof http2.connect>) => {
