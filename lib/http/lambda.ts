@@ -1,8 +1,8 @@
 /**
  * Wraps a neutral HttpHandler as an API Gateway (payload 2.0) Lambda handler, run under middy.
- * middy's early timeout aborts the request's signal LAMBDA_ABORT_EARLY_MS before the Lambda would
- * time out, so the core can hand its attempt on and answer; should it not answer within
- * LAMBDA_ANSWER_GRACE_MS, middy answers 504 in its place (never a Lambda timeout error).
+ * The request's signal is aborted LAMBDA_ABORT_EARLY_MS before the Lambda would time out, so the
+ * core can hand its attempt on and answer; should it not answer within LAMBDA_ANSWER_GRACE_MS,
+ * middy's early timeout answers 504 in its place (never a Lambda timeout error).
  */
 import type { Context } from 'aws-lambda';
 import { requestFromEvent, resultFromResponse, type ApiGatewayEvent, type ApiGatewayResult } from './apigw.js';
@@ -35,7 +35,18 @@ export const API_GATEWAY_MIDDY_OPTIONS = {
 
 export function apiGatewayHandler(handler: HttpHandler | (() => HttpHandler)) {
   const resolve = (): HttpHandler => (handler.length === 0 ? (handler as () => HttpHandler)() : (handler as HttpHandler));
-  // middy passes its early-timeout signal as the third argument.
-  return async (event: ApiGatewayEvent, _context?: LambdaContextLike, opts?: { signal?: AbortSignal }): Promise<ApiGatewayResult> =>
-    resultFromResponse(await resolve()(requestFromEvent(event, opts?.signal)));
+  // Each request gets a signal of its own, aborted LAMBDA_ABORT_EARLY_MS before its time is up.
+  // Not middy's: middy shares one AbortController between all requests of a process, so where one
+  // process serves many at once (the local runner), one request's timeout would abort them all.
+  return async (event: ApiGatewayEvent, context?: LambdaContextLike): Promise<ApiGatewayResult> => {
+    const remaining = context?.getRemainingTimeInMillis?.();
+    if (remaining === undefined) return resultFromResponse(await resolve()(requestFromEvent(event)));
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(new Error('the function is about to time out')), Math.max(0, remaining - LAMBDA_ABORT_EARLY_MS));
+    try {
+      return resultFromResponse(await resolve()(requestFromEvent(event, stop.signal)));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }

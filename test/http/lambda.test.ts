@@ -53,6 +53,25 @@ describe('API Gateway functions under middy', () => {
     expect(body(result)).toMatchObject({ code: 'deadline_exceeded' });
   });
 
+  it('abort only the request whose time is up, when one process serves several at once (the local runner)', async () => {
+    const aborted: string[] = [];
+    const core = (req: HttpRequest) =>
+      new Promise<HttpResponse>((resolve) => {
+        const name = req.path;
+        req.signal!.addEventListener('abort', () => {
+          aborted.push(name);
+          resolve(jsonResponse(504, { code: 'deadline_exceeded', message: 'handed on' }));
+        });
+        if (name === '/long') setTimeout(() => resolve(emptyResponse(204)), 600);
+      });
+    const handler = lambda(core);
+    const at = (path: string) => ({ ...event, rawPath: path, requestContext: { ...event.requestContext, http: { method: 'POST', path } } }) as ApiGatewayEvent;
+    const [short, long] = await Promise.all([handler(at('/short'), contextWith(LAMBDA_ABORT_EARLY_MS + 100)), handler(at('/long'), contextWith(30_000))]);
+    expect(short.statusCode).toBe(504);
+    expect(long.statusCode).toBe(204);
+    expect(aborted).toEqual(['/short']);
+  });
+
   it('leave a quick answer alone', async () => {
     const result = await lambda(async (_req) => emptyResponse(204))(event, contextWith(30_000));
     expect(result.statusCode).toBe(204);
