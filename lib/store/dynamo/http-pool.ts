@@ -118,9 +118,9 @@ export class ConnectionPool {
     if (!this.all.delete(c)) return;
     const at = this.idle.indexOf(c);
     if (at !== -1) this.idle.splice(at, 1);
-    // A slot is free: the next waiting request gets a new connection.
-    const next = this.waiting.shift();
-    if (next) this.openFor(next);
+    // A slot is free: the next waiting request gets a new connection. One that cannot be opened
+    // fails its request at once and frees the slot again: the next in line tries in turn.
+    while (this.waiting.length > 0 && this.all.size < this.options.maxSockets) this.openFor(this.waiting.shift()!);
   }
 
   /** Open connections (busy, idle or connecting). */

@@ -15,6 +15,7 @@ import type tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoTimeoutError } from '../../../lib/store/dynamo/errors.js';
 import { HttpParseError, ResponseParser } from '../../../lib/store/dynamo/http-parser.js';
+import { ConnectionPool } from '../../../lib/store/dynamo/http-pool.js';
 import { HttpTarget, post, type HttpTargetOptions } from '../../../lib/store/dynamo/http.js';
 import { retryKind } from '../../../lib/store/dynamo/retry.js';
 
@@ -294,6 +295,28 @@ describe('http: keep-alive and framing', () => {
     expect(p.sockets).toHaveLength(10);
     // Counted on our side: the peer may see a new connection before the last one's close.
     expect(mostOpen).toBe(2);
+  });
+
+  it('a connection that cannot be opened for a queued request does not strand the requests queued behind it', async () => {
+    // One socket at most; the first connection opens, later ones throw at once (as refused
+    // connection options do). When the first closes, every queued request must settle.
+    const p = await peer((s, req) => void s.end(ok(req.body, 'connection: close\r\n')));
+    const t = target(p.url, { maxSockets: 1 });
+    let opened = 0;
+    const pool = new ConnectionPool(
+      () => {
+        if (opened++ > 0) throw new Error('cannot connect');
+        return net.connect({ host: '127.0.0.1', port: Number(new URL(p.url).port) });
+      },
+      { maxSockets: 1, idleTimeoutMs: 1_000 },
+    );
+    (t as { pool: ConnectionPool }).pool = pool;
+    const results = await Promise.race([
+      Promise.allSettled([send(t, '{"i":0}'), send(t, '{"i":1}'), send(t, '{"i":2}')]),
+      sleep(2_000).then(() => 'stranded' as const),
+    ]);
+    expect(results).not.toBe('stranded');
+    expect((results as PromiseSettledResult<unknown>[]).map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
   });
 });
 
