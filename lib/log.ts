@@ -61,13 +61,31 @@ function hookExit(): void {
   exitHooked = true;
   process.once('exit', () => {
     if (held.length === 0) return;
-    try {
-      writeSync(1, held.join(''));
-    } catch {
-      // stdout is gone: nothing else to tell
-    }
+    writeAllSync(held.join(''));
     held = [];
   });
+}
+
+/** How long the exit hook waits for a full stdout pipe to drain before it gives the rest up. */
+const EXIT_WRITE_GIVE_UP_MS = 2_000;
+
+/**
+ * Writes all of `text` to stdout on exit. A pipe's descriptor is non-blocking: once its reader is
+ * behind and the pipe full, one writeSync writes part of it (the rest lost, the last line torn) or
+ * fails with EAGAIN. So: write what is left until done, waiting a millisecond whenever the pipe is full.
+ */
+function writeAllSync(text: string): void {
+  let rest = Buffer.from(text, 'utf8');
+  const giveUpAt = Date.now() + EXIT_WRITE_GIVE_UP_MS;
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(1, rest));
+    } catch (err) {
+      // stdout is gone, or its reader is stuck: nothing else to tell
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > giveUpAt) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
 }
 
 function allPlain(fields: Record<string, unknown>): boolean {

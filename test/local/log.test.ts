@@ -30,6 +30,19 @@ describe('the default log sink', () => {
   });
 });
 
+describe('the default log sink, stdout a pipe its reader drains slowly', () => {
+  // The pipe fills (64 KiB) before the reader starts: a write on exit is partial, or refused (EAGAIN).
+  it.each(['exit', 'throw'] as const)('still writes every line, whole and in order, when the process ends by %s', (end) => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" --import tsx "${FIXTURE}" 2000 ${end} 2>/dev/null | (sleep 0.5; cat)`], {
+      encoding: 'utf8',
+      env: { ...process.env, RESTLESS_LOG_LEVEL: 'info' },
+    });
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(2_000);
+    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
+  });
+});
+
 describe('log lines', () => {
   it('render errors and bytes in fields (also nested and in child fields) and leave plain fields as they are', () => {
     const lines: Record<string, unknown>[] = [];
