@@ -39,6 +39,11 @@ export function createLogger(opts: { level?: LogLevel; sink?: LogSink; fields?: 
  */
 let held: string[] = [];
 let flushing = false;
+/**
+ * Node's own setImmediate, taken when this module loads: a test's fake timers replace the global
+ * one, and a flush they scheduled but never ran (real timers restored) would hold every later line.
+ */
+const defer = setImmediate;
 
 function flush(): void {
   flushing = false;
@@ -53,7 +58,7 @@ function stdoutSink(line: string): void {
   if (flushing) return;
   if (!exitHooked) hookExit();
   flushing = true;
-  setImmediate(flush);
+  defer(flush);
 }
 
 let exitHooked = false;

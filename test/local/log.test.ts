@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../lib/log.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'support', 'fixtures', 'log-then-exit.ts');
@@ -40,6 +40,25 @@ describe('the default log sink, stdout a pipe its reader drains slowly', () => {
     const lines = r.stdout.split('\n').filter((l) => l !== '');
     expect(lines).toHaveLength(2_000);
     expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
+  });
+});
+
+describe('the default log sink under fake timers', () => {
+  it('keeps writing after a test logged under fake timers and switched back to real ones', async () => {
+    const writes: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (writes.push(String(chunk)), true));
+    try {
+      vi.useFakeTimers();
+      createLogger({ level: 'info' }).log('info', 'under fake timers');
+      vi.useRealTimers();
+      createLogger({ level: 'info' }).log('info', 'after');
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      vi.useRealTimers();
+      write.mockRestore();
+    }
+    expect(writes.join('')).toContain('"msg":"under fake timers"');
+    expect(writes.join('')).toContain('"msg":"after"');
   });
 });
 
