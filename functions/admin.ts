@@ -2,10 +2,13 @@
 import middy from '@middy/core';
 import type { ApiGatewayEvent, ApiGatewayResult } from '../lib/http/apigw.js';
 import { API_GATEWAY_MIDDY_OPTIONS, apiGatewayHandler } from '../lib/http/lambda.js';
+import { flushLogsAfterEachInvocation } from '../lib/lambda-logs.js';
 import { sharedRuntime } from '../lib/runtime.js';
 import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-tracing.js';
 
 enableLambdaTracing();
 const runtime = sharedRuntime();
 
-export const handler = middy<ApiGatewayEvent, ApiGatewayResult>(API_GATEWAY_MIDDY_OPTIONS).handler(withLambdaTrace(apiGatewayHandler(runtime.admin)));
+export const handler = middy<ApiGatewayEvent, ApiGatewayResult>(API_GATEWAY_MIDDY_OPTIONS)
+  .use(flushLogsAfterEachInvocation())
+  .handler(withLambdaTrace(apiGatewayHandler(runtime.admin)));

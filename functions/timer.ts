@@ -1,5 +1,6 @@
 /** Timer Lambda: SQS batches from the timer queue (kicks, wake-ups, Scheduler hand-overs) and the periodic sweep → drive(). */
 import middy from '@middy/core';
+import { flushLogsAfterEachInvocation } from '../lib/lambda-logs.js';
 import { sharedRuntime } from '../lib/runtime.js';
 import { timerLambdaHandler } from '../lib/timers/timer-lambda.js';
 import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-tracing.js';
@@ -7,4 +8,6 @@ import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-trac
 enableLambdaTracing();
 const runtime = sharedRuntime();
 
-export const handler = middy().handler(withLambdaTrace(timerLambdaHandler(runtime.timer, runtime.log)));
+export const handler = middy()
+  .use(flushLogsAfterEachInvocation())
+  .handler(withLambdaTrace(timerLambdaHandler(runtime.timer, runtime.log)));

@@ -45,6 +45,15 @@ let flushing = false;
  */
 const defer = setImmediate;
 
+/**
+ * Writes the lines held for this turn now. The Lambda functions call it after each invocation
+ * (lib/lambda-logs.ts): a sandbox may be frozen before the next turn, and its lines would then wait
+ * for the next invocation.
+ */
+export function flushLogs(): void {
+  flush();
+}
+
 function flush(): void {
   flushing = false;
   if (held.length === 0) return;

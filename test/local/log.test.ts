@@ -5,7 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import middy from '@middy/core';
 import { createLogger } from '../../lib/log.js';
+import { flushLogsAfterEachInvocation } from '../../lib/lambda-logs.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'support', 'fixtures', 'log-then-exit.ts');
 
@@ -76,5 +78,41 @@ describe('log lines', () => {
       { level: 'error', msg: 'child', cause: { name: 'Error', message: 'base' }, k: 'v' },
     ]);
     expect(lines).toHaveLength(3);
+  });
+});
+
+describe('the Lambda functions', () => {
+  it.each([
+    ['answers', false],
+    ['fails', true],
+  ])('write the lines of an invocation before it returns, when the handler %s (a frozen sandbox would hold them)', async (_name, fails) => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const log = createLogger({ level: 'info' });
+      const handler = middy()
+        .use(flushLogsAfterEachInvocation())
+        .handler(async () => {
+          log.log('info', 'inside the invocation', { n: 1 });
+          if (fails) throw new Error('handler failed');
+          return 'ok';
+        });
+      const outcome = await handler({}, {} as never).then(
+        (v) => v,
+        (err: Error) => err.message,
+      );
+      // Checked before any later turn of the event loop could have flushed them.
+      const lines = written
+        .join('')
+        .split('\n')
+        .filter((l) => l.includes('inside the invocation'));
+      expect(outcome).toBe(fails ? 'handler failed' : 'ok');
+      expect(lines).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
