@@ -64,10 +64,16 @@ export async function callUnary(deps: CallDeps, call: UnaryCall, responseHeaders
   const onRequestAbort = () => handoff.abort(requestSignal?.reason);
   if (requestSignal?.aborted) onRequestAbort();
   else requestSignal?.addEventListener('abort', onRequestAbort, { once: true });
-  const accepted = await deps.dispatcher.accept(
-    { service, method: method.name, key: input.key, input: input.bytes },
-    { ...options, drive: true, handoff: stopDriving },
-  );
+  let accepted;
+  try {
+    accepted = await deps.dispatcher.accept(
+      { service, method: method.name, key: input.key, input: input.bytes },
+      { ...options, drive: true, handoff: stopDriving },
+    );
+  } catch (err) {
+    requestSignal?.removeEventListener('abort', onRequestAbort);
+    throw err;
+  }
   const id = accepted.id;
   responseHeaders['x-restate-id'] = id;
   const done = accepted.duplicateOf?.status === InvocationStatus.Completed ? accepted.duplicateOf : undefined;
