@@ -51,10 +51,6 @@ const defer = setImmediate;
  * for the next invocation.
  */
 export function flushLogs(): void {
-  flush();
-}
-
-function flush(): void {
   flushing = false;
   if (held.length === 0) return;
   const chunk = held.join('');
@@ -67,7 +63,7 @@ function stdoutSink(line: string): void {
   if (flushing) return;
   if (!exitHooked) hookExit();
   flushing = true;
-  defer(flush);
+  defer(flushLogs);
 }
 
 let exitHooked = false;

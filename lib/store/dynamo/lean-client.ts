@@ -30,7 +30,6 @@ export const LEAN_DEFAULTS = { maxAttempts: 3, connectTimeoutMs: 3_000, socketTi
 
 interface Resolved {
   target: HttpTarget;
-  host: string;
   sign: (req: SignableRequest) => Promise<Record<string, string>>;
 }
 
@@ -59,7 +58,7 @@ export class LeanDynamoClient implements DocumentClient {
   }
 
   private async execute(op: Operation, input: object): Promise<DynamoOutput> {
-    const { target, host, sign } = await (this.resolved ??= this.resolve().catch((err: unknown) => {
+    const { target, sign } = await (this.resolved ??= this.resolve().catch((err: unknown) => {
       this.resolved = undefined;
       throw err;
     }));
@@ -76,7 +75,7 @@ export class LeanDynamoClient implements DocumentClient {
       let failure: unknown;
       try {
         const headers: Record<string, string> = {
-          host,
+          host: target.url.host,
           'content-type': 'application/x-amz-json-1.0',
           'x-amz-target': `DynamoDB_20120810.${op}`,
         };
@@ -117,7 +116,6 @@ export class LeanDynamoClient implements DocumentClient {
     });
     return {
       target: this.target,
-      host: url.host,
       sign: createSigner(region, cachedCredentials(credentials)),
     };
   }
