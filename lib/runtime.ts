@@ -3,8 +3,8 @@
  * entries and the local runner all get their handlers from here, so they share one code path.
  */
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { configFromEnv, ENV, type RuntimeConfig } from './config.js';
 import { createAdminHandler } from './admin/admin-api.js';
@@ -116,8 +116,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       throw new ConfigurationError(`AWS timers need ${missing.join(', ')}`);
     }
     kicker = new AwsKicker({
-      sqs: opts.sqs ?? new SQSClient({}),
-      scheduler: opts.scheduler ?? new SchedulerClient({}),
+      sqs: opts.sqs,
+      scheduler: opts.scheduler,
       queueUrl: timerQueueUrl,
       queueArn: timerQueueArn,
       deadLetterQueueArn,

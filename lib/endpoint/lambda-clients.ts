@@ -4,9 +4,10 @@
  * called with that role's temporary credentials (STS AssumeRole, cached and refreshed ahead of
  * expiry); one in another region through a client of that region.
  */
-import { LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { EndpointCredentialsError } from './errors.js';
+import { lambdaSdk, stsSdk } from '../lazy-sdk.js';
 import type { EndpointAddress } from './types.js';
 
 export type LambdaAddress = Extract<EndpointAddress, { kind: 'lambda' }>;
@@ -25,7 +26,8 @@ export function regionOfArn(arn: string): string | undefined {
 }
 
 export interface AssumeRoleOptions {
-  sts: STSClient;
+  /** The STS client, or a function that gives it when the role is first assumed. */
+  sts: STSClient | (() => Promise<STSClient>);
   roleArn: string;
   sessionName?: string;
   now?: () => number;
@@ -39,7 +41,8 @@ export function assumeRoleCredentials(opts: AssumeRoleOptions): CredentialsProvi
   const assume = async (): Promise<Credentials> => {
     let out;
     try {
-      out = await opts.sts.send(new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: opts.sessionName ?? ASSUME_ROLE_SESSION_NAME }));
+      const [sts, { AssumeRoleCommand }] = await Promise.all([typeof opts.sts === 'function' ? opts.sts() : opts.sts, stsSdk()]);
+      out = await sts.send(new AssumeRoleCommand({ RoleArn: opts.roleArn, RoleSessionName: opts.sessionName ?? ASSUME_ROLE_SESSION_NAME }));
     } catch (err) {
       throw new EndpointCredentialsError(`could not assume ${opts.roleArn}: ${(err as Error).name}: ${(err as Error).message}`, {
         cause: err,
@@ -67,27 +70,37 @@ export interface LambdaClientsOptions {
 }
 
 export class LambdaClients {
-  private readonly clients = new Map<string, LambdaClient>();
-  private sts: STSClient | undefined;
+  private readonly clients = new Map<string, Promise<LambdaClient>>();
+  private sts: Promise<STSClient> | undefined;
 
   constructor(private readonly opts: LambdaClientsOptions = {}) {
-    this.sts = opts.sts;
+    if (opts.sts) this.sts = Promise.resolve(opts.sts);
   }
 
-  /** The client for an endpoint: its ARN's region, and its role if it names one. */
-  forAddress(address: LambdaAddress): LambdaClient {
+  /**
+   * The client for an endpoint: its ARN's region, and its role if it names one. The same promise
+   * for the same region and role; one that failed (the SDK could not be loaded) is built again.
+   */
+  forAddress(address: LambdaAddress): Promise<LambdaClient> {
     const region = regionOfArn(address.arn);
     const key = `${region ?? ''}|${address.assumeRoleArn ?? ''}`;
     let client = this.clients.get(key);
     if (client === undefined) {
-      const config: LambdaClientConfig = { ...this.opts.base, ...(region ? { region } : {}) };
-      if (address.assumeRoleArn !== undefined) {
-        this.sts ??= new STSClient({});
-        config.credentials = assumeRoleCredentials({ sts: this.sts, roleArn: address.assumeRoleArn, now: this.opts.now });
-      }
-      client = new LambdaClient(config);
+      client = this.build(region, address.assumeRoleArn);
       this.clients.set(key, client);
+      client.catch(() => this.clients.get(key) === client && this.clients.delete(key));
     }
     return client;
+  }
+
+  private async build(region: string | undefined, assumeRoleArn: string | undefined): Promise<LambdaClient> {
+    const { LambdaClient } = await lambdaSdk();
+    const config: LambdaClientConfig = { ...this.opts.base, ...(region ? { region } : {}) };
+    if (assumeRoleArn !== undefined) {
+      // The role is assumed when a call first needs credentials, not here.
+      const sts = () => (this.sts ??= stsSdk().then(({ STSClient }) => new STSClient({})));
+      config.credentials = assumeRoleCredentials({ sts, roleArn: assumeRoleArn, now: this.opts.now });
+    }
+    return new LambdaClient(config);
   }
 }

@@ -3,9 +3,10 @@
  * v1-shaped event, as the 0.x runtime sent it (docs/protocol.md §1.1). The SDK's
  * `lambdaHandler()` only looks at the path suffix and always base64-decodes the body.
  */
-import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { EndpointCredentialsError, TransportError } from './errors.js';
 import { mergeHeaders, normalizeResponseHeaders } from './headers.js';
+import { lambdaSdk } from '../lazy-sdk.js';
 import type { EndpointRequest, EndpointResponse, EndpointTransport } from './types.js';
 
 /** What the function receives. */
@@ -32,12 +33,15 @@ export interface LambdaTransportOptions {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+/** A client, or a function that gives one when the first call needs it (the SDK loads lazily). */
+export type LambdaClientSource = LambdaClient | (() => Promise<LambdaClient>);
+
 /** Calls one Lambda endpoint (function ARN, possibly qualified) through an injected client. */
 export class LambdaTransport implements EndpointTransport {
   private readonly additionalHeaders: Record<string, string>;
 
   constructor(
-    private readonly client: LambdaClient,
+    private readonly client: LambdaClientSource,
     private readonly arn: string,
     options: LambdaTransportOptions = {},
   ) {
@@ -54,7 +58,8 @@ export class LambdaTransport implements EndpointTransport {
     };
     let out: InvokeCommandOutput;
     try {
-      out = await this.client.send(
+      const [client, { InvokeCommand }] = await Promise.all([typeof this.client === 'function' ? this.client() : this.client, lambdaSdk()]);
+      out = await client.send(
         new InvokeCommand({
           FunctionName: this.arn,
           InvocationType: 'RequestResponse',

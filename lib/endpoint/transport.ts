@@ -3,7 +3,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { GuardedTransport, type AddressPolicy } from './address-guard.js';
 import { H2cTransport, type H2cSessionPool } from './h2c.js';
 import { LambdaClients, type LambdaAddress } from './lambda-clients.js';
-import { LambdaTransport } from './lambda.js';
+import { LambdaTransport, type LambdaClientSource } from './lambda.js';
 import type { EndpointAddress, EndpointTransport } from './types.js';
 
 export type { LambdaAddress } from './lambda-clients.js';
@@ -13,7 +13,7 @@ export interface TransportDeps {
    * The Lambda client, or a function choosing one per address. Default: the process-wide
    * {@link LambdaClients} (the ARN's region; the registered role, assumed).
    */
-  lambda?: LambdaClient | ((address: LambdaAddress) => LambdaClient);
+  lambda?: LambdaClient | ((address: LambdaAddress) => LambdaClient | Promise<LambdaClient>);
   /** h2c session pool; default: the process-wide one. */
   h2Pool?: H2cSessionPool;
   /** Where http(s) endpoints may live; without it any address is called (tests, tools). */
@@ -26,7 +26,10 @@ export function createTransport(address: EndpointAddress, deps: TransportDeps = 
     const h2c = new H2cTransport(address.uri, { additionalHeaders: address.additionalHeaders, pool: deps.h2Pool });
     return deps.addressPolicy ? new GuardedTransport(h2c, address.uri, deps.addressPolicy) : h2c;
   }
-  const client = deps.lambda === undefined ? defaultLambdaClients.forAddress(address) : typeof deps.lambda === 'function' ? deps.lambda(address) : deps.lambda;
+  // Chosen at the first call, so the Lambda SDK loads only when a Lambda endpoint is called.
+  const choose = deps.lambda;
+  const client: LambdaClientSource =
+    choose === undefined ? () => defaultLambdaClients.forAddress(address) : typeof choose === 'function' ? async () => choose(address) : choose;
   return new LambdaTransport(client, address.arn, { additionalHeaders: address.additionalHeaders });
 }
 

@@ -9,16 +9,19 @@
  * function reports it handled, then lands in the dead-letter queue. Deliveries are at least
  * once; the timer handler ignores stale and duplicate ones.
  */
-import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
 import type { Kicker } from '../driver/driver.js';
+import { schedulerSdk, sqsSdk } from '../lazy-sdk.js';
 import type { TimerEvent } from './timer-event.js';
 import { routeTimer } from './timer-routes.js';
 
 export interface AwsKickerOptions {
-  sqs: SQSClient;
-  scheduler: SchedulerClient;
+  /** Default: a client built at the first kick (the SDK package loads then, not at a cold start). */
+  sqs?: SQSClient;
+  /** Default: a client built at the first schedule. */
+  scheduler?: SchedulerClient;
   /** The timer queue: its URL for SendMessage, its ARN as the schedules' target. */
   queueUrl: string;
   queueArn: string;
@@ -51,9 +54,13 @@ const SCHEDULE_RETRY_POLICY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeco
 
 export class AwsKicker implements Kicker {
   private readonly now: () => number;
+  private sqs: Promise<SQSClient> | undefined;
+  private scheduler: Promise<SchedulerClient> | undefined;
 
   constructor(private readonly opts: AwsKickerOptions) {
     this.now = opts.now ?? Date.now;
+    if (opts.sqs) this.sqs = Promise.resolve(opts.sqs);
+    if (opts.scheduler) this.scheduler = Promise.resolve(opts.scheduler);
   }
 
   async kick(id: string): Promise<void> {
@@ -65,9 +72,11 @@ export class AwsKicker implements Kicker {
     const route = routeTimer(atMs, this.now(), reason.kind);
     if (route.via === 'queue') return this.send(event, route.delaySeconds);
     const name = scheduleName(id, reason.epoch, reason.kind, atMs, route.capped ? route.atMs : undefined);
+    const sdk = await schedulerSdk();
+    const scheduler = await (this.scheduler ??= Promise.resolve(new sdk.SchedulerClient({})));
     try {
-      await this.opts.scheduler.send(
-        new CreateScheduleCommand({
+      await scheduler.send(
+        new sdk.CreateScheduleCommand({
           Name: name,
           GroupName: this.opts.groupName,
           ScheduleExpression: atExpression(route.atMs),
@@ -86,12 +95,14 @@ export class AwsKicker implements Kicker {
       );
     } catch (err) {
       // The same wake-up was already scheduled (a retried write): nothing to do.
-      if (err instanceof ConflictException) return;
+      if (err instanceof sdk.ConflictException) return;
       throw err;
     }
   }
 
   private async send(event: TimerEvent, delaySeconds: number): Promise<void> {
-    await this.opts.sqs.send(new SendMessageCommand({ QueueUrl: this.opts.queueUrl, MessageBody: JSON.stringify(event), DelaySeconds: delaySeconds }));
+    const sdk = await sqsSdk();
+    const sqs = await (this.sqs ??= Promise.resolve(new sdk.SQSClient({})));
+    await sqs.send(new sdk.SendMessageCommand({ QueueUrl: this.opts.queueUrl, MessageBody: JSON.stringify(event), DelaySeconds: delaySeconds }));
   }
 }

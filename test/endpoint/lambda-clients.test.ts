@@ -69,7 +69,7 @@ describe('regionOfArn', () => {
 
 describe('LambdaClients', () => {
   it('calls an endpoint through a client of its ARN region, with the process credentials and no STS call', async () => {
-    const client = clients().forAddress(address(FN_US));
+    const client = await clients().forAddress(address(FN_US));
     await createTransport(address(FN_US), { lambda: client }).call({ path: '/invoke/greeter/Greet', headers: {}, body: new Uint8Array([1]) });
 
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
@@ -81,18 +81,18 @@ describe('LambdaClients', () => {
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
   });
 
-  it('reuses one client per (region, role) and builds another for another region or role', () => {
+  it('reuses one client per (region, role) and builds another for another region or role', async () => {
     const c = clients();
-    const eu = c.forAddress(address(FN_EU));
-    expect(c.forAddress(address(`${FN_EU}:3`))).toBe(eu);
-    expect(c.forAddress(address(FN_US))).not.toBe(eu);
-    expect(c.forAddress(address(FN_EU, ROLE))).not.toBe(eu);
-    expect(c.forAddress(address(FN_EU, ROLE))).toBe(c.forAddress(address(FN_EU, ROLE)));
+    const eu = await c.forAddress(address(FN_EU));
+    expect(await c.forAddress(address(`${FN_EU}:3`))).toBe(eu);
+    expect(await c.forAddress(address(FN_US))).not.toBe(eu);
+    expect(await c.forAddress(address(FN_EU, ROLE))).not.toBe(eu);
+    expect(await c.forAddress(address(FN_EU, ROLE))).toBe(await c.forAddress(address(FN_EU, ROLE)));
   });
 
   it('assumes the registered role with AssumeRole (session "restless") and signs the Invoke with its credentials', async () => {
     sts.on(AssumeRoleCommand).resolves(stsCredentials('ASSUMED1', NOW + HOUR));
-    const client = clients().forAddress(address(FN_EU, ROLE));
+    const client = await clients().forAddress(address(FN_EU, ROLE));
     await createTransport(address(FN_EU, ROLE), { lambda: client }).call({ path: '/invoke/greeter/Greet', headers: {}, body: new Uint8Array() });
 
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0); // the mocked send signs nothing: credentials are resolved below
@@ -102,6 +102,23 @@ describe('LambdaClients', () => {
     expect(creds).toEqual({ accessKeyId: 'ASSUMED1', secretAccessKey: 'secret-ASSUMED1', sessionToken: 'token-ASSUMED1', expiration: new Date(NOW + HOUR) });
     expect(await client.config.region()).toBe('eu-west-1');
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: FN_EU });
+  });
+});
+
+describe('LambdaClients without an STS client of its own', () => {
+  it('builds one in the process region when a role is first assumed, and shares it between roles', async () => {
+    sts
+      .on(AssumeRoleCommand)
+      .callsFake(async (input: { RoleArn: string }) => stsCredentials(input.RoleArn.endsWith('other') ? 'OTHER' : 'ASSUMED', NOW + HOUR));
+    const c = new LambdaClients({ base: { region: 'eu-central-1', credentials: { accessKeyId: 'PROCESS', secretAccessKey: 'process' } }, now: () => NOW });
+    const first = await c.forAddress(address(FN_EU, ROLE));
+    const second = await c.forAddress(address(FN_EU, `${ROLE}-other`));
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0); // nothing assumed before credentials are asked for
+    expect((await credentialsOf(first)).accessKeyId).toBe('ASSUMED');
+    expect((await credentialsOf(second)).accessKeyId).toBe('OTHER');
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+    const senders = sts.commandCalls(AssumeRoleCommand).map((call) => call.thisValue as STSClient);
+    expect(senders[0]).toBe(senders[1]);
   });
 });
 
