@@ -1,5 +1,6 @@
 /** Timer Lambda: SQS batches from the timer queue (kicks, wake-ups, Scheduler hand-overs) and the periodic sweep → drive(). */
 import middy from '@middy/core';
+import { schedulerSdk, sqsSdk } from '../lib/lazy-sdk.js';
 import { flushLogsAfterEachInvocation } from '../lib/lambda-logs.js';
 import { sharedRuntime } from '../lib/runtime.js';
 import { timerLambdaHandler } from '../lib/timers/timer-lambda.js';
@@ -7,6 +8,8 @@ import { enableLambdaTracing, withLambdaTrace } from '../lib/tracing/lambda-trac
 
 enableLambdaTracing();
 const runtime = sharedRuntime();
+// Most batches kick or schedule something: load those clients during init, not in the first event.
+await Promise.all([sqsSdk(), schedulerSdk()]);
 
 export const handler = middy()
   .use(flushLogsAfterEachInvocation())
