@@ -98,7 +98,13 @@ export class LambdaClients {
     const config: LambdaClientConfig = { ...this.opts.base, ...(region ? { region } : {}) };
     if (assumeRoleArn !== undefined) {
       // The role is assumed when a call first needs credentials, not here.
-      const sts = () => (this.sts ??= stsSdk().then(({ STSClient }) => new STSClient({})));
+      const sts = () =>
+        (this.sts ??= stsSdk()
+          .then(({ STSClient }) => new STSClient({}))
+          .catch((err: unknown) => {
+            this.sts = undefined;
+            throw err;
+          }));
       config.credentials = assumeRoleCredentials({ sts, roleArn: assumeRoleArn, now: this.opts.now });
     }
     return new LambdaClient(config);
