@@ -68,6 +68,32 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * How to start the JVM so that it dies with this process, even one killed with SIGKILL (which runs
+ * no cleanup): on Linux, util-linux's `setpriv` sets a parent-death signal and then becomes java.
+ * Without it (macOS), an `exit` hook stops the JVM on every exit Node itself sees.
+ */
+let lifelineChecked: string[] | undefined | null = null;
+function lifeline(): string[] | undefined {
+  if (lifelineChecked === null) {
+    const probe = spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true'], { stdio: 'ignore' });
+    lifelineChecked = probe.error === undefined && probe.status === 0 ? ['setpriv', '--pdeathsig', 'SIGKILL', '--'] : undefined;
+  }
+  return lifelineChecked;
+}
+
+const running = new Set<ChildProcess>();
+let exitHook = false;
+function stopOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const java = javaCommand();
   if (spawnSync(java, ['-version'], { stdio: 'ignore' }).error) throw new JavaMissingError(java);
@@ -98,7 +124,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   } else {
     args.push('-inMemory', '-sharedDb');
   }
-  const child: ChildProcess = spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrapper = lifeline();
+  const child: ChildProcess = wrapper
+    ? spawn(wrapper[0]!, [...wrapper.slice(1), java, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  stopOnExit(child);
   // A process killed by a signal has no exit code, only a signal code.
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   let output = '';
