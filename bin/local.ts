@@ -155,6 +155,14 @@ Try:
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Without its database every request would fail: say why and stop, rather than answer 500s.
+  void runner.failed?.then(async (reason) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`Restless stopped: ${reason}. Start it again with the same command; stored invocations carry on.`);
+    await runner.stop().catch(() => undefined);
+    process.exit(1);
+  });
 } catch (err) {
   if (err instanceof JavaMissingError) console.error(err.message);
   else console.error(`Restless could not start: ${(err as Error).message}`);

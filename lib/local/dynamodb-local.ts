@@ -14,6 +14,11 @@ export interface DynamoDbLocal {
   port: number;
   /** The JVM's process id (benchmarks read its CPU time; tests kill it). */
   pid: number | undefined;
+  /**
+   * Settles, with the reason, if the JVM exits without `stop()` (killed, crashed): every request
+   * would fail from then on. Never settles otherwise.
+   */
+  failed: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -163,12 +168,20 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  let stopping = false;
+  const failed = new Promise<string>((res) => {
+    child.once('exit', (code, signal) => {
+      if (!stopping) res(`DynamoDB Local (pid ${child.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`})`);
+    });
+  });
   return {
     endpoint,
     port,
     pid: child.pid,
+    failed,
     stop: () =>
       new Promise<void>((res) => {
+        stopping = true;
         if (exited()) return res();
         child.once('exit', () => res());
         child.kill('SIGTERM');

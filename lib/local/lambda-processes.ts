@@ -250,10 +250,12 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
   };
   try {
     let dynamoEndpoint = opts.dynamoEndpoint;
+    let failed: Promise<string> | undefined;
     if (dynamoEndpoint === undefined) {
       const ddb = await startDynamoDbLocal({ dataDir: opts.dataDir === undefined ? undefined : join(opts.dataDir, 'dynamodb') });
       stops.push(() => ddb.stop());
       dynamoEndpoint = ddb.endpoint;
+      failed = ddb.failed;
     }
     const tables = createTableClients(opts.tableName, {
       endpoint: dynamoEndpoint,
@@ -303,7 +305,7 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
       const res = await lambdas.http('admin', 'POST', '/endpoints', { uri, force: true });
       if (res.status >= 300) throw new Error(`registering ${uri} failed: ${res.status} ${res.text}`);
     }
-    return { ingressUrl, adminUrl, dynamoEndpoint, tableName: opts.tableName, bundles: lambdas.bundles, stop };
+    return { ingressUrl, adminUrl, dynamoEndpoint, tableName: opts.tableName, bundles: lambdas.bundles, failed, stop };
   } catch (err) {
     await stop();
     throw err;

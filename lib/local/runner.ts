@@ -49,6 +49,11 @@ export interface LocalRunner {
   adminUrl: string;
   dynamoEndpoint: string;
   tableName: string;
+  /**
+   * Settles, with the reason, if a process the runner depends on ends while it runs (DynamoDB Local
+   * killed or crashed): every request would fail from then on, so the runner should stop.
+   */
+  failed?: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +82,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     // Parsed before anything starts, so a malformed spec is a start-up error.
     const faultSpec = process.env[FAULTS_ENV] ? parseFaultSpec(process.env[FAULTS_ENV]) : undefined;
     let dynamoEndpoint = opts.dynamoEndpoint;
+    let failed: Promise<string> | undefined;
     if (dynamoEndpoint === undefined) {
       const ddb: DynamoDbLocal = await startDynamoDbLocal({
         port: opts.dynamoPort || undefined,
@@ -84,6 +90,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       });
       stops.push(() => ddb.stop());
       dynamoEndpoint = ddb.endpoint;
+      failed = ddb.failed;
     }
 
     // The handlers read their configuration from the environment, as on Lambda.
@@ -178,6 +185,7 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
       adminUrl: `http://${opts.host}:${adminPort}`,
       dynamoEndpoint,
       tableName,
+      failed,
       stop: stopAll,
     };
   } catch (err) {

@@ -47,6 +47,8 @@ export interface RunningRunner {
   stop(opts?: { group?: boolean; timeoutMs?: number }): Promise<RunnerExit>;
   /** SIGKILL of the process group; for afterAll when `stop` was not reached. */
   kill(): void;
+  /** Settles when the runner's process exits, however. */
+  exited: Promise<RunnerExit>;
 }
 
 /** A port nobody listens on right now (the kernel's pick for port 0). */
@@ -238,6 +240,7 @@ export async function startRunner(opts: {
     output,
     tail: (chars = 3000) => lastChars(output(), chars),
     kill: () => killGroup(child),
+    exited,
     async stop({ group = false, timeoutMs = 20_000 } = {}) {
       if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode as NodeJS.Signals | null };
       if (child.pid === undefined) throw new Error('the runner has no pid');
