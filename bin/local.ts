@@ -9,6 +9,10 @@ import { JavaMissingError } from '../lib/local/dynamodb-local.js';
 import { startLocal } from '../lib/local/runner.js';
 import { serverTimeoutsFrom, type ServerTimeouts } from '../lib/local/server-timeouts.js';
 
+// The AWS SDK warns on Node 20 that its releases after January 2027 will need Node 22. This
+// package pins its SDK version, so the notice says nothing to someone running it locally.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const HELP = `Usage: npm start -- [options]
   --ingress-port <n>   ingress port: Connect and gRPC-web over HTTP/1.1, native gRPC + reflection over h2c (default 8080, env RESTLESS_INGRESS_PORT; 0 = any free port)
   --admin-port <n>     admin API port                             (default 9070, env RESTLESS_ADMIN_PORT; 0 = any free port)
@@ -20,7 +24,7 @@ const HELP = `Usage: npm start -- [options]
   --table <name>       DynamoDB table                             (default restless, env RESTLESS_TABLE_NAME)
   --sweep-interval-ms <n>  how often lapsed leases are swept      (default 60000)
   --example-port <n>   port of the bundled example endpoint       (default: the last run's port if free, else any free port;
-                       9080 stays free for your own SDK endpoint)
+                       9080, the SDK's default port, stays free for your own endpoint)
   --no-example         do not start the example endpoint
   --register <uri>     register this endpoint at start-up (repeatable)
   --host <ip>          interface to listen on                     (default 127.0.0.1)
@@ -141,10 +145,17 @@ try {
   admin    ${runner.adminUrl}
   dynamodb ${runner.dynamoEndpoint}${common.dataDir === undefined && !common.dynamoEndpoint ? ' (in memory: nothing survives a restart)' : ''}
   table    ${runner.tableName}
-
+${
+  common.examplePort === -1
+    ? `
+Register your endpoint:
+  curl -X POST ${runner.adminUrl}/endpoints -H 'content-type: application/json' -d '{"uri": "http://localhost:9081"}'
+`
+    : `
 Try:
   curl -X POST ${runner.ingressUrl}/org.example.Greeter/Greet -H 'content-type: application/json' -d '{"name": "Pete"}'
-`);
+`
+}`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
