@@ -291,14 +291,20 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
     const toRegister = [...opts.register];
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
-      const { listenExample } = await import('./example-port.js');
-      const h2 = createH2Server(exampleEndpoint().http2Handler());
-      const examplePort = await listenExample(h2, opts.examplePort, async (path) => {
+      const { listenExample, serveEarlierExampleDeployments, warnStranded } = await import('./example-port.js');
+      const { createLogger } = await import('../log.js');
+      const serveExample = exampleEndpoint().http2Handler();
+      const adminGet = async (path: string) => {
         const res = await lambdas.http('admin', 'GET', path);
         return { status: res.status, json: res.text ? (JSON.parse(res.text) as unknown) : undefined };
-      });
+      };
+      const h2 = createH2Server(serveExample);
+      const examplePort = await listenExample(h2, opts.examplePort, adminGet);
       // Not awaited: it would wait for the functions' sessions, which end when their processes do.
       stops.push(async () => void h2.close());
+      for (const extra of await serveEarlierExampleDeployments(serveExample, examplePort, adminGet, warnStranded(createLogger()))) {
+        stops.push(async () => void extra.close());
+      }
       toRegister.unshift(`http://127.0.0.1:${examplePort}`);
     }
     for (const uri of toRegister) {

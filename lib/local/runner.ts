@@ -17,7 +17,7 @@ import { adminErrorResponse } from '../admin/admin-api.js';
 import { MAX_ADMIN_BODY_BYTES } from '../http/limits.js';
 import { createLambdaFront, listen } from './http-front.js';
 import { createIngressServer } from './ingress-server.js';
-import { listenExample } from './example-port.js';
+import { listenExample, serveEarlierExampleDeployments, warnStranded } from './example-port.js';
 import { RESTORE_EVERY_MS } from '../timers/local-kicker.js';
 import { FAULTS_ENV, installFaults, parseFaultSpec } from './faults.js';
 import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts } from './server-timeouts.js';
@@ -162,9 +162,15 @@ export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
     const toRegister = [...opts.register];
     if (opts.examplePort >= 0) {
       const { exampleEndpoint } = await import('../../examples/example-endpoint.js');
-      const h2: Http2Server = createH2Server(exampleEndpoint().http2Handler());
-      const examplePort = await listenExample(h2, opts.examplePort, (path) => adminCall(admin, 'GET', path));
+      const serveExample = exampleEndpoint().http2Handler();
+      const adminGet = (path: string) => adminCall(admin, 'GET', path);
+      const h2: Http2Server = createH2Server(serveExample);
+      const examplePort = await listenExample(h2, opts.examplePort, adminGet);
       stops.push(() => new Promise<void>((r) => h2.close(() => r())));
+      // Earlier example deployments with invocations pinned to them: served on their own ports too.
+      for (const extra of await serveEarlierExampleDeployments(serveExample, examplePort, adminGet, warnStranded(runtime.log))) {
+        stops.push(() => new Promise<void>((r) => extra.close(() => r())));
+      }
       // Runs before the line above: h2.close() waits until our pooled client sessions to it end.
       stops.push(() => defaultH2cPool.close());
       toRegister.unshift(`http://127.0.0.1:${examplePort}`);
