@@ -18,7 +18,7 @@ import {
 } from '../errors.js';
 import { decompress, encodingOf } from '../http/compression.js';
 import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
-import { emptyResponse, type HttpHandler, type HttpRequest, type HttpResponse } from '../http/types.js';
+import type { HttpHandler, HttpRequest, HttpResponse } from '../http/types.js';
 import { INVOCATION_ID_ATTR } from '../log.js';
 import type { ResolvedMethod, ResolvedService } from '../registry/types.js';
 import type { InvocationResult } from '../store/invocation-store.js';
@@ -46,8 +46,8 @@ export function connectError(err: RestlessError, headers: Record<string, string>
 }
 
 /**
- * The codec of a Connect unary content type; undefined for types we do not speak (a bare 415, as
- * the 0.x ingress answered). JSON must be UTF-8: another charset is a 415 that says so.
+ * The codec of a Connect unary content type; undefined for types we do not speak (a 415 that
+ * names what is accepted). JSON must be UTF-8: another charset is a 415 that says so.
  */
 export function codecOf(contentType: string | null): Codec | undefined {
   const [type = '', ...params] = (contentType ?? '').split(';');
@@ -64,6 +64,18 @@ export function codecOf(contentType: string | null): Codec | undefined {
     }
   }
   return 'json';
+}
+
+/** What the ingress takes, for the 415 answer's message and its `accept-post` header. */
+const ACCEPTED_CONTENT_TYPES = 'application/json, application/proto, application/grpc-web+proto, application/grpc-web-text+proto';
+
+/** 415 with a message (curl sends a form content type when `-H 'content-type: …'` is forgotten). */
+function unsupportedContentType(contentType: string | null): UnsupportedMediaTypeError {
+  const what = contentType ? `content-type '${excerpt(contentType, 100)}' is not supported` : 'the request has no content-type';
+  return new UnsupportedMediaTypeError(
+    `${what}: send application/json or application/proto (Connect), application/grpc-web+proto (gRPC-web), or application/grpc over HTTP/2`,
+    { headers: { 'accept-post': ACCEPTED_CONTENT_TYPES } },
+  );
 }
 
 /** Decodes a request body to the method's input, checking it (unknown JSON fields are rejected). */
@@ -132,8 +144,9 @@ export function createConnectHandler(deps: IngressDeps): HttpHandler {
           ['POST'],
         );
       }
-      const codec = codecOf(req.headers.get('content-type'));
-      if (codec === undefined) return emptyResponse(415);
+      const contentType = req.headers.get('content-type');
+      const codec = codecOf(contentType);
+      if (codec === undefined) throw unsupportedContentType(contentType);
       const { serviceName, methodName } = parseTargetPath(req.path);
       const body = await requestBody(req);
       const done = await callUnary(

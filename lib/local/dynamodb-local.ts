@@ -134,6 +134,13 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     ? spawn(wrapper[0]!, [...wrapper.slice(1), java, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   stopOnExit(child);
+  // Listened for from the start: an exit during the start-up checks must not go unnoticed later.
+  let stopping = false;
+  const failed = new Promise<string>((res) => {
+    child.once('exit', (code, signal) => {
+      if (!stopping) res(`DynamoDB Local (pid ${child.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`})`);
+    });
+  });
   // A process killed by a signal has no exit code, only a signal code.
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   let output = '';
@@ -168,12 +175,6 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  let stopping = false;
-  const failed = new Promise<string>((res) => {
-    child.once('exit', (code, signal) => {
-      if (!stopping) res(`DynamoDB Local (pid ${child.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`})`);
-    });
-  });
   return {
     endpoint,
     port,

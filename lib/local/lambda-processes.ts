@@ -246,7 +246,7 @@ export async function startLambdaProcessesRunner(opts: LambdaProcessesRunnerOpti
   const { createServer: createH2Server } = await import('node:http2');
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
+    for (const s of [...stops].reverse()) await s().catch(() => undefined);
   };
   try {
     let dynamoEndpoint = opts.dynamoEndpoint;

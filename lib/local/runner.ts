@@ -76,7 +76,7 @@ function isLoopback(endpoint: string): boolean {
 export async function startLocal(opts: LocalOptions): Promise<LocalRunner> {
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop();
+    for (const stop of [...stops].reverse()) await stop();
   };
   try {
     // Parsed before anything starts, so a malformed spec is a start-up error.

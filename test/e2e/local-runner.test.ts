@@ -286,22 +286,26 @@ describe('npm start (bin/local.ts) with the example endpoint', () => {
       { $case: 'text/plain', method: 'POST', headers: { 'content-type': 'text/plain' } as Record<string, string>, body: 'Pete' },
       { $case: 'form data', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=Pete' },
       { $case: 'POST without a content type', method: 'POST', headers: {}, body: new Uint8Array([1]) },
-    ])('answers 415 with an empty body for $case', async ({ method, headers, body }) => {
+    ])('answers 415 with a Connect error naming the accepted types for $case', async ({ method, headers, body }) => {
       // Act
       const res = await call('/org.example.Greeter/Greet', { method, headers, body });
 
       // Assess
       expect(res.status, res.text).toBe(415);
-      expect(res.text).toBe('');
+      expect(res.headers.get('accept-post')).toMatch(/application\/json, application\/proto/);
+      expect(res.json).toEqual({ code: 'invalid_argument', message: expect.stringMatching(/send application\/json or application\/proto/) });
     });
 
-    it('answers 415 with an empty body to curl with text/plain', async () => {
-      // Act
-      const res = await curl(['-X', 'POST', `${ingress}/org.example.Greeter/Greet`, '-H', 'content-type: text/plain', '-d', 'Pete']);
+    it('tells curl without a content-type header (it sends a form type) what to send, with 415', async () => {
+      // Act: the most common first mistake: -d without -H 'content-type: application/json'.
+      const res = await curl(['-X', 'POST', `${ingress}/org.example.Greeter/Greet`, '-d', '{"name": "Pete"}']);
 
       // Assess
       expect(res.status, res.raw).toBe(415);
-      expect(res.body.length).toBe(0);
+      expect(JSON.parse(res.body.toString('utf8'))).toEqual({
+        code: 'invalid_argument',
+        message: expect.stringMatching(/^content-type 'application\/x-www-form-urlencoded' is not supported: send application\/json/),
+      });
     });
 
     it('answers 403 permission_denied for a private service, and serves it again once public', async () => {

@@ -274,7 +274,7 @@ describe('health and reflection through the ingress Lambda', () => {
     expect(trailersOf(trailer!.payload)['grpc-status']).toBe('0');
   });
 
-  it('refuses reflection over Connect with a bare 415, as the 0.x ingress did', async () => {
+  it('refuses reflection over Connect (streaming) with 415', async () => {
     const res = await ingress.viaLambda({
       path: '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
       headers: { 'content-type': 'application/connect+proto' },
