@@ -168,6 +168,8 @@ Try:
   process.on('SIGTERM', stop);
   // Without its database every request would fail: say why and stop, rather than answer 500s.
   void runner.failed?.then(async (reason) => {
+    // Ctrl-C signals the whole process group: the JVM may go first, our SIGINT handler right after.
+    await new Promise((r) => setTimeout(r, 250));
     if (stopping) return;
     stopping = true;
     console.error(`Restless stopped: ${reason}. Start it again with the same command; stored invocations carry on.`);
