@@ -39,6 +39,10 @@ export function createIngressHandler(deps: IngressHandlerDeps): HttpHandler {
     }
     const invocationPath = INVOCATION_PATH.exec(req.path);
     if (invocationPath) return invocationResult(deps, req, invocationPath[1]!, invocationPath[2] as 'output' | 'attach');
+    // Three or more segments are never a /{service}/{method} call: say which routes exist here.
+    if (req.path.startsWith('/restate/invocation/')) {
+      return Promise.resolve(connectError(new NotFoundError('no such route: use GET /restate/invocation/{id}/output or /restate/invocation/{id}/attach')));
+    }
     return grpc(req) ?? connect(req);
   }
 }

@@ -36,6 +36,7 @@ export function encodeAwakeableId(invocationIdBytes: Uint8Array, entryIndex: num
  * InvalidArgumentError for anything that is not an id we could have handed out.
  */
 export function decodeAwakeableId(id: string): AwakeableIdParts {
+  if (id === '') throw new InvalidArgumentError(`the awakeable id is missing: give the id the handler got from ctx.awakeable() ('${AWAKEABLE_ID_PREFIX}…')`);
   if (!id.startsWith(AWAKEABLE_ID_PREFIX)) {
     throw new InvalidArgumentError(`invalid awakeable id: missing prefix '${AWAKEABLE_ID_PREFIX}'`);
   }

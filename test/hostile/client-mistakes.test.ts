@@ -115,6 +115,27 @@ describe('client mistakes at the ingress and the admin API', () => {
   });
 
   it.each([
+    { $case: 'an unknown route beside output and attach', path: '/restate/invocation/inv_x/bogus', method: 'GET' },
+    { $case: 'a route with no id', path: '/restate/invocation/', method: 'GET' },
+  ])('answers 404 naming the invocation routes for $$case', async ({ path, method }) => {
+    // Act
+    const res = await call(`${stack.ingressUrl}${path}`, { method });
+
+    // Assess
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ code: 'not_found', message: expect.stringMatching(/use GET \/restate\/invocation\/\{id\}\/output or .*\/attach/) });
+  });
+
+  it('says the awakeable id is missing when it is', async () => {
+    // Act
+    const res = await call(`${stack.ingressUrl}/dev.restate.Awakeables/Resolve`, { method: 'POST', headers: JSON_CT, body: '{"json_result":1}' });
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ code: 'invalid_argument', message: expect.stringMatching(/^the awakeable id is missing/) });
+  });
+
+  it.each([
     { $case: 'a 3000-character service name', path: `/services/${LONG}`, message: /the service name 'a{40}…' has 3000 bytes/ },
     { $case: 'a 3000-character service name (methods)', path: `/services/${LONG}/methods`, message: /the service name/ },
     { $case: 'a 3000-character endpoint id', path: `/endpoints/${LONG}`, message: /the id 'a{40}…' has 3000 bytes/ },
