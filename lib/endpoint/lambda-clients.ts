@@ -71,10 +71,10 @@ export interface LambdaClientsOptions {
 
 export class LambdaClients {
   private readonly clients = new Map<string, Promise<LambdaClient>>();
-  private sts: Promise<STSClient> | undefined;
+  private sts: STSClient | undefined;
 
   constructor(private readonly opts: LambdaClientsOptions = {}) {
-    if (opts.sts) this.sts = Promise.resolve(opts.sts);
+    this.sts = opts.sts;
   }
 
   /**
@@ -98,13 +98,10 @@ export class LambdaClients {
     const config: LambdaClientConfig = { ...this.opts.base, ...(region ? { region } : {}) };
     if (assumeRoleArn !== undefined) {
       // The role is assumed when a call first needs credentials, not here.
-      const sts = () =>
-        (this.sts ??= stsSdk()
-          .then(({ STSClient }) => new STSClient({}))
-          .catch((err: unknown) => {
-            this.sts = undefined;
-            throw err;
-          }));
+      const sts = async () => {
+        const { STSClient } = await stsSdk();
+        return (this.sts ??= new STSClient({}));
+      };
       config.credentials = assumeRoleCredentials({ sts, roleArn: assumeRoleArn, now: this.opts.now });
     }
     return new LambdaClient(config);

@@ -66,8 +66,11 @@ export function codecOf(contentType: string | null): Codec | undefined {
   return 'json';
 }
 
+/** The gRPC-web types the ingress takes (the `accept-post` of a gRPC-web 415). */
+export const GRPC_WEB_CONTENT_TYPES = 'application/grpc-web+proto, application/grpc-web-text+proto';
+
 /** What the ingress takes, for the 415 answer's message and its `accept-post` header. */
-const ACCEPTED_CONTENT_TYPES = 'application/json, application/proto, application/grpc-web+proto, application/grpc-web-text+proto';
+const ACCEPTED_CONTENT_TYPES = `application/json, application/proto, ${GRPC_WEB_CONTENT_TYPES}`;
 
 /** 415 with a message (curl sends a form content type when `-H 'content-type: …'` is forgotten). */
 function unsupportedContentType(contentType: string | null): UnsupportedMediaTypeError {

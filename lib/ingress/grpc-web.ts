@@ -14,7 +14,7 @@ import { decompress, encodingOf } from '../http/compression.js';
 import { MAX_INGRESS_BODY_BYTES } from '../http/limits.js';
 import { checkBuiltinMessage } from './builtin-input.js';
 import type { CallDeps } from './call.js';
-import { codecOf, connectError } from './connect.js';
+import { codecOf, connectError, GRPC_WEB_CONTENT_TYPES } from './connect.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   encodeFrame,
@@ -103,7 +103,7 @@ export function grpcWebError(format: GrpcWebFormat, err: RestlessError): HttpRes
 export function createGrpcWebHandler(deps: CallDeps, opts: GrpcOptions = {}): HttpHandler {
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const format = grpcWebFormatOf(req.headers.get('content-type'));
-    if (!format) return emptyResponse(415, { 'accept-post': 'application/grpc-web+proto, application/grpc-web-text+proto' });
+    if (!format) return emptyResponse(415, { 'accept-post': GRPC_WEB_CONTENT_TYPES });
     if (req.method !== 'POST') return emptyResponse(405, { allow: 'POST' });
     const body = format.text ? decodeTextBody(req.body) : req.body;
     if (!body) return grpcWebStatus(format, Code.InvalidArgument, 'the grpc-web-text body is not valid base64');

@@ -54,13 +54,13 @@ const SCHEDULE_RETRY_POLICY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeco
 
 export class AwsKicker implements Kicker {
   private readonly now: () => number;
-  private sqs: Promise<SQSClient> | undefined;
-  private scheduler: Promise<SchedulerClient> | undefined;
+  private sqs: SQSClient | undefined;
+  private scheduler: SchedulerClient | undefined;
 
   constructor(private readonly opts: AwsKickerOptions) {
     this.now = opts.now ?? Date.now;
-    if (opts.sqs) this.sqs = Promise.resolve(opts.sqs);
-    if (opts.scheduler) this.scheduler = Promise.resolve(opts.scheduler);
+    this.sqs = opts.sqs;
+    this.scheduler = opts.scheduler;
   }
 
   async kick(id: string): Promise<void> {
@@ -73,7 +73,7 @@ export class AwsKicker implements Kicker {
     if (route.via === 'queue') return this.send(event, route.delaySeconds);
     const name = scheduleName(id, reason.epoch, reason.kind, atMs, route.capped ? route.atMs : undefined);
     const sdk = await schedulerSdk();
-    const scheduler = await (this.scheduler ??= Promise.resolve(new sdk.SchedulerClient({})));
+    const scheduler = (this.scheduler ??= new sdk.SchedulerClient({}));
     try {
       await scheduler.send(
         new sdk.CreateScheduleCommand({
@@ -102,7 +102,7 @@ export class AwsKicker implements Kicker {
 
   private async send(event: TimerEvent, delaySeconds: number): Promise<void> {
     const sdk = await sqsSdk();
-    const sqs = await (this.sqs ??= Promise.resolve(new sdk.SQSClient({})));
+    const sqs = (this.sqs ??= new sdk.SQSClient({}));
     await sqs.send(new sdk.SendMessageCommand({ QueueUrl: this.opts.queueUrl, MessageBody: JSON.stringify(event), DelaySeconds: delaySeconds }));
   }
 }
